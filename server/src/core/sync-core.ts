@@ -1,0 +1,411 @@
+// The server's logic, free of any transport: push (validation, idempotency,
+// conflict detection and settlement, sequencing through the commit pipeline),
+// pull (paged reads from a checkpoint) and tombstone purging. The serve layer
+// adapts it to Connect; tests drive it directly.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import { compareTimestamps, parseDocument, type JsonObject } from "../../../common/src/index.js";
+import {
+  ChangeEventSchema,
+  ChangeResultSchema,
+  CheckpointSchema,
+  Operation,
+  PullResponseSchema,
+  PushResponseSchema,
+  type ChangeEvent,
+  type ChangeResult,
+  type Checkpoint,
+  type PullResponse,
+  type PushRequest,
+  type PushResponse,
+} from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { IdempotencyRecord, PurgeResult, Storage, StorageMeta, StoredChange } from "../storage/types.js";
+import { settleConflict, strategyFor, strategyName, type ConflictPolicy } from "./conflicts.js";
+import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCodeName } from "./failures.js";
+import { CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
+import { nextRevision } from "./revisions.js";
+
+/** Whoever a request acts for, as established by authentication. */
+export interface Principal {
+  readonly id: string;
+  readonly [key: string]: unknown;
+}
+
+export type Action = "read" | "write";
+
+/**
+ * Decides whether `principal` may read or write in `collection`. Called once per
+ * collection without a change (may the principal use it at all?) and, when a
+ * change is at hand, per change: a refused read hides the document, a refused
+ * write rejects that change only.
+ */
+export type Authorize = (principal: Principal, action: Action, collection: string, change?: ChangeEvent) => boolean | Promise<boolean>;
+
+/**
+ * Server-side validation of a pushed change, after the schema rules. Return
+ * nothing (or true) to accept; return false or a message to reject the change.
+ */
+export type Validate = (input: {
+  change: ChangeEvent;
+  document: JsonObject | null;
+  principal: Principal;
+}) => void | boolean | string | Promise<void | boolean | string>;
+
+export interface SyncCoreOptions {
+  readonly conflicts?: ConflictPolicy;
+  readonly authorize?: Authorize;
+  readonly validate?: Validate;
+  /**
+   * "process" (default): an acknowledged push survives the process being
+   * killed. "fsync": it survives power loss; concurrent pushes share one
+   * synced write.
+   */
+  readonly durability?: "process" | "fsync";
+  /** Largest accepted document in bytes of UTF-8; at most the schema's 1 MiB. */
+  readonly maxDocumentBytes?: number;
+  /** How far ahead of the server's clock a change's timestamp may be. */
+  readonly maxClockSkewMs?: number;
+  /** How long tombstones and idempotency records are kept. */
+  readonly tombstoneRetentionMs?: number;
+  /** Page size of a pull that asks for limit 0. */
+  readonly defaultPullLimit?: number;
+  readonly now?: () => number;
+}
+
+export const DEFAULTS = {
+  maxDocumentBytes: 1024 * 1024,
+  maxClockSkewMs: 24 * 60 * 60 * 1000,
+  tombstoneRetentionMs: 30 * 24 * 60 * 60 * 1000,
+  defaultPullLimit: 500,
+} as const;
+
+/** Counters the metrics endpoint reads. */
+export interface CoreCounters {
+  pushes: number;
+  changesAccepted: number;
+  changesRejected: number;
+  conflicts: Map<string, number>;
+  idempotentReplays: number;
+  pulls: number;
+  changesPulled: number;
+}
+
+type Prepared =
+  | { kind: "rejected"; result: ChangeResult }
+  | { kind: "ok"; change: ChangeEvent; document: JsonObject | null; fingerprint: string };
+
+const utf8 = new TextEncoder();
+
+export class SyncCore {
+  readonly counters: CoreCounters = {
+    pushes: 0, changesAccepted: 0, changesRejected: 0, conflicts: new Map(), idempotentReplays: 0, pulls: 0, changesPulled: 0,
+  };
+  private readonly pipeline: CommitPipeline;
+  private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
+  private purgedThrough: Readonly<Record<string, bigint>>;
+
+  private constructor(
+    private readonly storage: Storage,
+    meta: StorageMeta,
+    options: SyncCoreOptions,
+  ) {
+    const merged = { ...DEFAULTS, now: Date.now, ...options };
+    this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
+    this.epoch = meta.epoch;
+    this.purgedThrough = meta.purgedThrough;
+    this.pipeline = new CommitPipeline(storage, meta.lastSequence, { sync: options.durability === "fsync" });
+  }
+
+  readonly epoch: string;
+
+  static async open(storage: Storage, options: SyncCoreOptions = {}): Promise<SyncCore> {
+    return new SyncCore(storage, await storage.open(), options);
+  }
+
+  get visibleSequence(): bigint {
+    return this.pipeline.visibleSequence;
+  }
+
+  /** Called after every durable commit with its changes, in sequence order. */
+  onCommit(listener: CommitListener): () => void {
+    return this.pipeline.onCommit(listener);
+  }
+
+  // ---- push -------------------------------------------------------------
+
+  async push(principal: Principal, request: PushRequest): Promise<PushResponse> {
+    this.counters.pushes++;
+    // Hooks run before the pipeline, so slow user code never holds up sequencing.
+    const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
+    const results = await this.pipeline.submit((tx) => this.apply(tx, request.clientId, prepared));
+    for (const r of results) if (r.outcome.case === "rejected") this.counters.changesRejected++;
+    return create(PushResponseSchema, {
+      results,
+      checkpoint: { serverSequence: this.pipeline.visibleSequence, epoch: this.epoch },
+    });
+  }
+
+  private async prepare(principal: Principal, clientId: string, pushed: ChangeEvent, index: number): Promise<Prepared> {
+    const field = (name: string) => `changes[${index}].${name}`;
+    const reject = (code: StatusCodeName, reason: ErrorReason, message: string, fields: FieldProblem[] = []): Prepared => ({
+      kind: "rejected",
+      result: create(ChangeResultSchema, {
+        clientSequence: pushed.clientSequence,
+        outcome: {
+          case: "rejected",
+          value: { code: StatusCode[code], reason: `ERROR_REASON_${ErrorReason[reason]}`, message, fieldViolations: fields },
+        },
+      }),
+    });
+    const change = create(ChangeEventSchema, {
+      operation: pushed.operation,
+      collection: pushed.collection,
+      documentId: pushed.documentId,
+      document: pushed.operation === Operation.DELETE ? "" : pushed.document,
+      baseRevision: pushed.baseRevision,
+      clientId,
+      clientSequence: pushed.clientSequence,
+      timestamp: pushed.timestamp,
+      deleted: pushed.operation === Operation.DELETE,
+    });
+    const where = `${change.collection}/${change.documentId}`;
+    if (this.options.authorize && !(await this.options.authorize(principal, "write", change.collection, change))) {
+      return reject("permission_denied", ErrorReason.PERMISSION_DENIED, `${principal.id} may not write ${where}`);
+    }
+    let document: JsonObject | null = null;
+    if (!change.deleted) {
+      const size = utf8.encode(change.document).length;
+      if (size > this.options.maxDocumentBytes) {
+        const message = `document is ${size} bytes; this server accepts at most ${this.options.maxDocumentBytes}`;
+        return reject("resource_exhausted", ErrorReason.TOO_LARGE, message, [{ field: field("document"), description: message }]);
+      }
+      const parsed = parseDocument(change.document);
+      if (!parsed.ok) {
+        return reject("invalid_argument", ErrorReason.INVALID_DOCUMENT, `${where}: ${parsed.problem.message}`, [
+          { field: field("document"), description: parsed.problem.message },
+        ]);
+      }
+      document = parsed.value;
+    }
+    const aheadMs = Number(change.timestamp!.wallTimeMs) - this.options.now();
+    if (aheadMs > this.options.maxClockSkewMs) {
+      const message = `timestamp is ${Math.round(aheadMs / 1000)} s ahead of the server's clock (at most ${this.options.maxClockSkewMs / 1000} s allowed)`;
+      return reject("invalid_argument", ErrorReason.INVALID_ARGUMENT, message, [{ field: field("timestamp.wall_time_ms"), description: message }]);
+    }
+    if (this.options.validate) {
+      let verdict: void | boolean | string;
+      try {
+        verdict = await this.options.validate({ change, document, principal });
+      } catch (error) {
+        verdict = error instanceof Error ? error.message : String(error);
+      }
+      if (verdict === false || typeof verdict === "string") {
+        const message = typeof verdict === "string" && verdict ? verdict : `${where} was refused by the server's validation`;
+        return reject("invalid_argument", ErrorReason.VALIDATION_FAILED, message, [{ field: field("document"), description: message }]);
+      }
+    }
+    const fingerprint = createHash("sha256")
+      .update(`${change.collection}\u0000${change.documentId}\u0000${change.operation}\u0000${change.document}`)
+      .digest("base64url");
+    return { kind: "ok", change, document, fingerprint };
+  }
+
+  private async apply(tx: Transaction, clientId: string, prepared: readonly Prepared[]): Promise<ChangeResult[]> {
+    const live = prepared.filter((p): p is Extract<Prepared, { kind: "ok" }> => p.kind === "ok");
+    const records = await tx.getIdempotencyRecords(clientId, live.map((p) => p.change.clientSequence));
+    const currents = await tx.getDocuments(live.map((p) => p.change));
+    let next = 0;
+    const results: ChangeResult[] = [];
+    for (const item of prepared) {
+      if (item.kind === "rejected") {
+        results.push(item.result);
+        continue;
+      }
+      const i = next++;
+      results.push(await this.applyOne(tx, item, records[i], currents[i]?.event));
+    }
+    return results;
+  }
+
+  private async applyOne(
+    tx: Transaction,
+    item: Extract<Prepared, { kind: "ok" }>,
+    record: IdempotencyRecord | undefined,
+    current: ChangeEvent | undefined,
+  ): Promise<ChangeResult> {
+    const { change, document, fingerprint } = item;
+    const result = (outcome: MessageInitShape<typeof ChangeResultSchema>["outcome"]) => create(ChangeResultSchema, { clientSequence: change.clientSequence, outcome });
+    if (record) {
+      if (record.fingerprint !== fingerprint) {
+        return result({
+          case: "rejected",
+          value: {
+            code: StatusCode.invalid_argument,
+            reason: `ERROR_REASON_${ErrorReason[ErrorReason.IDEMPOTENCY_MISMATCH]}`,
+            message: `client_sequence ${change.clientSequence} of ${change.clientId} was already used for a different change`,
+            fieldViolations: [],
+          },
+        });
+      }
+      this.counters.idempotentReplays++;
+      return record.outcome === "accepted"
+        ? result({ case: "accepted", value: { revision: record.revision, serverSequence: record.serverSequence } })
+        : result({ case: "resolved", value: { current: record.resolved!.event, strategy: record.strategy ?? "" } });
+    }
+
+    const currentRevision = current?.revision ?? "";
+    if (change.baseRevision === currentRevision) {
+      const committed = this.commitChange(tx, change, change.deleted ? null : document, change.timestamp!, fingerprint, "accepted");
+      this.counters.changesAccepted++;
+      return result({ case: "accepted", value: { revision: committed.revision, serverSequence: committed.serverSequence } });
+    }
+
+    const strategy = strategyFor(this.options.conflicts ?? {}, change.collection);
+    const name = strategyName(strategy);
+    this.counters.conflicts.set(name, (this.counters.conflicts.get(name) ?? 0) + 1);
+    const currentEvent = current ?? create(ChangeEventSchema, {
+      collection: change.collection, documentId: change.documentId, operation: Operation.DELETE, deleted: true,
+    });
+    const settlement = await settleConflict(strategy, change, change.deleted ? null : document, current);
+    switch (settlement.kind) {
+      case "report":
+        return result({ case: "conflict", value: { current: currentEvent } });
+      case "keep-server":
+        return result({ case: "resolved", value: { current: currentEvent, strategy: name } });
+      case "write": {
+        const timestamp = current?.timestamp && compareTimestamps(current.timestamp, current.clientId, change.timestamp!, change.clientId) > 0
+          ? current.timestamp
+          : change.timestamp!;
+        const committed = this.commitChange(tx, { ...change, baseRevision: currentRevision }, settlement.document, timestamp, fingerprint, "resolved", name, current);
+        this.counters.changesAccepted++;
+        return result({ case: "resolved", value: { current: committed, strategy: name } });
+      }
+    }
+  }
+
+  private commitChange(
+    tx: Transaction,
+    change: ChangeEvent,
+    document: JsonObject | null,
+    timestamp: NonNullable<ChangeEvent["timestamp"]>,
+    fingerprint: string,
+    outcome: "accepted" | "resolved",
+    strategy?: string,
+    current?: ChangeEvent,
+  ): ChangeEvent {
+    const serverSequence = tx.nextSequence();
+    const deleted = document === null;
+    const sameAsSent = outcome === "accepted" || (!deleted && !change.deleted && JSON.stringify(document) === change.document);
+    const event = create(ChangeEventSchema, {
+      ...change,
+      operation: deleted ? Operation.DELETE : !current || current.deleted ? Operation.INSERT : Operation.UPDATE,
+      document: deleted ? "" : sameAsSent ? change.document : JSON.stringify(document),
+      revision: nextRevision(current?.revision ?? change.baseRevision, serverSequence),
+      serverSequence,
+      timestamp,
+      deleted,
+    });
+    if (outcome === "accepted") event.operation = change.operation;
+    const committedAtMs = this.options.now();
+    const stored: StoredChange = { event, committedAtMs };
+    tx.write(stored, {
+      clientId: change.clientId,
+      clientSequence: change.clientSequence,
+      fingerprint,
+      outcome,
+      serverSequence,
+      revision: event.revision,
+      resolved: outcome === "resolved" ? stored : undefined,
+      strategy,
+      committedAtMs,
+    });
+    return event;
+  }
+
+  // ---- pull -------------------------------------------------------------
+
+  /** Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3). */
+  ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined): void {
+    if (!checkpoint) return;
+    const stale = checkpoint.epoch !== "" && checkpoint.epoch !== this.epoch
+      ? [...collections]
+      : collections.filter((c) => {
+          const position = checkpoint.collections[c] ?? 0n;
+          return position > 0n && (position < (this.purgedThrough[c] ?? 0n) || position > this.pipeline.visibleSequence);
+        });
+    if (stale.length > 0) {
+      throw new SyncFailure(
+        "failed_precondition",
+        ErrorReason.RESYNC_REQUIRED,
+        `checkpoint can no longer be resumed for ${stale.join(", ")}: pull ${stale.length > 1 ? "them" : "it"} again from the beginning`,
+        [],
+        { collections: stale.join(",") },
+      );
+    }
+  }
+
+  async ensureReadable(principal: Principal, collections: readonly string[]): Promise<void> {
+    if (!this.options.authorize) return;
+    for (const collection of collections) {
+      if (!(await this.options.authorize(principal, "read", collection))) {
+        throw new SyncFailure("permission_denied", ErrorReason.PERMISSION_DENIED, `${principal.id} may not read ${collection}`);
+      }
+    }
+  }
+
+  /** May `principal` see this change? (Document-level read rules.) */
+  async canRead(principal: Principal, change: ChangeEvent): Promise<boolean> {
+    return !this.options.authorize || (await this.options.authorize(principal, "read", change.collection, change));
+  }
+
+  async pull(
+    principal: Principal,
+    request: { collections: readonly string[]; checkpoint?: Checkpoint; limit?: number },
+  ): Promise<PullResponse> {
+    this.counters.pulls++;
+    await this.ensureReadable(principal, request.collections);
+    this.ensureResumable(request.collections, request.checkpoint);
+    const page = await this.readPage(request.collections, request.checkpoint, request.limit || this.options.defaultPullLimit, this.pipeline.visibleSequence);
+    const changes: ChangeEvent[] = [];
+    for (const change of page.changes) if (await this.canRead(principal, change)) changes.push(change);
+    this.counters.changesPulled += changes.length;
+    return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });
+  }
+
+  /**
+   * Up to `limit` latest changes after the checkpoint's positions and at or
+   * below `upTo`, merged across collections in sequence order (PROTOCOL §4.5).
+   */
+  async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo: bigint) {
+    const positions = new Map(collections.map((c) => [c, checkpoint?.collections[c] ?? 0n] as const));
+    const perCollection = await Promise.all(collections.map((c) => this.storage.readChanges(c, positions.get(c)!, upTo, limit)));
+    const merged = perCollection.flat().sort((a, b) => (a.event.serverSequence < b.event.serverSequence ? -1 : 1));
+    const hasMore = merged.length > limit || perCollection.some((page) => page.length === limit);
+    const taken = merged.slice(0, limit).map((s) => s.event);
+    const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : upTo;
+    const next = { ...(checkpoint?.collections ?? {}) };
+    for (const [collection, position] of positions) next[collection] = position > reached ? position : reached;
+    return {
+      changes: taken,
+      hasMore,
+      checkpoint: create(CheckpointSchema, { serverSequence: upTo, collections: next, epoch: this.epoch }),
+    };
+  }
+
+  // ---- retention --------------------------------------------------------
+
+  /** Purges tombstones and idempotency records older than the retention. */
+  async purge(): Promise<PurgeResult> {
+    let result: PurgeResult | undefined;
+    await this.pipeline.exclusive(async () => {
+      result = await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+      this.purgedThrough = result.purgedThrough;
+    });
+    return result!;
+  }
+
+  async close(): Promise<void> {
+    await this.pipeline.close();
+    await this.storage.close();
+  }
+}

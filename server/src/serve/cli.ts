@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// pocket-sync-server: the reference server from the command line. Every flag
+// has an environment variable, for containers.
+import { parseArgs } from "node:util";
+import { parseStrategy, type ConflictPolicy, type ServerConflictStrategy } from "../core/conflicts.js";
+import { createLevelStorage, createMemoryStorage } from "../storage/index.js";
+import { hmacAuthenticator, tokenFileAuthenticator, type Authenticate } from "./auth.js";
+import { createSyncServer } from "./server.js";
+
+const HELP = `Usage: pocket-sync-server [options]
+
+  --port N                    port (env PORT; default 8080; 0 picks a free one)
+  --host H                    interface (env HOST; default 127.0.0.1)
+  --data-dir DIR              LevelDB directory (env POCKET_DATA_DIR; default ./data)
+  --storage level|memory      storage (env POCKET_STORAGE; default level)
+  --durability process|fsync  process: acknowledged pushes survive a killed process;
+                              fsync: they survive power loss (env POCKET_DURABILITY)
+  --token-file FILE           bearer tokens, lines "token principal [collections=a,b] [readonly]",
+                              re-read when changed (env POCKET_TOKEN_FILE)
+  --hmac-secret S             accept HMAC-signed tokens (env POCKET_HMAC_SECRET)
+  --conflict-strategy SPEC    report (default), last-write-wins, server-wins, client-wins or merge;
+                              per collection: "merge,notes=server-wins" (env POCKET_CONFLICT_STRATEGY)
+  --tombstone-retention-ms N  keep tombstones this long (default 30 days)
+  --purge-interval-ms N       purge tombstones this often (default 1 hour)
+  --heartbeat-ms N            Subscribe heartbeat interval (default 15000)
+  --max-document-bytes N      largest document (default and maximum 1048576)
+  --max-message-bytes N       largest request (default 8388608)
+  --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
+  --help                      this text
+
+Without --token-file or --hmac-secret the server accepts every call as "anonymous".`;
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string" },
+    host: { type: "string" },
+    "data-dir": { type: "string" },
+    storage: { type: "string" },
+    durability: { type: "string" },
+    "token-file": { type: "string" },
+    "hmac-secret": { type: "string" },
+    "conflict-strategy": { type: "string" },
+    "tombstone-retention-ms": { type: "string" },
+    "purge-interval-ms": { type: "string" },
+    "heartbeat-ms": { type: "string" },
+    "max-document-bytes": { type: "string" },
+    "max-message-bytes": { type: "string" },
+    "log-level": { type: "string" },
+    help: { type: "boolean" },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function fail(message: string): never {
+  console.error(`pocket-sync-server: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+const env = process.env;
+const setting = (flag: keyof typeof values, variable: string) => (values[flag] as string | undefined) ?? env[variable];
+function integer(flag: keyof typeof values, variable: string): number | undefined {
+  const raw = setting(flag, variable);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) fail(`--${flag} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+function conflictPolicy(spec: string | undefined): ConflictPolicy {
+  if (!spec) return {};
+  let fallback: ServerConflictStrategy | undefined;
+  const collections: Record<string, ServerConflictStrategy> = {};
+  try {
+    for (const part of spec.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const [left, right] = part.split("=");
+      if (right === undefined) fallback = parseStrategy(left!);
+      else collections[left!] = parseStrategy(right);
+    }
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  return { default: fallback, collections };
+}
+
+const storageKind = setting("storage", "POCKET_STORAGE") ?? "level";
+if (storageKind !== "level" && storageKind !== "memory") fail(`--storage must be level or memory, got "${storageKind}"`);
+const durability = setting("durability", "POCKET_DURABILITY") ?? "process";
+if (durability !== "process" && durability !== "fsync") fail(`--durability must be process or fsync, got "${durability}"`);
+const dataDir = setting("data-dir", "POCKET_DATA_DIR") ?? "./data";
+
+let authenticate: Authenticate | undefined;
+const tokenFile = setting("token-file", "POCKET_TOKEN_FILE");
+const hmacSecret = setting("hmac-secret", "POCKET_HMAC_SECRET");
+try {
+  const schemes = [tokenFile && tokenFileAuthenticator(tokenFile), hmacSecret && hmacAuthenticator(hmacSecret)].filter(
+    (a): a is Authenticate => Boolean(a),
+  );
+  if (schemes.length) {
+    authenticate = async (token) => {
+      for (const scheme of schemes) {
+        const principal = await scheme(token);
+        if (principal) return principal;
+      }
+      return undefined;
+    };
+  }
+} catch (error) {
+  fail((error as Error).message);
+}
+
+const server = await createSyncServer({
+  storage: storageKind === "memory" ? createMemoryStorage() : createLevelStorage(dataDir),
+  durability,
+  authenticate,
+  conflicts: conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY")),
+  tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
+  purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
+  heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
+  maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
+  maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
+  logger: { level: setting("log-level", "POCKET_LOG_LEVEL") ?? "info" },
+});
+
+const url = await server.listen({
+  port: integer("port", "PORT") ?? 8080,
+  host: setting("host", "HOST") ?? "127.0.0.1",
+});
+console.log(
+  `Pocket Sync server listening on ${url} (storage: ${storageKind === "memory" ? "memory" : `LevelDB in ${dataDir}`}, auth: ${authenticate ? "bearer tokens" : "none"})`,
+);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1); // a second signal means now
+    stopping = true;
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        console.error("shutdown failed:", error);
+        process.exit(1);
+      },
+    );
+  });
+}

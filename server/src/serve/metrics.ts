@@ -1,0 +1,79 @@
+// Prometheus metrics on /metrics: RPC latency by method and code, plus the
+// core's counters and the number of live subscribers, read at scrape time.
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { SyncCore } from "../core/sync-core.js";
+import type { FanoutHub } from "../fanout/hub.js";
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly interceptor: Interceptor;
+}
+
+export function createMetrics(core: SyncCore, hub: FanoutHub): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "pocket_sync_" });
+  const latency = new Histogram({
+    name: "pocket_sync_rpc_duration_seconds",
+    help: "Time to answer an RPC (to the first response message for streams)",
+    labelNames: ["method", "code"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const fromCore = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const c = core.counters;
+  fromCore("pocket_sync_pushes_total", "Push calls", () => c.pushes);
+  fromCore("pocket_sync_changes_accepted_total", "Pushed changes committed (as sent or resolved)", () => c.changesAccepted);
+  fromCore("pocket_sync_changes_rejected_total", "Pushed changes rejected", () => c.changesRejected);
+  fromCore("pocket_sync_idempotent_replays_total", "Pushed changes answered from an idempotency record", () => c.idempotentReplays);
+  fromCore("pocket_sync_pulls_total", "Pull calls", () => c.pulls);
+  fromCore("pocket_sync_changes_pulled_total", "Changes returned by Pull", () => c.changesPulled);
+  new Counter({
+    name: "pocket_sync_conflicts_total",
+    help: "Conflicting pushed changes, by the strategy that handled them",
+    labelNames: ["strategy"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [strategy, count] of c.conflicts) this.inc({ strategy }, count);
+    },
+  });
+  new Gauge({
+    name: "pocket_sync_subscribers",
+    help: "Open Subscribe streams",
+    registers: [registry],
+    collect() {
+      this.set(hub.size);
+    },
+  });
+  new Gauge({
+    name: "pocket_sync_server_sequence",
+    help: "The highest committed server sequence",
+    registers: [registry],
+    collect() {
+      this.set(Number(core.visibleSequence));
+    },
+  });
+
+  const interceptor: Interceptor = (next) => async (request) => {
+    const stop = latency.startTimer({ method: request.method.name });
+    try {
+      const response = await next(request);
+      stop({ code: "ok" });
+      return response;
+    } catch (error) {
+      stop({ code: Code[ConnectError.from(error).code] ?? "unknown" });
+      throw error;
+    }
+  };
+  return { registry, interceptor };
+}

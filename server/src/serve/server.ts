@@ -1,0 +1,142 @@
+// createSyncServer: the core, the fan-out hub and the Connect routes on a
+// fastify instance, serving Connect, gRPC and gRPC-Web over HTTP/1.1 and
+// HTTP/2 on one port, with CORS, metrics, health and graceful shutdown.
+import fastifyCors from "@fastify/cors";
+import { cors as connectCors } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { SyncCore, type SyncCoreOptions } from "../core/sync-core.js";
+import { FanoutHub } from "../fanout/hub.js";
+import { createLevelStorage } from "../storage/index.js";
+import type { Storage } from "../storage/types.js";
+import { scopeAuthorize, type Authenticate } from "./auth.js";
+import { HealthState, healthRoutes } from "./health.js";
+import { serveHttp1And2, type DualServer } from "./listen.js";
+import { createMetrics } from "./metrics.js";
+import { syncServiceRoutes } from "./service.js";
+
+export interface SyncServerOptions extends SyncCoreOptions {
+  /** Where data lives; default: LevelDB in `dataDir`. */
+  readonly storage?: Storage;
+  /** Directory of the default LevelDB storage; default "./data". */
+  readonly dataDir?: string;
+  /** Turns a bearer token into a principal; absent: no authentication. */
+  readonly authenticate?: Authenticate;
+  /** Longest silence on a Subscribe stream before a heartbeat; default 15 s. */
+  readonly heartbeatMs?: number;
+  readonly subscribePageSize?: number;
+  /** Largest request message; default 8 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Changes queued for one subscriber before it falls back to catch-up; default 1000. */
+  readonly maxSubscriberQueue?: number;
+  /** How often tombstones past retention are purged; default hourly. */
+  readonly purgeIntervalMs?: number;
+  /** Browser origins allowed by CORS: true for any (the default), or a list. */
+  readonly corsOrigins?: true | readonly string[];
+  readonly logger?: FastifyServerOptions["logger"];
+}
+
+export interface SyncServer {
+  readonly core: SyncCore;
+  readonly hub: FanoutHub;
+  readonly app: FastifyInstance;
+  /** Starts serving; resolves with the base URL, e.g. http://127.0.0.1:8080. */
+  listen(options?: { port?: number; host?: string }): Promise<string>;
+  /** Graceful shutdown: stop accepting, end streams, finish writes, close storage. */
+  close(): Promise<void>;
+}
+
+export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
+  const storage = options.storage ?? createLevelStorage(options.dataDir ?? "./data");
+  const core = await SyncCore.open(storage, { authorize: scopeAuthorize, ...options });
+  const hub = new FanoutHub({ maxQueuedChanges: options.maxSubscriberQueue ?? 1000 });
+  core.onCommit((changes, watermark) => hub.publish(changes, watermark));
+  const health = new HealthState();
+  const metrics = createMetrics(core, hub);
+  const maxMessageBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
+
+  // fastify's types split HTTP/1 and HTTP/2 instances; we serve both through
+  // one HTTP/2-mode instance (see listen.ts), so one cast at construction.
+  const app = (fastify as (o: object) => FastifyInstance)({
+    http2: true,
+    logger: options.logger ?? false,
+    // Connect enforces the message limit itself (resource_exhausted); fastify
+    // must not cut the body off first.
+    bodyLimit: maxMessageBytes + 1024 * 1024,
+    // Subscribe streams stay open for as long as the client wants.
+    http2SessionTimeout: 0,
+  });
+  await app.register(fastifyCors, {
+    origin: options.corsOrigins === undefined || options.corsOrigins === true ? true : [...options.corsOrigins],
+    methods: [...connectCors.allowedMethods],
+    allowedHeaders: [...connectCors.allowedHeaders, "Authorization"],
+    exposedHeaders: [...connectCors.exposedHeaders],
+    maxAge: 7200,
+  });
+  await app.register(fastifyConnectPlugin, {
+    routes: (router) => {
+      syncServiceRoutes({
+        core,
+        hub,
+        authenticate: options.authenticate,
+        defaultHeartbeatMs: options.heartbeatMs ?? 15_000,
+        subscribePageSize: options.subscribePageSize ?? 500,
+      })(router);
+      healthRoutes(health)(router);
+    },
+    interceptors: [metrics.interceptor],
+    readMaxBytes: maxMessageBytes,
+    shutdownTimeoutMs: 5_000,
+  });
+  app.get("/metrics", async (_request, reply) => {
+    reply.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get("/", async () => ({ service: "pocket.sync.v1.SyncService", status: "serving" }));
+
+  const purgeTimer = setInterval(() => {
+    core.purge().catch((error) => app.log.error({ err: error }, "purging tombstones failed"));
+  }, options.purgeIntervalMs ?? 60 * 60 * 1000);
+  purgeTimer.unref();
+
+  let dual: DualServer | undefined;
+  const sessions = new Set<http2.Http2Session>();
+  let closing: Promise<void> | undefined;
+
+  return {
+    core,
+    hub,
+    app,
+    async listen({ port = 8080, host = "127.0.0.1" } = {}) {
+      await app.ready();
+      const http2Server = app.server as unknown as http2.Http2Server;
+      http2Server.on("session", (session) => {
+        sessions.add(session);
+        session.once("close", () => sessions.delete(session));
+      });
+      dual = serveHttp1And2(http2Server, (req, res) => http2Server.emit("request", req, res));
+      await new Promise<void>((resolve, reject) => {
+        dual!.server.once("error", reject);
+        dual!.server.listen(port, host, () => resolve());
+      });
+      const address = dual.server.address() as AddressInfo;
+      const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+      app.log.info({ url }, "listening");
+      return url;
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(purgeTimer);
+        health.stopServing();
+        hub.closeAll();
+        for (const session of sessions) session.close();
+        await dual?.close();
+        await app.close();
+        await core.close();
+      })();
+      return closing;
+    },
+  };
+}

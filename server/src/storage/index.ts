@@ -1,0 +1,18 @@
+// Storage: one interface, several backends. LevelDB is the embedded default.
+import { Level } from "level";
+import { MemoryLevel } from "memory-level";
+import { LevelStorage } from "./level.js";
+import type { Storage } from "./types.js";
+
+export type * from "./types.js";
+export { LevelStorage } from "./level.js";
+
+/** LevelDB in `directory`, created if missing. */
+export function createLevelStorage(directory: string): Storage {
+  return new LevelStorage(new Level<string, string>(directory) as never);
+}
+
+/** Memory only: for tests and throwaway demos. */
+export function createMemoryStorage(): Storage {
+  return new LevelStorage(new MemoryLevel<string, string>() as never);
+}

@@ -1,0 +1,202 @@
+// Storage on abstract-level: LevelDB on disk by default (classic-level via
+// `level`), memory-level for tests, or any abstract-level database. Every
+// commit is one atomic batch: documents, the change index, the idempotency
+// records and the sequence counter together.
+import type { AbstractLevel, AbstractSublevel } from "abstract-level";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { randomUUID } from "node:crypto";
+import { ChangeEventSchema } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type {
+  CommitBatch,
+  DocumentKey,
+  IdempotencyRecord,
+  PurgeResult,
+  Storage,
+  StorageMeta,
+  StoredChange,
+} from "./types.js";
+
+type Db = AbstractLevel<string | Buffer | Uint8Array, string, unknown>;
+type Sub = AbstractSublevel<Db, string | Buffer | Uint8Array, string, unknown>;
+
+// Collection names and document ids cannot contain "\u0000" (schema
+// patterns), so it separates key parts without escaping.
+const SEP = "\u0000";
+const seqKey = (collection: string, sequence: bigint) => `${collection}${SEP}${sequence.toString().padStart(20, "0")}`;
+const docKey = (collection: string, documentId: string) => `${collection}${SEP}${documentId}`;
+const idemKey = (clientId: string, clientSequence: bigint) => `${clientId}${SEP}${clientSequence.toString().padStart(20, "0")}`;
+
+// Changes are stored as the binary ChangeEvent, behind the commit time as an
+// 8-byte float: compact, and decoded straight into the wire message.
+function encodeChange(change: StoredChange): Uint8Array {
+  const body = toBinary(ChangeEventSchema, change.event);
+  const bytes = new Uint8Array(8 + body.length);
+  new DataView(bytes.buffer).setFloat64(0, change.committedAtMs);
+  bytes.set(body, 8);
+  return bytes;
+}
+function decodeChange(bytes: Uint8Array): StoredChange {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { committedAtMs: view.getFloat64(0), event: fromBinary(ChangeEventSchema, bytes.subarray(8)) };
+}
+// Idempotency records are small and rarely read: JSON, sequences as strings.
+function encodeRecord(record: IdempotencyRecord): string {
+  return JSON.stringify({
+    ...record,
+    clientSequence: record.clientSequence.toString(),
+    serverSequence: record.serverSequence.toString(),
+    resolved: record.resolved ? Buffer.from(encodeChange(record.resolved)).toString("base64") : undefined,
+  });
+}
+function decodeRecord(text: string): IdempotencyRecord {
+  const raw = JSON.parse(text);
+  return {
+    ...raw,
+    clientSequence: BigInt(raw.clientSequence),
+    serverSequence: BigInt(raw.serverSequence),
+    resolved: raw.resolved ? decodeChange(Buffer.from(raw.resolved, "base64")) : undefined,
+  };
+}
+
+type BatchOp = { type: "put" | "del"; key: string; value?: unknown; sublevel: Sub };
+
+interface MetaJson {
+  epoch: string;
+  lastSequence: string;
+  purgedThrough: Record<string, string>;
+}
+
+export class LevelStorage implements Storage {
+  private readonly changes: Sub; // collection+sequence -> change (the change index; one entry per document)
+  private readonly documents: Sub; // collection+documentId -> sequence of its latest change
+  private readonly idempotency: Sub; // clientId+clientSequence -> record
+  private readonly meta: Sub;
+  private epoch = "";
+  private lastSequence = 0n;
+  private purgedThrough: Record<string, bigint> = {};
+
+  constructor(private readonly db: Db) {
+    this.changes = db.sublevel("c", { valueEncoding: "view" }) as Sub;
+    this.documents = db.sublevel("d", { valueEncoding: "utf8" }) as Sub;
+    this.idempotency = db.sublevel("i", { valueEncoding: "utf8" }) as Sub;
+    this.meta = db.sublevel("m", { valueEncoding: "utf8" }) as Sub;
+  }
+
+  async open(): Promise<StorageMeta> {
+    await this.db.open();
+    const stored = (await this.meta.get("meta")) as string | undefined;
+    if (stored === undefined) {
+      const fresh: MetaJson = { epoch: randomUUID(), lastSequence: "0", purgedThrough: {} };
+      await this.meta.put("meta", JSON.stringify(fresh), { sync: true } as object);
+      return this.toMeta(fresh);
+    }
+    return this.toMeta(JSON.parse(stored) as MetaJson);
+  }
+
+  private toMeta(json: MetaJson): StorageMeta {
+    this.epoch = json.epoch;
+    this.lastSequence = BigInt(json.lastSequence);
+    this.purgedThrough = Object.fromEntries(Object.entries(json.purgedThrough).map(([k, v]) => [k, BigInt(v)]));
+    return { epoch: json.epoch, lastSequence: BigInt(json.lastSequence), purgedThrough: { ...this.purgedThrough } };
+  }
+
+  private metaJson(lastSequence: bigint): string {
+    const json: MetaJson = {
+      epoch: this.epoch,
+      lastSequence: lastSequence.toString(),
+      purgedThrough: Object.fromEntries(Object.entries(this.purgedThrough).map(([k, v]) => [k, v.toString()])),
+    };
+    return JSON.stringify(json);
+  }
+
+  async getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>> {
+    if (keys.length === 0) return [];
+    const sequences = await this.documents.getMany(keys.map((k) => docKey(k.collection, k.documentId)));
+    const indexKeys = sequences.map((seq, i) => (seq === undefined ? undefined : seqKey(keys[i]!.collection, BigInt(seq as string))));
+    const present = indexKeys.filter((k): k is string => k !== undefined);
+    const values = present.length ? await this.changes.getMany(present) : [];
+    let next = 0;
+    return indexKeys.map((k) => {
+      if (k === undefined) return undefined;
+      const value = values[next++];
+      return value === undefined ? undefined : decodeChange(value as Uint8Array);
+    });
+  }
+
+  async getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>> {
+    if (clientSequences.length === 0) return [];
+    const values = await this.idempotency.getMany(clientSequences.map((s) => idemKey(clientId, s)));
+    return values.map((v) => (v === undefined ? undefined : decodeRecord(v as string)));
+  }
+
+  async commit(batch: CommitBatch, options: { sync: boolean }): Promise<void> {
+    const ops: BatchOp[] = [];
+    // Where each document's index entry stands before this batch, or was
+    // moved to by an earlier change of the same batch.
+    const previous = new Map<string, bigint | undefined>();
+    const keys = batch.changes.map((c) => docKey(c.event.collection, c.event.documentId));
+    const unseen = [...new Set(keys)];
+    const stored = unseen.length ? await this.documents.getMany(unseen) : [];
+    unseen.forEach((k, i) => previous.set(k, stored[i] === undefined ? undefined : BigInt(stored[i] as string)));
+    batch.changes.forEach((change, i) => {
+      const { collection, serverSequence } = change.event;
+      const key = keys[i]!;
+      const before = previous.get(key);
+      if (before !== undefined) ops.push({ type: "del", key: seqKey(collection, before), sublevel: this.changes });
+      ops.push({ type: "put", key: seqKey(collection, serverSequence), value: encodeChange(change), sublevel: this.changes });
+      ops.push({ type: "put", key, value: serverSequence.toString(), sublevel: this.documents });
+      previous.set(key, serverSequence);
+    });
+    for (const record of batch.idempotency) {
+      ops.push({ type: "put", key: idemKey(record.clientId, record.clientSequence), value: encodeRecord(record), sublevel: this.idempotency });
+    }
+    const lastSequence = batch.lastSequence > this.lastSequence ? batch.lastSequence : this.lastSequence;
+    ops.push({ type: "put", key: "meta", value: this.metaJson(lastSequence), sublevel: this.meta });
+    await this.db.batch(ops as never, { sync: options.sync } as object);
+    this.lastSequence = lastSequence;
+  }
+
+  async readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]> {
+    if (upToSequence <= afterSequence || limit <= 0) return [];
+    const values = await this.changes.values({ gt: seqKey(collection, afterSequence), lte: seqKey(collection, upToSequence), limit }).all();
+    return values.map((v) => decodeChange(v as Uint8Array));
+  }
+
+  async purge(cutoffMs: number): Promise<PurgeResult> {
+    const ops: BatchOp[] = [];
+    const purgedThrough = { ...this.purgedThrough };
+    let tombstonesPurged = 0;
+    for await (const [key, value] of this.changes.iterator()) {
+      const { event, committedAtMs } = decodeChange(value as Uint8Array);
+      if (!event.deleted || committedAtMs >= cutoffMs) continue;
+      ops.push({ type: "del", key, sublevel: this.changes });
+      ops.push({ type: "del", key: docKey(event.collection, event.documentId), sublevel: this.documents });
+      const watermark = purgedThrough[event.collection] ?? 0n;
+      if (event.serverSequence > watermark) purgedThrough[event.collection] = event.serverSequence;
+      tombstonesPurged++;
+    }
+    let idempotencyRecordsPurged = 0;
+    for await (const [key, value] of this.idempotency.iterator()) {
+      if ((JSON.parse(value as string) as { committedAtMs: number }).committedAtMs < cutoffMs) {
+        ops.push({ type: "del", key, sublevel: this.idempotency });
+        idempotencyRecordsPurged++;
+      }
+    }
+    if (ops.length > 0) {
+      const before = this.purgedThrough;
+      this.purgedThrough = purgedThrough;
+      ops.push({ type: "put", key: "meta", value: this.metaJson(this.lastSequence), sublevel: this.meta });
+      try {
+        await this.db.batch(ops as never, { sync: true } as object);
+      } catch (error) {
+        this.purgedThrough = before;
+        throw error;
+      }
+    }
+    return { tombstonesPurged, idempotencyRecordsPurged, purgedThrough: { ...this.purgedThrough } };
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,83 @@
+// The one interface every server storage implements (LevelDB, memory, ...).
+// It knows nothing of conflicts or the wire: the core decides what to write,
+// storage writes it atomically and reads it back in sequence order.
+import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+
+/**
+ * A committed change: the latest state of one document. The event is the wire
+ * message itself (server fields filled in), so pulls return it as stored.
+ */
+export interface StoredChange {
+  readonly event: ChangeEvent;
+  /** Server wall time of the commit, for tombstone and idempotency retention. */
+  readonly committedAtMs: number;
+}
+
+/** What a committed push change produced, kept for idempotent retries (PROTOCOL §12). */
+export interface IdempotencyRecord {
+  readonly clientId: string;
+  readonly clientSequence: bigint;
+  /** Fingerprint of the pushed change, to detect a reused key with other content. */
+  readonly fingerprint: string;
+  readonly outcome: "accepted" | "resolved";
+  /** Sequence of the change the push committed; its revision identifies it. */
+  readonly serverSequence: bigint;
+  readonly revision: string;
+  /** For a resolved outcome: the committed change, as reported the first time. */
+  readonly resolved?: StoredChange;
+  readonly strategy?: string;
+  readonly committedAtMs: number;
+}
+
+export interface StorageMeta {
+  /** Identity of this data set (PROTOCOL §8.3); fixed when the storage is created. */
+  readonly epoch: string;
+  /** The highest server sequence ever committed. */
+  readonly lastSequence: bigint;
+  /** Per collection, the highest sequence of a purged tombstone. */
+  readonly purgedThrough: Readonly<Record<string, bigint>>;
+}
+
+/** Everything one commit group writes; applied all or nothing. */
+export interface CommitBatch {
+  /** New latest states. A document's previous index entry is replaced. */
+  readonly changes: readonly StoredChange[];
+  readonly idempotency: readonly IdempotencyRecord[];
+  readonly lastSequence: bigint;
+}
+
+export interface DocumentKey {
+  readonly collection: string;
+  readonly documentId: string;
+}
+
+export interface PurgeResult {
+  readonly tombstonesPurged: number;
+  readonly idempotencyRecordsPurged: number;
+  readonly purgedThrough: Readonly<Record<string, bigint>>;
+}
+
+export interface Storage {
+  /** Opens (creating if needed) and returns the persisted metadata. */
+  open(): Promise<StorageMeta>;
+  /** The latest stored change of each document, in the order asked. */
+  getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>>;
+  getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>>;
+  /**
+   * Writes the batch atomically. With `sync`, returns only once the write is
+   * on stable storage (survives power loss); otherwise once it survives the
+   * process being killed.
+   */
+  commit(batch: CommitBatch, options: { sync: boolean }): Promise<void>;
+  /**
+   * Latest changes of `collection` with afterSequence < sequence <= upToSequence,
+   * in increasing sequence, at most `limit`.
+   */
+  readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]>;
+  /**
+   * Removes tombstones and idempotency records committed before `cutoffMs`,
+   * raising the purge watermarks, atomically.
+   */
+  purge(cutoffMs: number): Promise<PurgeResult>;
+  close(): Promise<void>;
+}
