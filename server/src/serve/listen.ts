@@ -7,23 +7,100 @@ import type http2 from "node:http2";
 import net from "node:net";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** A client that never finishes its request must not hold shutdown forever. */
+const SHUTDOWN_GRACE_MS = 5_000;
 
 export interface DualServer {
   readonly server: net.Server;
-  readonly http1: http.Server;
-  /** Stops accepting, lets open requests finish, then resolves. */
+  /** Stops accepting, lets responses in progress finish, then resolves. */
   close(): Promise<void>;
 }
 
+/**
+ * Counts responses in progress per connection (an HTTP/1.1 socket or an
+ * HTTP/2 session), so that shutdown can end idle connections at once and busy
+ * ones as soon as their last response is written.
+ */
+class Connections<C> {
+  private readonly busy = new Map<C, number>();
+  private closing = false;
+
+  constructor(
+    private readonly end: (connection: C) => void,
+    private readonly drain: (connection: C) => void = () => {},
+  ) {}
+
+  opened(connection: C): void {
+    if (!this.busy.has(connection)) this.busy.set(connection, 0);
+  }
+  gone(connection: C): void {
+    this.busy.delete(connection);
+  }
+  track(connection: C, response: http.ServerResponse | http2.Http2ServerResponse): void {
+    this.busy.set(connection, (this.busy.get(connection) ?? 0) + 1);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const left = (this.busy.get(connection) ?? 1) - 1;
+      this.busy.set(connection, left);
+      if (this.closing && left === 0) this.end(connection);
+    };
+    response.once("finish", finish);
+    response.once("close", finish);
+  }
+  get isClosing(): boolean {
+    return this.closing;
+  }
+  closeAll(): void {
+    this.closing = true;
+    for (const [connection, busy] of this.busy) (busy === 0 ? this.end : this.drain)(connection);
+  }
+}
+
 export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.RequestListener): DualServer {
-  const http1 = http.createServer(onRequest);
+  const sockets = new Connections<net.Socket>((socket) => socket.destroySoon());
+  const sessions = new Connections<http2.Http2Session>(
+    (session) => session.destroy(),
+    // GOAWAY: no new streams; the session ends when its streams do.
+    (session) => session.close(),
+  );
+
+  const http1 = http.createServer((req, res) => {
+    sockets.track(req.socket, res);
+    if (sockets.isClosing) res.setHeader("connection", "close");
+    // A response sent before the request body was read (a refused oversized
+    // message) leaves the rest of that body on the wire; reusing the
+    // connection would make the next request parse it. Close it instead.
+    const socket = req.socket;
+    res.once("finish", () => {
+      if (!req.complete) socket.destroySoon();
+    });
+    onRequest(req, res);
+  });
   // Long-lived streams are kept alive by heartbeats; no request timeout.
   http1.requestTimeout = 0;
   http1.keepAliveTimeout = 65_000;
-  const sockets = new Set<net.Socket>();
+
+  http2Server.on("session", (session) => {
+    sessions.opened(session);
+    session.once("close", () => sessions.gone(session));
+  });
+  // The HTTP/1.1 requests are dispatched through this server too; only real
+  // HTTP/2 requests have a stream.
+  http2Server.on("request", (req, res) => {
+    const session = (req as Partial<http2.Http2ServerRequest>).stream?.session;
+    if (session) sessions.track(session, res);
+  });
+
+  const all = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    all.add(socket);
+    socket.once("close", () => {
+      all.delete(socket);
+      sockets.gone(socket);
+    });
+    socket.on("error", () => socket.destroy());
     let seen = Buffer.alloc(0);
     const sniff = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
@@ -38,24 +115,24 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
         // socket.read()); resuming here would spill it as unheard 'data'.
         http2Server.emit("connection", socket);
       } else {
+        sockets.opened(socket);
         http1.emit("connection", socket);
         socket.resume();
       }
     };
     socket.on("data", sniff);
-    socket.on("error", () => socket.destroy());
   });
+
   return {
     server,
-    http1,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        http1.closeIdleConnections();
-        // Idle keep-alive sockets would hold close() open forever.
+        sockets.closeAll();
+        sessions.closeAll();
         setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, 2_000).unref();
+          for (const socket of all) socket.destroy();
+        }, SHUTDOWN_GRACE_MS).unref();
       }),
   };
 }

@@ -102,7 +102,6 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   purgeTimer.unref();
 
   let dual: DualServer | undefined;
-  const sessions = new Set<http2.Http2Session>();
   let closing: Promise<void> | undefined;
 
   return {
@@ -112,10 +111,6 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     async listen({ port = 8080, host = "127.0.0.1" } = {}) {
       await app.ready();
       const http2Server = app.server as unknown as http2.Http2Server;
-      http2Server.on("session", (session) => {
-        sessions.add(session);
-        session.once("close", () => sessions.delete(session));
-      });
       dual = serveHttp1And2(http2Server, (req, res) => http2Server.emit("request", req, res));
       await new Promise<void>((resolve, reject) => {
         dual!.server.once("error", reject);
@@ -131,7 +126,6 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
         clearInterval(purgeTimer);
         health.stopServing();
         hub.closeAll();
-        for (const session of sessions) session.close();
         await dual?.close();
         await app.close();
         await core.close();
