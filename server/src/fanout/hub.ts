@@ -19,6 +19,7 @@ export type WakeReason = "changes" | "timeout" | "closed";
 export class Subscription {
   private queue: ChangeEvent[] = [];
   private watermark = 0n;
+  private deliveredWatermark = 0n;
   private overflowed = false;
   private closed = false;
   private waiter: ((reason: WakeReason) => void) | undefined;
@@ -32,7 +33,7 @@ export class Subscription {
   /** Resolves when changes arrive, after `timeoutMs` of silence, or on close/abort. */
   wait(timeoutMs: number, signal: AbortSignal): Promise<WakeReason> {
     if (this.closed || signal.aborted) return Promise.resolve("closed");
-    if (this.queue.length > 0 || this.overflowed) return Promise.resolve("changes");
+    if (this.queue.length > 0 || this.overflowed || this.watermark > this.deliveredWatermark) return Promise.resolve("changes");
     return new Promise<WakeReason>((resolve) => {
       const finish = (reason: WakeReason) => {
         clearTimeout(timer);
@@ -52,6 +53,7 @@ export class Subscription {
     const delivery = { changes: this.queue, watermark: this.watermark, overflowed: this.overflowed };
     this.queue = [];
     this.overflowed = false;
+    this.deliveredWatermark = this.watermark;
     return delivery;
   }
 

@@ -248,6 +248,29 @@ describe("limits and malformed input", () => {
   });
 });
 
+describe("tombstones", () => {
+  it("replicates deletes, purges them after retention and sends a too-old checkpoint to resync", async () => {
+    const { url, server } = await start({ tombstoneRetentionMs: 1 });
+    const client = syncClient(url, "connect-json-h1");
+    const created = await client.push({ clientId: "a", changes: [pushed("gone", { n: 1 }, 1), pushed("kept", { n: 2 }, 2)] });
+    const revision = created.results[0]?.outcome.case === "accepted" ? created.results[0].outcome.value.revision : "";
+    const old = (await client.pull({ collections: ["todos"] })).checkpoint;
+    await client.push({ clientId: "a", changes: [pushed("gone", null, 3, { baseRevision: revision })] });
+    const withTombstone = await client.pull({ collections: ["todos"], checkpoint: old });
+    expect(withTombstone.changes.map((c) => [c.documentId, c.deleted, c.document])).toEqual([["gone", true, ""]]);
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await server.core.purge()).tombstonesPurged).toBe(1);
+    const error = await connectError(client.pull({ collections: ["todos"], checkpoint: old }));
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(errorInfo(error)?.reason).toBe("ERROR_REASON_RESYNC_REQUIRED");
+    const subscribeError = await connectError(client.subscribe({ collections: ["todos"], checkpoint: old })[Symbol.asyncIterator]().next());
+    expect(subscribeError.code).toBe(Code.FailedPrecondition);
+    // Resync from the beginning: the purged document simply is not there.
+    expect((await client.pull({ collections: ["todos"] })).changes.map((c) => c.documentId)).toEqual(["kept"]);
+    expect((await client.pull({ collections: ["todos"], checkpoint: withTombstone.checkpoint })).changes).toEqual([]);
+  });
+});
+
 describe("durability", () => {
   it("keeps all data, sequences and the epoch across a restart on the same LevelDB directory", async () => {
     const path = dir();

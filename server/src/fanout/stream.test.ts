@@ -1,0 +1,57 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { PushRequestSchema, SubscribeRequestSchema, type SubscribeResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { SyncCore } from "../core/sync-core.js";
+import { pushed } from "../serve/testing.js";
+import { createMemoryStorage } from "../storage/index.js";
+import { FanoutHub } from "./hub.js";
+import { streamChanges } from "./stream.js";
+
+const principal = { id: "p" };
+
+async function setup(maxQueuedChanges: number) {
+  const core = await SyncCore.open(createMemoryStorage());
+  const hub = new FanoutHub({ maxQueuedChanges });
+  core.onCommit((changes, watermark) => hub.publish(changes, watermark));
+  return { core, hub };
+}
+const ids = (messages: SubscribeResponse[]) =>
+  messages.flatMap((m) => (m.event.case === "changes" ? m.event.value.changes.map((c) => c.documentId) : []));
+
+describe("a slow subscriber", () => {
+  it("is not buffered without bound: it falls back to catching up from storage and misses nothing", async () => {
+    const { core, hub } = await setup(5);
+    const abort = new AbortController();
+    const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["todos"] }), {
+      heartbeatMs: 10_000, pageSize: 7, signal: abort.signal,
+    });
+    const first = await stream.next(); // caught up, empty; the reader now stalls
+    expect(first.value?.event.value?.caughtUp).toBe(true);
+    for (let i = 1; i <= 40; i++) {
+      await core.push(principal, create(PushRequestSchema, { clientId: "w", changes: [pushed(`d${i}`, { i }, i)] }));
+    }
+    const messages: SubscribeResponse[] = [];
+    while (ids(messages).length < 40) messages.push((await stream.next()).value as SubscribeResponse);
+    expect(ids(messages)).toEqual(Array.from({ length: 40 }, (_, i) => `d${i + 1}`));
+    // Catch-up came in pages of 7 from storage, not from a 40-change queue.
+    expect(messages.filter((m) => m.event.case === "changes").every((m) => m.event.value!.changes.length <= 7)).toBe(true);
+    abort.abort();
+    await stream.return(undefined);
+    expect(hub.size).toBe(0);
+  });
+
+  it("lets other collections advance the checkpoint without sending empty batches", async () => {
+    const { core, hub } = await setup(100);
+    const abort = new AbortController();
+    const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["notes"] }), {
+      heartbeatMs: 50, pageSize: 10, signal: abort.signal,
+    });
+    await stream.next();
+    await core.push(principal, create(PushRequestSchema, { clientId: "w", changes: [pushed("t", {}, 1)] }));
+    const beat = (await stream.next()).value as SubscribeResponse;
+    expect(beat.event.case).toBe("heartbeat");
+    expect(beat.event.value?.checkpoint?.collections.notes).toBe(1n);
+    abort.abort();
+    await stream.return(undefined);
+  });
+});
