@@ -248,6 +248,77 @@ describe("limits and malformed input", () => {
   });
 });
 
+describe("push and pull over the wire", () => {
+  it("pages a pull with limit and has_more, never skipping or repeating", async () => {
+    const { url } = await start();
+    const client = syncClient(url, "connect-json-h1");
+    await client.push({ clientId: "a", changes: Array.from({ length: 25 }, (_, i) => pushed(`d${i}`, { i }, i + 1)) });
+    const seen: string[] = [];
+    let checkpoint: Checkpoint | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = await client.pull({ collections: ["todos"], checkpoint, limit: 10 });
+      pages++;
+      seen.push(...page.changes.map((c) => c.documentId));
+      checkpoint = page.checkpoint;
+      if (!page.hasMore) break;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `d${i}`));
+  });
+
+  it("answers a retried push with the original results and applies it once", async () => {
+    const { url } = await start();
+    const client = syncClient(url, "grpc");
+    const request = { clientId: "retry", changes: [pushed("a", { n: 1 }, 1), pushed("b", { n: 2 }, 2)] };
+    const first = await client.push(request);
+    const second = await syncClient(url, "connect-json-h1").push(request);
+    expect(second.results).toEqual(first.results);
+    expect((await client.pull({ collections: ["todos"] })).changes.length).toBe(2);
+  });
+
+  it.each([
+    ["report", "conflict", '{"v":"server","s":1}'],
+    ["server-wins", "resolved", '{"v":"server","s":1}'],
+    ["client-wins", "resolved", '{"v":"client","c":1}'],
+    ["last-write-wins", "resolved", '{"v":"client","c":1}'],
+    ["merge", "resolved", '{"v":"client","s":1,"c":1}'],
+  ] as const)("settles a conflict by %s", async (strategy, outcome, document) => {
+    const { url } = await start({ conflicts: { default: strategy } });
+    const client = syncClient(url);
+    const created = await client.push({ clientId: "s", changes: [pushed("d", { v: "base" }, 1)] });
+    const base = created.results[0]?.outcome.case === "accepted" ? created.results[0].outcome.value.revision : "";
+    await client.push({ clientId: "s", changes: [pushed("d", { v: "server", s: 1 }, 2, { baseRevision: base })] });
+    const { results } = await client.push({ clientId: "c", changes: [pushed("d", { v: "client", c: 1 }, 1, { baseRevision: base })] });
+    expect(results[0]?.outcome.case).toBe(outcome);
+    const current = results[0]?.outcome.case === "conflict" || results[0]?.outcome.case === "resolved" ? results[0].outcome.value.current : undefined;
+    expect(JSON.parse(current?.document ?? "null")).toEqual(JSON.parse(document));
+    const stored = (await client.pull({ collections: ["todos"] })).changes[0];
+    expect(JSON.parse(stored?.document ?? "null")).toEqual(JSON.parse(document));
+  });
+
+  it.each([
+    ["a pull page over 1000", (c: ReturnType<typeof syncClient>) => c.pull({ collections: ["todos"], limit: 1001 }), "limit"],
+    ["65 collections", (c: ReturnType<typeof syncClient>) => c.pull({ collections: Array.from({ length: 65 }, (_, i) => `c${i}`) }), "collections"],
+    ["a repeated collection", (c: ReturnType<typeof syncClient>) => c.pull({ collections: ["todos", "todos"] }), "collections"],
+    ["a 257-character document id", (c: ReturnType<typeof syncClient>) => c.push({ clientId: "a", changes: [pushed("x".repeat(257), {}, 1)] }), "changes[0].document_id"],
+    ["a 129-character client id", (c: ReturnType<typeof syncClient>) => c.push({ clientId: "c".repeat(129), changes: [pushed("x", {}, 1)] }), "client_id"],
+    ["two changes to one document", (c: ReturnType<typeof syncClient>) => c.push({ clientId: "a", changes: [pushed("x", {}, 1), pushed("x", {}, 2)] }), ""],
+    ["a reused client sequence", (c: ReturnType<typeof syncClient>) => c.push({ clientId: "a", changes: [pushed("x", {}, 1), pushed("y", {}, 1)] }), ""],
+    ["client sequence 0", (c: ReturnType<typeof syncClient>) => c.push({ clientId: "a", changes: [pushed("x", {}, 0)] }), "changes[0].client_sequence"],
+    ["a delete with a document", (c: ReturnType<typeof syncClient>) => c.push({ clientId: "a", changes: [{ ...pushed("x", { a: 1 }, 1), operation: 3 }] }), ""],
+    ["a heartbeat interval over 300 s", (c: ReturnType<typeof syncClient>) => c.subscribe({ collections: ["todos"], heartbeatIntervalMs: 300_001 })[Symbol.asyncIterator]().next(), "heartbeat_interval_ms"],
+  ])("refuses %s as invalid_argument", async (_what, call, field) => {
+    const { url } = await start();
+    const error = await connectError(call(syncClient(url)) as Promise<unknown>);
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(errorInfo(error)?.reason).toBe("ERROR_REASON_INVALID_ARGUMENT");
+    const fields = fieldViolations(error).map((v) => v.field);
+    expect(fields.length).toBeGreaterThan(0);
+    if (field) expect(fields).toContain(field);
+  });
+});
+
 describe("tombstones", () => {
   it("replicates deletes, purges them after retention and sends a too-old checkpoint to resync", async () => {
     const { url, server } = await start({ tombstoneRetentionMs: 1 });
