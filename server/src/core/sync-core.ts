@@ -187,7 +187,11 @@ export class SyncCore {
       }
       document = parsed.value;
     }
-    const aheadMs = Number(change.timestamp!.wallTimeMs) - this.options.now();
+    if (!change.timestamp) {
+      // The schema requires it; embedders calling the core directly skip that check.
+      return reject("invalid_argument", ErrorReason.INVALID_ARGUMENT, "timestamp is required", [{ field: field("timestamp"), description: "value is required" }]);
+    }
+    const aheadMs = Number(change.timestamp.wallTimeMs) - this.options.now();
     if (aheadMs > this.options.maxClockSkewMs) {
       const message = `timestamp is ${Math.round(aheadMs / 1000)} s ahead of the server's clock (at most ${this.options.maxClockSkewMs / 1000} s allowed)`;
       return reject("invalid_argument", ErrorReason.INVALID_ARGUMENT, message, [{ field: field("timestamp.wall_time_ms"), description: message }]);
