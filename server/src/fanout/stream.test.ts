@@ -55,3 +55,32 @@ describe("a slow subscriber", () => {
     await stream.return(undefined);
   });
 });
+
+describe("heartbeats", () => {
+  it("keep their rhythm while commits in other collections keep waking the stream", async () => {
+    const core = await SyncCore.open(createMemoryStorage());
+    const hub = new FanoutHub({ maxQueuedChanges: 100 });
+    core.onCommit((changes, watermark) => hub.publish(changes, watermark));
+    const abort = new AbortController();
+    const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["quiet"] }), {
+      heartbeatMs: 100, pageSize: 10, signal: abort.signal,
+    });
+    await stream.next();
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 1; writing; i++) {
+        await core.push(principal, create(PushRequestSchema, { clientId: "busy", changes: [pushed(`d${i}`, {}, i)] }));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const started = Date.now();
+    const beat = (await stream.next()).value as SubscribeResponse;
+    const waited = Date.now() - started;
+    writing = false;
+    await writer;
+    expect(beat.event.case).toBe("heartbeat");
+    expect(waited).toBeLessThan(1_000);
+    abort.abort();
+    await stream.return(undefined);
+  });
+});

@@ -52,20 +52,32 @@ export async function* streamChanges(
     }
   }
 
+  const now = options.now ?? Date.now;
+  // The heartbeat deadline runs from the last message sent, not the last
+  // wake-up: commits in other collections wake the stream without sending
+  // anything, and must not postpone the heartbeat forever.
+  let lastSentAt = now();
   try {
-    yield* catchUp();
+    for await (const message of catchUp()) {
+      yield message;
+      lastSentAt = now();
+    }
     for (;;) {
-      const reason = await subscription.wait(options.heartbeatMs, options.signal);
+      const reason = await subscription.wait(Math.max(0, lastSentAt + options.heartbeatMs - now()), options.signal);
       if (reason === "closed") return;
       if (reason === "timeout") {
         yield create(SubscribeResponseSchema, {
-          event: { case: "heartbeat", value: { checkpoint, serverTimeMs: BigInt(Math.floor((options.now ?? Date.now)())) } },
+          event: { case: "heartbeat", value: { checkpoint, serverTimeMs: BigInt(Math.floor(now())) } },
         });
+        lastSentAt = now();
         continue;
       }
       const delivery = subscription.take();
       if (delivery.overflowed) {
-        yield* catchUp();
+        for await (const message of catchUp()) {
+          yield message;
+          lastSentAt = now();
+        }
         continue;
       }
       const fresh = delivery.changes.filter((c) => c.serverSequence > (checkpoint.collections[c.collection] ?? 0n));
@@ -78,6 +90,7 @@ export async function* streamChanges(
       yield create(SubscribeResponseSchema, {
         event: { case: "changes", value: { changes: await visible(fresh), checkpoint, caughtUp: true } },
       });
+      lastSentAt = now();
     }
   } finally {
     subscription.close();

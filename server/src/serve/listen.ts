@@ -7,6 +7,9 @@ import type http2 from "node:http2";
 import net from "node:net";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** How much of a refused request body we read and drop, and for how long. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 10_000;
 /** A client that never finishes its request must not hold shutdown forever. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -70,11 +73,25 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
     sockets.track(req.socket, res);
     if (sockets.isClosing) res.setHeader("connection", "close");
     // A response sent before the request body was read (a refused oversized
-    // message) leaves the rest of that body on the wire; reusing the
-    // connection would make the next request parse it. Close it instead.
+    // message) leaves the rest of that body on the wire. The client must not
+    // reuse the connection (so we say "Connection: close"), and must be able to
+    // finish writing without a reset (so we read and drop the rest, bounded).
     const socket = req.socket;
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
+      if (!req.complete) this.setHeader("connection", "close");
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
     res.once("finish", () => {
-      if (!req.complete) socket.destroySoon();
+      if (req.complete) return;
+      let drained = 0;
+      const giveUp = setTimeout(() => socket.destroy(), DRAIN_TIMEOUT_MS).unref();
+      req.on("data", (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained > MAX_DRAIN_BYTES) socket.destroy();
+      });
+      req.once("end", () => clearTimeout(giveUp));
+      req.resume();
     });
     onRequest(req, res);
   });

@@ -225,6 +225,18 @@ describe("limits and malformed input", () => {
     expect((await client.pull({ collections: ["todos"] })).changes).toEqual([]);
   });
 
+  it("refuses an oversized message on every protocol, and the connection stays usable", async () => {
+    const { url } = await start({ maxMessageBytes: 256 * 1024 });
+    for (const variant of PROTOCOL_VARIANTS) {
+      const client = syncClient(url, variant);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const error = await connectError(client.push({ clientId: "a", changes: [pushed("big", { blob: "x".repeat(2 * 1024 * 1024) }, 1)] }));
+        expect(`${variant}: ${Code[error.code]}`).toBe(`${variant}: ${Code[Code.ResourceExhausted]}`);
+        expect((await client.pull({ collections: ["todos"] })).changes).toEqual([]);
+      }
+    }
+  });
+
   it("refuses malformed ids, empty requests and invalid checkpoints with field paths", async () => {
     const { url } = await start();
     const client = syncClient(url);
