@@ -1,0 +1,104 @@
+// Runs a server under test (by default the reference server) as a child
+// process, over the wire only: the suite never imports server code.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** The reference server's command line; POCKET_REFERENCE_SERVER overrides it. */
+export function referenceServerCommand(): string[] {
+  const override = process.env.POCKET_REFERENCE_SERVER;
+  if (override) return override.split(/\s+/).filter(Boolean);
+  return [process.execPath, "--import", "tsx", join(ROOT, "server/src/serve/cli.ts")];
+}
+
+export interface ReferenceServerOptions {
+  /** Lines of the token file: `token principal [collections=a,b] [readonly]`. */
+  readonly tokens?: readonly string[];
+  /** The --conflict-strategy spec, such as `report,lww=last-write-wins`. */
+  readonly conflictStrategy?: string;
+  readonly tombstoneRetentionMs?: number;
+  readonly purgeIntervalMs?: number;
+  readonly heartbeatMs?: number;
+  readonly extraArgs?: readonly string[];
+  readonly command?: readonly string[];
+  /** Where to copy the server's output, if anywhere. */
+  readonly log?: (chunk: string) => void;
+}
+
+/** The flags the suite's own runs give the reference server, and the features they imply. */
+export const REFERENCE_SETUP = {
+  tokens: ["conformance-token alice", "conformance-token2 bob collections=shared"],
+  token: "conformance-token",
+  token2: "conformance-token2",
+  conflictStrategy: "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge",
+  tombstoneRetentionMs: 300,
+  purgeIntervalMs: 100,
+  heartbeatMs: 1000,
+} as const;
+
+export class ServerProcess {
+  private child: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(join(tmpdir(), "pocket-conformance-server-"));
+  output = "";
+  url = "";
+
+  constructor(private readonly options: ReferenceServerOptions = {}) {}
+
+  async start(): Promise<string> {
+    const o = this.options;
+    const args: string[] = ["--port", "0", "--host", "127.0.0.1", "--storage", "memory", "--data-dir", join(this.dir, "data"), "--log-level", "warn"];
+    if (o.tokens) {
+      const file = join(this.dir, "tokens");
+      writeFileSync(file, `${o.tokens.join("\n")}\n`);
+      args.push("--token-file", file);
+    }
+    if (o.conflictStrategy) args.push("--conflict-strategy", o.conflictStrategy);
+    if (o.tombstoneRetentionMs !== undefined) args.push("--tombstone-retention-ms", String(o.tombstoneRetentionMs));
+    if (o.purgeIntervalMs !== undefined) args.push("--purge-interval-ms", String(o.purgeIntervalMs));
+    if (o.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(o.heartbeatMs));
+    args.push(...(o.extraArgs ?? []));
+    const [command, ...prefix] = o.command ?? referenceServerCommand();
+    const child = spawn(command!, [...prefix, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    this.url = await new Promise<string>((resolveUrl, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the server did not print "listening on URL" within 30 s:\n${this.output}`)), 30_000);
+      const onData = (chunk: Buffer) => {
+        const text = chunk.toString();
+        this.output += text;
+        o.log?.(text);
+        const match = /listening on (http:\/\/\S+)/.exec(this.output);
+        if (match) {
+          clearTimeout(timer);
+          resolveUrl(match[1]!.replace(/\/$/, ""));
+        }
+      };
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", onData);
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the server exited (${code ?? signal}) before listening:\n${this.output}`));
+      });
+    });
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The server-features.yaml text matching REFERENCE_SETUP. */
+export const REFERENCE_FEATURES_FILE = join(ROOT, "conformance/reference-server.features.yaml");

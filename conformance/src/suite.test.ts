@@ -1,0 +1,134 @@
+// The suite's own tests: it passes healthy implementations, and every suite
+// fails against an implementation broken on purpose - servers broken by the
+// fault proxy (conformance/src/proxy.ts, Breakage), clients by the Go
+// example's -bug flag. A suite that cannot fail proves nothing.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { filterCases, loadCases } from "./cases.js";
+import { runClientMode } from "./client-mode.js";
+import { loadFeatures } from "./features.js";
+import { FaultProxy, type Breakage } from "./proxy.js";
+import { junitXml, summarize, summaryLine, type CaseResult } from "./report.js";
+import { runServerMode } from "./server-mode.js";
+import { REFERENCE_FEATURES_FILE, REFERENCE_SETUP, ROOT, ServerProcess } from "./server-process.js";
+
+const cases = loadCases();
+
+function failures(results: CaseResult[]): string[] {
+  return results.filter((r) => r.outcome === "failed").map((r) => `${r.case.id}: ${r.message ?? ""}`);
+}
+
+describe("cases", () => {
+  it("every case names a section of PROTOCOL.md and belongs to its suite", () => {
+    expect(cases.length).toBeGreaterThan(100);
+    for (const c of cases) {
+      expect(c.id.startsWith(`${c.suite}/`)).toBe(true);
+      expect(c.section).toMatch(/^§\d+/);
+    }
+  });
+
+  it("reports a summary line and JUnit XML", () => {
+    const c = cases[0]!;
+    const results: CaseResult[] = [
+      { case: c, outcome: "passed", durationMs: 1 },
+      { case: c, outcome: "failed", message: "a <bad> & \"quoted\" thing", durationMs: 2 },
+      { case: c, outcome: "skipped", message: "why", durationMs: 0 },
+    ];
+    expect(summaryLine(summarize(results, []))).toBe("1 passed, 1 failed, 1 skipped");
+    const xml = junitXml("t", results);
+    expect(xml).toContain('failures="1"');
+    expect(xml).toContain("a &lt;bad&gt; &amp; &quot;quoted&quot; thing");
+  });
+});
+
+describe("server mode", () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = new ServerProcess({ ...REFERENCE_SETUP });
+    await server.start();
+  }, 60_000);
+  afterAll(() => server?.stop());
+
+  async function judge(breakage: Breakage, patterns: string[]): Promise<CaseResult[]> {
+    const proxy = new FaultProxy(server.url);
+    proxy.breakage = breakage;
+    await proxy.start();
+    try {
+      return await runServerMode({
+        target: {
+          url: proxy.url,
+          protocol: "connect-proto",
+          httpVersion: "1.1",
+          tokens: { token: REFERENCE_SETUP.token, token2: REFERENCE_SETUP.token2 },
+          features: loadFeatures(REFERENCE_FEATURES_FILE),
+        },
+        cases: filterCases(cases, patterns).filter((c) => c.mode === "server"),
+        timeoutMs: 30_000,
+      });
+    } finally {
+      await proxy.stop();
+    }
+  }
+
+  it("passes the reference server behind a faithful proxy", async () => {
+    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe"]);
+    expect(failures(results)).toEqual([]);
+    expect(results.filter((r) => r.outcome === "passed").length).toBeGreaterThan(30);
+  }, 120_000);
+
+  const broken: [string, Breakage][] = [
+    ["basic", { dropTombstones: true }],
+    ["pagination", { reorder: true }],
+    ["resume", { ignoreCheckpoint: true }],
+    ["subscribe", { duplicateChanges: true }],
+    ["heartbeat", { dropHeartbeats: true }],
+    ["concurrency", { dropChanges: true }],
+    ["conflict", { hideConflicts: true }],
+    ["idempotency", { skipIdempotency: true }],
+    ["tombstones", { dropTombstones: true }],
+    ["auth", { anonymousAs: REFERENCE_SETUP.token }],
+    ["validation", { swallowErrors: true }],
+    ["protocols", { swallowErrors: true }],
+  ];
+  it.each(broken)("suite %s fails against a server that breaks it (%j)", async (suite, breakage) => {
+    const results = await judge(breakage, [suite]);
+    expect(results.length).toBeGreaterThan(0);
+    expect(failures(results).length).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe("client mode (Go example client)", () => {
+  let binary = "";
+  beforeAll(() => {
+    binary = join(mkdtempSync(join(tmpdir(), "pocket-go-client-")), "go-client");
+    execFileSync("go", ["build", "-o", binary, "./examples/go-client"], { cwd: ROOT, stdio: "inherit" });
+  }, 180_000);
+
+  async function judge(command: string[], patterns: string[]): Promise<CaseResult[]> {
+    return runClientMode({ command, cases: filterCases(cases, patterns).filter((c) => c.mode === "client"), timeoutMs: 30_000 });
+  }
+
+  it("passes the suites the Go client claims", async () => {
+    const results = await judge([binary], ["push", "pull", "resume", "retry", "conflict-report", "conflict-resolved"]);
+    expect(failures(results)).toEqual([]);
+    expect(results.filter((r) => r.outcome === "passed").length).toBeGreaterThanOrEqual(18);
+  }, 180_000);
+
+  const broken: [string, string][] = [
+    ["push", "stale-base"],
+    ["pull", "echo"],
+    ["resume", "no-checkpoint"],
+    ["retry", "resequence"],
+    ["conflict-report", "ignore-conflicts"],
+    ["conflict-resolved", "ignore-resolved"],
+    ["tombstones", "no-checkpoint"],
+  ];
+  it.each(broken)("suite %s fails against a client with bug %s", async (suite, bug) => {
+    const results = await judge([binary, "-bug", bug], [suite]);
+    expect(results.length).toBeGreaterThan(0);
+    expect(failures(results).length).toBeGreaterThan(0);
+  }, 180_000);
+});
