@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# CI for the conformance suite (docs/CONFORMANCE.md):
+#   1. server mode against the reference server (started here);
+#   2. client mode against the TypeScript reference client (its control-protocol
+#      adapter, conformance/adapters/ts-client.ts, when present) and the Go example client;
+#   3. the Python example client's pytest against the reference server.
+# JUnit files land in ${JUNIT_DIR:-.}/junit-conformance-*.xml. Exits non-zero
+# on any failed case that is not listed in conformance/known-failing-*.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JUNIT_DIR="${JUNIT_DIR:-.}"
+CLI=(node --import tsx conformance/src/cli.ts)
+status=0
+known() { if [ -f "conformance/known-failing-$1.txt" ]; then echo "--known-failing conformance/known-failing-$1.txt"; fi; }
+
+echo "--- server mode: reference server"
+TMP="$(mktemp -d)"
+SERVER_PID=""
+cleanup() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$TMP"; }
+trap cleanup EXIT
+printf 'conformance-token alice\nconformance-token2 bob collections=shared\n' > "$TMP/tokens"
+node --import tsx server/src/serve/cli.ts --port 0 --host 127.0.0.1 --storage memory --data-dir "$TMP/data" \
+  --token-file "$TMP/tokens" \
+  --conflict-strategy "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge" \
+  --tombstone-retention-ms 300 --purge-interval-ms 100 --heartbeat-ms 1000 --log-level warn > "$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 1 300); do
+  URL="$(grep -oE 'listening on http://[^ ]+' "$TMP/server.log" | head -1 | cut -d' ' -f3 || true)"
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$URL" ] || { echo "the reference server did not start"; cat "$TMP/server.log"; exit 1; }
+for protocol in connect-proto connect-json grpc grpc-web; do
+  echo "--- server mode over $protocol"
+  # shellcheck disable=SC2046
+  "${CLI[@]}" server --url "$URL" --token conformance-token --token2 conformance-token2 \
+    --protocol "$protocol" --config conformance/reference-server.features.yaml \
+    --junit "$JUNIT_DIR/junit-conformance-server-$protocol.xml" $(known server) || status=1
+done
+
+if [ -f conformance/adapters/ts-client.ts ]; then
+  echo "--- client mode: TypeScript reference client"
+  # shellcheck disable=SC2046
+  "${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-ts.xml" $(known client-ts) \
+    -- node --import tsx conformance/adapters/ts-client.ts || status=1
+else
+  echo "--- client mode: TypeScript reference client: no adapter yet (conformance/adapters/ts-client.ts)"
+fi
+
+echo "--- client mode: Go example client"
+go build -o "$TMP/go-client" ./examples/go-client
+# shellcheck disable=SC2046
+"${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-go.xml" $(known client-go) -- "$TMP/go-client" || status=1
+
+echo "--- Python example client"
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/pip install -q -r scripts/python-requirements.txt
+PATH="$PWD/.venv/bin:$PATH" npx buf generate --template buf.gen.python.yaml
+PYTHONPATH=gen/python:examples/python-client .venv/bin/pytest -q examples/python-client \
+  --junitxml "$JUNIT_DIR/junit-conformance-python.xml" || status=1
+
+exit "$status"
