@@ -63,8 +63,9 @@ export async function* streamChanges(
       lastSentAt = now();
     }
     for (;;) {
-      const reason = await subscription.wait(Math.max(0, lastSentAt + options.heartbeatMs - now()), options.signal);
-      if (reason === "closed") return;
+      const untilHeartbeat = lastSentAt + options.heartbeatMs - now();
+      const reason = untilHeartbeat <= 0 ? "timeout" : await subscription.wait(untilHeartbeat, options.signal);
+      if (reason === "closed" || options.signal.aborted) return;
       if (reason === "timeout") {
         yield create(SubscribeResponseSchema, {
           event: { case: "heartbeat", value: { checkpoint, serverTimeMs: BigInt(Math.floor(now())) } },
