@@ -35,6 +35,7 @@ function fakeServer() {
     docs,
     failPushes: 0,
     failPullWith: undefined as ConnectError | undefined,
+    pullDelayMs: 0,
     onPush: undefined as ((change: ChangeEvent) => Result | undefined) | undefined,
     commit(change: ChangeEvent): ChangeEvent {
       seq++;
@@ -64,8 +65,9 @@ function fakeServer() {
         });
         return { results, checkpoint: { serverSequence: seq } };
       },
-      pull(request) {
+      async pull(request) {
         pulls.push(request);
+        if (fake.pullDelayMs) await new Promise((r) => setTimeout(r, fake.pullDelayMs));
         if (fake.failPullWith) {
           const error = fake.failPullWith;
           if ((request.checkpoint?.serverSequence ?? 0n) > 0n) throw error;
@@ -316,4 +318,16 @@ describe("sync engine (fake server)", () => {
     expect(fake.pushes).toHaveLength(0);
     expect((await firstValueFrom(engine.getStats())).pullCount).toBeGreaterThanOrEqual(1);
   });
+});
+
+describe("stopping", () => {
+  it("does not wait out the poll interval when stop() comes while a pull is in flight", async () => {
+    const { fake, engine } = await setup({ pullInterval: 60_000 });
+    fake.pullDelayMs = 200;
+    await engine.start();
+    while (fake.pulls.length === 0) await new Promise((r) => setTimeout(r, 5));
+    // Were stop() to wait for the next poll, this would outlast the test timeout.
+    await engine.stop();
+    expect(fake.pulls.length).toBe(1);
+  }, 5_000);
 });

@@ -552,6 +552,8 @@ class Engine implements SyncEngine {
         attempt = 0;
         this.setPull("idle");
         if (this.pushState === "error" || this.pushState === "offline") this.requestPush();
+        // stop() may have come while the pull ran; its wake-up is gone by now.
+        if (!this.running) return;
         await this.pullSleeper.sleep(interval);
       } catch (error) {
         if (!this.running) return;
