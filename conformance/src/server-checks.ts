@@ -290,7 +290,15 @@ const emptyPull: ServerCheck = async (ctx) => {
   const res = await ctx.client().pull({ collections: [todos], checkpoint: head });
   checkEqual(res.changes.length, 0, "pull from the head: changes");
   checkEqual(res.hasMore, false, "pull from the head: has_more");
-  checkEqual(res.checkpoint?.collections[todos], head?.collections[todos], "pull from the head: position");
+  // The position moves to the high-water mark h read by this pull (§4.5), which
+  // other clients' commits (to any collection) may have raised since the head
+  // was read: it never goes back, and it never passes the checkpoint's own
+  // high-water mark.
+  const before = head?.collections[todos] ?? 0n;
+  const position = res.checkpoint?.collections[todos] ?? 0n;
+  check(position >= before, `pull from the head: position went back from ${before} to ${position}`);
+  const hwm = res.checkpoint?.serverSequence ?? 0n;
+  if (hwm > 0n) check(position <= hwm, `pull from the head: position ${position} above the checkpoint's server_sequence ${hwm}`);
 };
 
 // ---------------------------------------------------------------- resume

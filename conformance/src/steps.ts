@@ -171,7 +171,7 @@ export async function runSteps(steps: readonly Obj[], ctx: ServerContext): Promi
     if (step.push !== undefined) {
       const p = step.push as Obj;
       const request = create(PushRequestSchema, {
-        clientId: literal(p.clientId ?? "a", (s) => ctx.clientId(s)),
+        clientId: expand(literal(p.clientId ?? "a", (s) => ctx.clientId(s)), ctx),
         changes: ((p.changes ?? []) as Obj[]).map((c) => buildChange(c, ctx, state)),
       });
       if (p.repeat !== undefined) {
@@ -202,7 +202,7 @@ export async function runSteps(steps: readonly Obj[], ctx: ServerContext): Promi
         limit: Number(p.limit ?? 0),
         ...(p.checkpoint === "$checkpoint" && state.checkpoint ? { checkpoint: state.checkpoint } : {}),
         ...(typeof p.checkpoint === "object" && p.checkpoint !== null ? { checkpoint: checkpointFrom(p.checkpoint as Obj, ctx) } : {}),
-        ...(p.clientId !== undefined ? { clientId: literal(p.clientId, (s) => ctx.clientId(s)) } : {}),
+        ...(p.clientId !== undefined ? { clientId: expand(literal(p.clientId, (s) => ctx.clientId(s)), ctx) } : {}),
       });
       call = () => client.pull(request, { signal: ctx.signal });
       after = (res) => {
@@ -216,7 +216,7 @@ export async function runSteps(steps: readonly Obj[], ctx: ServerContext): Promi
       const request = create(SubscribeRequestSchema, {
         collections: collections(s.collections, ctx),
         heartbeatIntervalMs: Number(s.heartbeatIntervalMs ?? 0),
-        ...(s.clientId !== undefined ? { clientId: literal(s.clientId, (x) => ctx.clientId(x)) } : {}),
+        ...(s.clientId !== undefined ? { clientId: expand(literal(s.clientId, (x) => ctx.clientId(x)), ctx) } : {}),
       });
       call = async () => {
         const controller = new AbortController();

@@ -1,12 +1,14 @@
 // The suite's own tests: it passes healthy implementations, and every suite
 // fails against an implementation broken on purpose - servers broken by the
 // fault proxy (conformance/src/proxy.ts, Breakage), clients by the Go
-// example's -bug flag. A suite that cannot fail proves nothing.
+// example's -bug flag and by POCKET_ADAPTER_BUG of the TypeScript reference
+// client's adapter (conformance/adapters/ts-client.ts) for the suites the Go
+// client does not claim. A suite that cannot fail proves nothing.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { filterCases, loadCases } from "./cases.js";
 import { runClientMode } from "./client-mode.js";
 import { loadFeatures } from "./features.js";
@@ -131,4 +133,37 @@ describe("client mode (Go example client)", () => {
     expect(results.length).toBeGreaterThan(0);
     expect(failures(results).length).toBeGreaterThan(0);
   }, 180_000);
+});
+
+describe("client mode (TypeScript reference client, through its adapter)", () => {
+  const adapter = ["node", "--import", "tsx", join(ROOT, "conformance/adapters/ts-client.ts")];
+  const saved = process.env.POCKET_ADAPTER_BUG;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.POCKET_ADAPTER_BUG;
+    else process.env.POCKET_ADAPTER_BUG = saved;
+  });
+
+  // The adapter reads POCKET_ADAPTER_BUG from the environment it inherits.
+  async function judge(bug: string, patterns: string[]): Promise<CaseResult[]> {
+    if (bug) process.env.POCKET_ADAPTER_BUG = bug;
+    else delete process.env.POCKET_ADAPTER_BUG;
+    return runClientMode({ command: adapter, cases: filterCases(cases, patterns).filter((c) => c.mode === "client"), timeoutMs: 30_000 });
+  }
+
+  it("passes the offline, subscribe and convergence suites", async () => {
+    const results = await judge("", ["offline", "subscribe", "convergence"]);
+    expect(failures(results)).toEqual([]);
+    expect(results.filter((r) => r.outcome === "passed").length).toBe(5);
+  }, 120_000);
+
+  const broken: [string, string][] = [
+    ["offline", "sync-offline"],
+    ["subscribe", "no-checkpoint"],
+    ["convergence", "no-retry"],
+  ];
+  it.each(broken)("suite %s fails against the adapter with bug %s", async (suite, bug) => {
+    const results = await judge(bug, [suite]);
+    expect(results.length).toBeGreaterThan(0);
+    expect(failures(results).length).toBeGreaterThan(0);
+  }, 120_000);
 });
