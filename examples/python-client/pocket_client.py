@@ -16,37 +16,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from connectrpc.compat import google_protobuf_binary_codec
 from connectrpc.errors import ConnectError
 
-from pocket.sync.v1 import sync_connect
 from pocket.sync.v1 import sync_pb2 as pb
 from pocket.sync.v1.sync_connect import SyncServiceClientSync
-
-
-def _bridge_stub_runtime_versions() -> None:
-    """Stubs from protoc-gen-connect-python 0.9 build MethodInfo without
-    stream_type, which connectrpc 0.13 requires (scripts/python-requirements.txt
-    pins both). Until a generator release matching the runtime is pinned, fill
-    it in: Subscribe is the only server stream, the rest are unary."""
-    import dataclasses
-    import inspect
-
-    from connectrpc.method import MethodInfo, StreamType
-
-    if "stream_type" not in inspect.signature(MethodInfo).parameters:
-        return
-
-    def method_info(**kwargs: Any) -> MethodInfo:
-        if "stream_type" not in kwargs:
-            kwargs["stream_type"] = StreamType.SERVER_STREAM if kwargs["name"] == "Subscribe" else StreamType.UNARY
-        return MethodInfo(**kwargs)
-
-    assert dataclasses.is_dataclass(MethodInfo) or callable(MethodInfo)
-    sync_connect.MethodInfo = method_info  # type: ignore[attr-defined, assignment]
-
-
-_bridge_stub_runtime_versions()
 
 
 @dataclass
@@ -69,9 +42,7 @@ class PocketClient:
     _clock: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
-        # connectrpc 0.13 defaults to its own protobuf runtime; the stubs are
-        # google.protobuf messages, so use its codec for those.
-        self.rpc = SyncServiceClientSync(self.url, send_compression=None, codec=google_protobuf_binary_codec())
+        self.rpc = SyncServiceClientSync(self.url, send_compression=None)
 
     def _headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token}"} if self.token else {}
