@@ -2,7 +2,7 @@
 # CI for the conformance suite (docs/CONFORMANCE.md):
 #   1. server mode against the reference server (started here);
 #   2. client mode against the TypeScript reference client (its control-protocol
-#      adapter, conformance/adapters/ts-client.ts, when present) and the Go example client;
+#      adapter, conformance/adapters/ts-client.ts) and the Go example client;
 #   3. the Python example client's pytest against the reference server.
 # JUnit files land in ${JUNIT_DIR:-.}/junit-conformance-*.xml. Exits non-zero
 # on any failed case that is not listed in conformance/known-failing-*.txt.
@@ -40,14 +40,10 @@ for protocol in connect-proto connect-json grpc grpc-web; do
     --junit "$JUNIT_DIR/junit-conformance-server-$protocol.xml" $(known server) || status=1
 done
 
-if [ -f conformance/adapters/ts-client.ts ]; then
-  echo "--- client mode: TypeScript reference client"
-  # shellcheck disable=SC2046
-  "${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-ts.xml" $(known client-ts) \
-    -- node --import tsx conformance/adapters/ts-client.ts || status=1
-else
-  echo "--- client mode: TypeScript reference client: no adapter yet (conformance/adapters/ts-client.ts)"
-fi
+echo "--- client mode: TypeScript reference client"
+# shellcheck disable=SC2046
+"${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-ts.xml" $(known client-ts) \
+  -- node --import tsx conformance/adapters/ts-client.ts || status=1
 
 echo "--- client mode: Go example client"
 go build -o "$TMP/go-client" ./examples/go-client
@@ -55,6 +51,9 @@ go build -o "$TMP/go-client" ./examples/go-client
 "${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-go.xml" $(known client-go) -- "$TMP/go-client" || status=1
 
 echo "--- Python example client"
+# connectrpc (0.10+) and connect-python install the same module: a venv from
+# before scripts/python-requirements.txt pinned connect-python is rebuilt.
+if [ -x .venv/bin/python ] && .venv/bin/pip show -q connectrpc >/dev/null 2>&1; then rm -rf .venv; fi
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q -r scripts/python-requirements.txt
 PATH="$PWD/.venv/bin:$PATH" npx buf generate --template buf.gen.python.yaml
