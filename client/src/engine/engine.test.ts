@@ -34,6 +34,7 @@ function fakeServer() {
     pulls,
     docs,
     failPushes: 0,
+    maxPushChanges: Infinity,
     failPullWith: undefined as ConnectError | undefined,
     pullDelayMs: 0,
     onPush: undefined as ((change: ChangeEvent) => Result | undefined) | undefined,
@@ -53,6 +54,7 @@ function fakeServer() {
     service(SyncService, {
       push(request) {
         pushes.push(request);
+        if (request.changes.length > fake.maxPushChanges) throw new ConnectError("message size is larger than configured readMaxBytes", Code.ResourceExhausted);
         if (fake.failPushes > 0) {
           fake.failPushes--;
           throw new ConnectError("down", Code.Unavailable);
@@ -330,4 +332,15 @@ describe("stopping", () => {
     await engine.stop();
     expect(fake.pulls.length).toBe(1);
   }, 5_000);
+});
+
+describe("a batch too large for the server", () => {
+  it("is split in halves until the server takes it, and nothing is lost", async () => {
+    const { fake, engine, todos } = await setup({ batchSize: 8 });
+    fake.maxPushChanges = 3;
+    for (let i = 0; i < 8; i++) await todos.insert({ _id: `d${i}`, n: i });
+    await engine.forceSync();
+    expect(fake.docs.size).toBe(8);
+    expect(fake.pushes.map((p) => p.changes.length)).toEqual([8, 4, 2, 2, 2, 2]);
+  });
 });

@@ -387,13 +387,26 @@ class Engine implements SyncEngine {
   /** One pass over the outbox; throws when a call fails. */
   private async pushOnce(signal?: AbortSignal): Promise<void> {
     this.setPush("busy");
+    let limit = this.batchSize;
     for (;;) {
-      const batch = await this.store.pendingChanges(this.collections, this.batchSize);
+      const batch = await this.store.pendingChanges(this.collections, limit);
       if (batch.length === 0) break;
-      const response = await this.client.push(
-        create(PushRequestSchema, { clientId: this.clientId, changes: batch.map(toWire) }),
-        this.callOptions(signal),
-      );
+      let response;
+      try {
+        response = await this.client.push(
+          create(PushRequestSchema, { clientId: this.clientId, changes: batch.map(toWire) }),
+          this.callOptions(signal),
+        );
+      } catch (error) {
+        // A batch over the server's message limit may be refused by its RPC
+        // stack with the bare code (PROTOCOL §11): halve it and go again at
+        // once; a single change that is still too large fails as usual.
+        if (ConnectError.from(error).code === Code.ResourceExhausted && batch.length > 1) {
+          limit = Math.ceil(batch.length / 2);
+          continue;
+        }
+        throw error;
+      }
       const answered = await this.handleResults(batch, response.results);
       this.touch();
       if (answered === 0) throw new ConnectError("the server returned no result for the pushed changes", Code.Internal);
