@@ -6,6 +6,7 @@ import { cors as connectCors } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type http2 from "node:http2";
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import { SyncCore, type SyncCoreOptions } from "../core/sync-core.js";
 import { FanoutHub } from "../fanout/hub.js";
@@ -56,6 +57,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const health = new HealthState();
   const metrics = createMetrics(core, hub);
   const maxMessageBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
+  const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal);
 
   // fastify's types split HTTP/1 and HTTP/2 instances; we serve both through
   // one HTTP/2-mode instance (see listen.ts), so one cast at construction.
@@ -88,7 +91,9 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     },
     interceptors: [metrics.interceptor],
     readMaxBytes: maxMessageBytes,
-    shutdownTimeoutMs: 5_000,
+    // Aborts handlers still running when shutdown has waited long enough.
+    // Every in-flight call listens on it, hence no listener limit.
+    shutdownSignal: shutdown.signal,
   });
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", metrics.registry.contentType);
@@ -127,6 +132,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
         health.stopServing();
         hub.closeAll();
         await dual?.close();
+        shutdown.abort(new Error("the server is shutting down"));
         await app.close();
         await core.close();
       })();
