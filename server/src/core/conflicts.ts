@@ -43,11 +43,17 @@ const documentOf = (event: ChangeEvent | undefined): JsonObject | null => {
   return parsed.ok ? parsed.value : null;
 };
 
+/** Strategies that can use the base document, so states are kept by revision for them. */
+export function usesBase(strategy: ServerConflictStrategy): boolean {
+  return strategy === "merge" || typeof strategy === "object";
+}
+
 export async function settleConflict(
   strategy: ServerConflictStrategy,
   pushed: ChangeEvent,
   pushedDocument: JsonObject | null,
   current: ChangeEvent | undefined,
+  base?: ChangeEvent,
 ): Promise<Settlement> {
   if (strategy === "report") return { kind: "report" };
   const resolve = typeof strategy === "string" ? builtInResolvers[strategy] : strategy.resolve;
@@ -57,6 +63,7 @@ export async function settleConflict(
     documentId: pushed.documentId,
     client: { document: pushedDocument, timestamp: pushed.timestamp ?? zero, clientId: pushed.clientId },
     server: { document: documentOf(current), timestamp: current?.timestamp ?? zero, clientId: current?.clientId ?? "" },
+    ...(base ? { base: documentOf(base) } : {}),
   });
   switch (resolution.winner) {
     case "server":

@@ -15,6 +15,7 @@ const keyOf = (collection: string, documentId: string) => `${collection}\u0000${
 export class Transaction {
   readonly changes: StoredChange[] = [];
   readonly records: IdempotencyRecord[] = [];
+  readonly history: StoredChange[] = [];
   private readonly documents = new Map<string, StoredChange>();
   private readonly recordIndex = new Map<string, IdempotencyRecord>();
 
@@ -53,9 +54,19 @@ export class Transaction {
     }
   }
 
+  /** Keeps a superseded state by revision, for three-way merges later. */
+  keep(superseded: StoredChange): void {
+    this.history.push(superseded);
+  }
+
+  getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
+    return this.storage.getHistoricState(collection, documentId, revision);
+  }
+
   /** Folds a finished job's writes into its group. */
   mergeInto(group: Transaction): void {
     for (const change of this.changes) group.write(change);
+    for (const kept of this.history) group.keep(kept);
     for (const record of this.records) {
       group.records.push(record);
       group.recordIndex.set(`${record.clientId}\u0000${record.clientSequence}`, record);
@@ -162,11 +173,11 @@ export class CommitPipeline {
         job.reject(error);
       }
     }
-    if (group.changes.length === 0 && group.records.length === 0) {
+    if (group.changes.length === 0 && group.records.length === 0 && group.history.length === 0) {
       for (const { job, result } of done) job.resolve(result);
       return;
     }
-    const batch: CommitBatch = { changes: group.changes, idempotency: group.records, lastSequence: this.assigned };
+    const batch: CommitBatch = { changes: group.changes, history: group.history, idempotency: group.records, lastSequence: this.assigned };
     try {
       await this.storage.commit(batch, this.options);
     } catch (error) {

@@ -103,12 +103,23 @@ describe("push", () => {
     const rev = accepted((await push(core, "s", insert("d", { title: "t", done: false }, 1n)))[0]).revision;
     await push(core, "s", change({ documentId: "d", document: '{"title":"t","done":true}', baseRevision: rev, clientSequence: 2n }));
     const [merged] = await push(core, "c", change({ documentId: "d", document: '{"title":"t","done":false,"tag":"x"}', baseRevision: rev, clientSequence: 1n }));
-    expect(merged?.outcome.case === "resolved" && JSON.parse(merged.outcome.value.current!.document)).toEqual({ title: "t", done: false, tag: "x" });
+    // Three-way (the base is kept for merge collections): only the server changed
+    // "done", only the client added "tag"; both survive.
+    expect(merged?.outcome.case === "resolved" && JSON.parse(merged.outcome.value.current!.document)).toEqual({ title: "t", done: true, tag: "x" });
 
     const nrev = accepted((await push(core, "s", insert("n", { text: "a" }, 3n, { collection: "notes" })))[0]).revision;
     await push(core, "s", change({ collection: "notes", documentId: "n", document: '{"text":"b"}', baseRevision: nrev, clientSequence: 4n }));
     const [custom] = await push(core, "c", change({ collection: "notes", documentId: "n", document: '{"text":"c"}', baseRevision: nrev, clientSequence: 2n }));
     expect(custom?.outcome.case === "resolved" && custom.outcome.value).toMatchObject({ strategy: "keep-longest", current: { document: '{"text":"b+c"}' } });
+  });
+
+  it("merges three-way when the base revision is kept: a field one side removed stays removed", async () => {
+    const core = await open({ conflicts: { default: "merge" } });
+    const base = accepted((await push(core, "s", insert("d", { title: "t", note: "x", done: false }, 1n)))[0]).revision;
+    // The server side drops "note"; the client, from the same base, marks it done.
+    await push(core, "s", change({ documentId: "d", document: '{"title":"t","done":false}', baseRevision: base, clientSequence: 2n }));
+    const [merged] = await push(core, "c", change({ documentId: "d", document: '{"title":"t","note":"x","done":true}', baseRevision: base, clientSequence: 1n }));
+    expect(merged?.outcome.case === "resolved" && JSON.parse(merged.outcome.value.current!.document)).toEqual({ title: "t", done: true });
   });
 
   it("applies a retried push once and answers with the original results", async () => {

@@ -20,7 +20,7 @@ import {
   type PushResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { IdempotencyRecord, PurgeResult, Storage, StorageMeta, StoredChange } from "../storage/types.js";
-import { settleConflict, strategyFor, strategyName, type ConflictPolicy } from "./conflicts.js";
+import { settleConflict, strategyFor, strategyName, usesBase, type ConflictPolicy } from "./conflicts.js";
 import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCodeName } from "./failures.js";
 import { CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
 import { nextRevision } from "./revisions.js";
@@ -259,7 +259,7 @@ export class SyncCore {
 
     const currentRevision = current?.revision ?? "";
     if (change.baseRevision === currentRevision) {
-      const committed = this.commitChange(tx, change, change.deleted ? null : document, change.timestamp!, fingerprint, "accepted");
+      const committed = this.commitChange(tx, change, change.deleted ? null : document, change.timestamp!, fingerprint, "accepted", undefined, current);
       this.counters.changesAccepted++;
       return result({ case: "accepted", value: { revision: committed.revision, serverSequence: committed.serverSequence } });
     }
@@ -270,7 +270,11 @@ export class SyncCore {
     const currentEvent = current ?? create(ChangeEventSchema, {
       collection: change.collection, documentId: change.documentId, operation: Operation.DELETE, deleted: true,
     });
-    const settlement = await settleConflict(strategy, change, change.deleted ? null : document, current);
+    // The state the client edited, when kept (three-way merge, PROTOCOL §7).
+    const base = usesBase(strategy) && change.baseRevision
+      ? (await tx.getHistoricState(change.collection, change.documentId, change.baseRevision))?.event
+      : undefined;
+    const settlement = await settleConflict(strategy, change, change.deleted ? null : document, current, base);
     switch (settlement.kind) {
       case "report":
         return result({ case: "conflict", value: { current: currentEvent } });
@@ -312,6 +316,9 @@ export class SyncCore {
     if (outcome === "accepted") event.operation = change.operation;
     const committedAtMs = this.options.now();
     const stored: StoredChange = { event, committedAtMs };
+    if (current && !current.deleted && usesBase(strategyFor(this.options.conflicts ?? {}, change.collection))) {
+      tx.keep({ event: current, committedAtMs });
+    }
     tx.write(stored, {
       clientId: change.clientId,
       clientSequence: change.clientSequence,

@@ -70,6 +70,7 @@ export class LevelStorage implements Storage {
   private readonly changes: Sub; // collection+sequence -> change (the change index; one entry per document)
   private readonly documents: Sub; // collection+documentId -> sequence of its latest change
   private readonly idempotency: Sub; // clientId+clientSequence -> record
+  private readonly history: Sub; // collection+documentId+revision -> superseded change
   private readonly meta: Sub;
   private epoch = "";
   private lastSequence = 0n;
@@ -79,6 +80,7 @@ export class LevelStorage implements Storage {
     this.changes = db.sublevel("c", { valueEncoding: "view" }) as Sub;
     this.documents = db.sublevel("d", { valueEncoding: "utf8" }) as Sub;
     this.idempotency = db.sublevel("i", { valueEncoding: "utf8" }) as Sub;
+    this.history = db.sublevel("h", { valueEncoding: "view" }) as Sub;
     this.meta = db.sublevel("m", { valueEncoding: "utf8" }) as Sub;
   }
 
@@ -123,6 +125,11 @@ export class LevelStorage implements Storage {
     });
   }
 
+  async getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
+    const value = await this.history.get(`${docKey(collection, documentId)}${SEP}${revision}`);
+    return value === undefined ? undefined : decodeChange(value as Uint8Array);
+  }
+
   async getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>> {
     if (clientSequences.length === 0) return [];
     const values = await this.idempotency.getMany(clientSequences.map((s) => idemKey(clientId, s)));
@@ -147,6 +154,10 @@ export class LevelStorage implements Storage {
       ops.push({ type: "put", key, value: serverSequence.toString(), sublevel: this.documents });
       previous.set(key, serverSequence);
     });
+    for (const kept of batch.history ?? []) {
+      const { collection, documentId, revision } = kept.event;
+      ops.push({ type: "put", key: `${docKey(collection, documentId)}${SEP}${revision}`, value: encodeChange(kept), sublevel: this.history });
+    }
     for (const record of batch.idempotency) {
       ops.push({ type: "put", key: idemKey(record.clientId, record.clientSequence), value: encodeRecord(record), sublevel: this.idempotency });
     }
@@ -174,6 +185,9 @@ export class LevelStorage implements Storage {
       const watermark = purgedThrough[event.collection] ?? 0n;
       if (event.serverSequence > watermark) purgedThrough[event.collection] = event.serverSequence;
       tombstonesPurged++;
+    }
+    for await (const [key, value] of this.history.iterator()) {
+      if (decodeChange(value as Uint8Array).committedAtMs < cutoffMs) ops.push({ type: "del", key, sublevel: this.history });
     }
     let idempotencyRecordsPurged = 0;
     for await (const [key, value] of this.idempotency.iterator()) {

@@ -97,6 +97,18 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("keeps superseded states by revision until they are purged", async () => {
+    const storage = setup().make();
+    await storage.open();
+    const old = stored("t", "a", 1n, { document: '{"v":1}' });
+    await storage.commit({ changes: [stored("t", "a", 2n)], history: [{ ...old, committedAtMs: 50 }], idempotency: [], lastSequence: 2n }, { sync: false });
+    expect((await storage.getHistoricState("t", "a", "r1"))?.event.document).toBe('{"v":1}');
+    expect(await storage.getHistoricState("t", "a", "r9")).toBeUndefined();
+    await storage.purge(100);
+    expect(await storage.getHistoricState("t", "a", "r1")).toBeUndefined();
+    await storage.close();
+  });
+
   it("purges old tombstones and records, and remembers how far per collection", async () => {
     const storage = setup().make();
     await storage.open();

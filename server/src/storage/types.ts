@@ -42,6 +42,11 @@ export interface StorageMeta {
 export interface CommitBatch {
   /** New latest states. A document's previous index entry is replaced. */
   readonly changes: readonly StoredChange[];
+  /**
+   * Superseded states worth keeping by revision, so a later conflict based on
+   * them can be merged three-way; `committedAtMs` is when they were superseded.
+   */
+  readonly history?: readonly StoredChange[];
   readonly idempotency: readonly IdempotencyRecord[];
   readonly lastSequence: bigint;
 }
@@ -62,6 +67,8 @@ export interface Storage {
   open(): Promise<StorageMeta>;
   /** The latest stored change of each document, in the order asked. */
   getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>>;
+  /** A superseded state kept in `CommitBatch.history`, by its revision. */
+  getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined>;
   getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>>;
   /**
    * Writes the batch atomically. With `sync`, returns only once the write is
@@ -75,8 +82,8 @@ export interface Storage {
    */
   readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]>;
   /**
-   * Removes tombstones and idempotency records committed before `cutoffMs`,
-   * raising the purge watermarks, atomically.
+   * Removes tombstones, kept history and idempotency records older than
+   * `cutoffMs`, raising the purge watermarks, atomically.
    */
   purge(cutoffMs: number): Promise<PurgeResult>;
   close(): Promise<void>;
