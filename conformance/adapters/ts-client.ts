@@ -104,7 +104,9 @@ class Replica {
     engine.getStats().subscribe((s) => (this.stats = s));
     engine.errors$.subscribe((e) => {
       this.lastError = `${e.kind}${e.documentId ? ` ${e.collection}/${e.documentId}` : ""}: ${e.error.message}`;
-      if (BUG === "no-retry" && e.kind === "push") void this.giveUp();
+      // Chained and awaited by sync_now, so the bug bites before the next sync
+      // could quietly push the change again.
+      if (BUG === "no-retry" && e.kind === "push") this.givingUp = this.givingUp.then(() => this.giveUp());
     });
     if (BUG === "echo") {
       db.changes().subscribe((e) => {
@@ -228,10 +230,12 @@ class Replica {
 
   async syncNow(): Promise<{ pushed: number; pulled: number; conflicts: number }> {
     if (!this.online && BUG !== "sync-offline") throw new CommandFailure("unavailable", "offline");
+    await this.givingUp;
     const before = this.stats;
     try {
       await this.engine.forceSync();
     } catch (error) {
+      await this.givingUp;
       const e = error as { code?: number; message?: string };
       this.lastError = e.message ?? String(error);
       throw new CommandFailure(codeName(e.code), e.message ?? String(error));
@@ -260,6 +264,8 @@ class Replica {
   }
 
   /** The no-retry bug: every pending change is given up after a failed push. */
+  private givingUp: Promise<void> = Promise.resolve();
+
   private async giveUp(): Promise<void> {
     for (const p of (await this.pending()).values()) await this.store.reject(p).catch(() => undefined);
   }
