@@ -64,6 +64,6 @@ describe("the command line", () => {
   it("refuses bad flags with a clear message", async () => {
     const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "floppy"]).catch((e) => e);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--storage must be level or memory, got "floppy"');
+    expect(result.stderr).toContain('--storage must be level, memory or postgres, got "floppy"');
   });
 });

@@ -3,7 +3,7 @@
 // has an environment variable, for containers.
 import { parseArgs } from "node:util";
 import { parseStrategy, type ConflictPolicy, type ServerConflictStrategy } from "../core/conflicts.js";
-import { createLevelStorage, createMemoryStorage } from "../storage/index.js";
+import { createLevelStorage, createMemoryStorage, createPostgresStorage, type Storage } from "../storage/index.js";
 import { hmacAuthenticator, tokenFileAuthenticator, type Authenticate } from "./auth.js";
 import { createSyncServer } from "./server.js";
 
@@ -12,9 +12,15 @@ const HELP = `Usage: pocket-sync-server [options]
   --port N                    port (env PORT; default 8080; 0 picks a free one)
   --host H                    interface (env HOST; default 127.0.0.1)
   --data-dir DIR              LevelDB directory (env POCKET_DATA_DIR; default ./data)
-  --storage level|memory      storage (env POCKET_STORAGE; default level)
+  --storage level|memory|postgres
+                              storage (env POCKET_STORAGE; default level)
+  --postgres-url URL          with --storage postgres: postgres://user:password@host:port/database
+                              (env POCKET_POSTGRES_URL); one server per schema
+  --postgres-schema NAME      schema holding the tables, created if missing
+                              (env POCKET_POSTGRES_SCHEMA; default pocket)
   --durability process|fsync  process: acknowledged pushes survive a killed process;
-                              fsync: they survive power loss (env POCKET_DURABILITY)
+                              fsync: they survive power loss (env POCKET_DURABILITY);
+                              on postgres both survive power loss, as PostgreSQL commits
   --token-file FILE           bearer tokens, lines "token principal [collections=a,b] [readonly]",
                               re-read when changed (env POCKET_TOKEN_FILE)
   --hmac-secret S             accept HMAC-signed tokens (env POCKET_HMAC_SECRET)
@@ -36,6 +42,8 @@ const { values } = parseArgs({
     host: { type: "string" },
     "data-dir": { type: "string" },
     storage: { type: "string" },
+    "postgres-url": { type: "string" },
+    "postgres-schema": { type: "string" },
     durability: { type: "string" },
     "token-file": { type: "string" },
     "hmac-secret": { type: "string" },
@@ -87,10 +95,45 @@ function conflictPolicy(spec: string | undefined): ConflictPolicy {
 }
 
 const storageKind = setting("storage", "POCKET_STORAGE") ?? "level";
-if (storageKind !== "level" && storageKind !== "memory") fail(`--storage must be level or memory, got "${storageKind}"`);
+if (storageKind !== "level" && storageKind !== "memory" && storageKind !== "postgres") {
+  fail(`--storage must be level, memory or postgres, got "${storageKind}"`);
+}
 const durability = setting("durability", "POCKET_DURABILITY") ?? "process";
 if (durability !== "process" && durability !== "fsync") fail(`--durability must be process or fsync, got "${durability}"`);
 const dataDir = setting("data-dir", "POCKET_DATA_DIR") ?? "./data";
+const postgresUrl = setting("postgres-url", "POCKET_POSTGRES_URL");
+const postgresSchema = setting("postgres-schema", "POCKET_POSTGRES_SCHEMA") ?? "pocket";
+if (storageKind === "postgres" && !postgresUrl) {
+  fail("--storage postgres needs --postgres-url URL or env POCKET_POSTGRES_URL, e.g. postgres://pocket:pocket@127.0.0.1:55432/pocket");
+}
+
+/** The URL without its password, for logs. */
+function redacted(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+let storage: Storage;
+let storageDescription: string;
+try {
+  if (storageKind === "postgres") {
+    storage = createPostgresStorage({ connectionString: postgresUrl!, schema: postgresSchema });
+    storageDescription = `PostgreSQL schema "${postgresSchema}" at ${redacted(postgresUrl!)}`;
+  } else if (storageKind === "memory") {
+    storage = createMemoryStorage();
+    storageDescription = "memory";
+  } else {
+    storage = createLevelStorage(dataDir);
+    storageDescription = `LevelDB in ${dataDir}`;
+  }
+} catch (error) {
+  fail((error as Error).message);
+}
 
 let authenticate: Authenticate | undefined;
 const tokenFile = setting("token-file", "POCKET_TOKEN_FILE");
@@ -112,25 +155,43 @@ try {
   fail((error as Error).message);
 }
 
-const server = await createSyncServer({
-  storage: storageKind === "memory" ? createMemoryStorage() : createLevelStorage(dataDir),
-  durability,
-  authenticate,
-  conflicts: conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY")),
-  tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
-  purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
-  heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
-  maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
-  maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
-  logger: { level: setting("log-level", "POCKET_LOG_LEVEL") ?? "info" },
-});
+/** An error and its causes on one line: "a: b: c". */
+function explain(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof AggregateError && !e.message) parts.push(e.errors.map((x) => explain(x)).join("; "));
+    else parts.push(e instanceof Error ? e.message || e.name : String(e));
+  }
+  return parts.join(": ");
+}
+
+let server: Awaited<ReturnType<typeof createSyncServer>>;
+try {
+  server = await createSyncServer({
+    storage,
+    durability,
+    authenticate,
+    conflicts: conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY")),
+    tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
+    purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
+    heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
+    maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
+    maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
+    logger: { level: setting("log-level", "POCKET_LOG_LEVEL") ?? "info" },
+  });
+} catch (error) {
+  // Storage that cannot open (a lock held by another server, an unreachable
+  // database) is the usual reason: say it in one line, without a stack.
+  console.error(`pocket-sync-server: cannot start on ${storageDescription}: ${explain(error)}`);
+  process.exit(1);
+}
 
 const url = await server.listen({
   port: integer("port", "PORT") ?? 8080,
   host: setting("host", "HOST") ?? "127.0.0.1",
 });
 console.log(
-  `Pocket Sync server listening on ${url} (storage: ${storageKind === "memory" ? "memory" : `LevelDB in ${dataDir}`}, auth: ${authenticate ? "bearer tokens" : "none"})`,
+  `Pocket Sync server listening on ${url} (storage: ${storageDescription}, auth: ${authenticate ? "bearer tokens" : "none"})`,
 );
 
 let stopping = false;

@@ -3,9 +3,8 @@
 // commit is one atomic batch: documents, the change index, the idempotency
 // records and the sequence counter together.
 import type { AbstractLevel, AbstractSublevel } from "abstract-level";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
-import { ChangeEventSchema } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { decodeChange, decodeRecord, encodeChange, encodeRecord } from "./codec.js";
 import type {
   CommitBatch,
   DocumentKey,
@@ -25,38 +24,6 @@ const SEP = "\u0000";
 const seqKey = (collection: string, sequence: bigint) => `${collection}${SEP}${sequence.toString().padStart(20, "0")}`;
 const docKey = (collection: string, documentId: string) => `${collection}${SEP}${documentId}`;
 const idemKey = (clientId: string, clientSequence: bigint) => `${clientId}${SEP}${clientSequence.toString().padStart(20, "0")}`;
-
-// Changes are stored as the binary ChangeEvent, behind the commit time as an
-// 8-byte float: compact, and decoded straight into the wire message.
-function encodeChange(change: StoredChange): Uint8Array {
-  const body = toBinary(ChangeEventSchema, change.event);
-  const bytes = new Uint8Array(8 + body.length);
-  new DataView(bytes.buffer).setFloat64(0, change.committedAtMs);
-  bytes.set(body, 8);
-  return bytes;
-}
-function decodeChange(bytes: Uint8Array): StoredChange {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { committedAtMs: view.getFloat64(0), event: fromBinary(ChangeEventSchema, bytes.subarray(8)) };
-}
-// Idempotency records are small and rarely read: JSON, sequences as strings.
-function encodeRecord(record: IdempotencyRecord): string {
-  return JSON.stringify({
-    ...record,
-    clientSequence: record.clientSequence.toString(),
-    serverSequence: record.serverSequence.toString(),
-    resolved: record.resolved ? Buffer.from(encodeChange(record.resolved)).toString("base64") : undefined,
-  });
-}
-function decodeRecord(text: string): IdempotencyRecord {
-  const raw = JSON.parse(text);
-  return {
-    ...raw,
-    clientSequence: BigInt(raw.clientSequence),
-    serverSequence: BigInt(raw.serverSequence),
-    resolved: raw.resolved ? decodeChange(Buffer.from(raw.resolved, "base64")) : undefined,
-  };
-}
 
 type BatchOp = { type: "put" | "del"; key: string; value?: unknown; sublevel: Sub };
 

@@ -1,11 +1,15 @@
 // One suite, run on every storage: what the core relies on.
+// PostgreSQL joins when POCKET_TEST_POSTGRES_URL is set (bash
+// scripts/start-postgres.sh starts one and prints it); CI must set it.
 import { create } from "@bufbuild/protobuf";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ChangeEventSchema, Operation } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { createLevelStorage, createMemoryStorage } from "./index.js";
+import { createLevelStorage, createMemoryStorage, createPostgresStorage } from "./index.js";
 import type { Storage, StoredChange } from "./types.js";
 
 function stored(collection: string, documentId: string, serverSequence: bigint, extra: { deleted?: boolean; at?: number; document?: string } = {}): StoredChange {
@@ -36,10 +40,31 @@ function tempDir() {
   return dir;
 }
 
+const postgresUrl = process.env.POCKET_TEST_POSTGRES_URL;
+// Every test gets its own schema, dropped at the end.
+const schemas: string[] = [];
+function freshSchema() {
+  const schema = `pocket_test_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  schemas.push(schema);
+  return schema;
+}
+afterAll(async () => {
+  if (!postgresUrl || schemas.length === 0) return;
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  try {
+    for (const schema of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+});
+const postgres = (schema: string) => createPostgresStorage({ connectionString: postgresUrl!, schema });
+
 const backends: Array<[string, () => { make: () => Storage }]> = [
   ["memory", () => ({ make: createMemoryStorage })],
   ["level", () => { const dir = tempDir(); return { make: () => createLevelStorage(dir) }; }],
 ];
+if (postgresUrl) backends.push(["postgres", () => { const schema = freshSchema(); return { make: () => postgres(schema) }; }]);
 
 describe.each(backends)("%s storage", (_name, setup) => {
   it("creates an epoch once and starts at sequence 0", async () => {
@@ -97,6 +122,18 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("keeps idempotency records for any uint64 client sequence", async () => {
+    const storage = setup().make();
+    await storage.open();
+    const record = (clientSequence: bigint) => ({ clientId: "c", clientSequence, fingerprint: `f${clientSequence}`, outcome: "accepted" as const, serverSequence: 1n, revision: "r1", committedAtMs: 1 });
+    const huge = [2n ** 64n - 1n, 2n ** 63n, 2n ** 63n - 1n, 1n];
+    await storage.commit({ changes: [stored("t", "a", 1n)], idempotency: huge.map(record), lastSequence: 1n }, { sync: false });
+    const found = await storage.getIdempotencyRecords("c", [...huge, 2n]);
+    expect(found.map((r) => r?.fingerprint)).toEqual([...huge.map((s) => `f${s}`), undefined]);
+    expect(found[0]?.clientSequence).toBe(2n ** 64n - 1n);
+    await storage.close();
+  });
+
   it("keeps superseded states by revision until they are purged", async () => {
     const storage = setup().make();
     await storage.open();
@@ -139,5 +176,90 @@ describe("level storage on disk", () => {
     expect(reopened).toEqual({ epoch: meta.epoch, lastSequence: 5n, purgedThrough: { t: 4n } });
     expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["b"]);
     await second.close();
+  });
+});
+
+if (!postgresUrl) {
+  if (process.env.CI) {
+    describe("postgres storage", () => {
+      it("is tested in CI", () => {
+        throw new Error("CI must test the postgres storage: set POCKET_TEST_POSTGRES_URL (bash scripts/start-postgres.sh starts PostgreSQL and prints it)");
+      });
+    });
+  } else {
+    describe.skip("postgres storage: skipped, POCKET_TEST_POSTGRES_URL is not set (bash scripts/start-postgres.sh starts PostgreSQL and prints it)", () => {
+      it("runs the shared suite, the writer lock, reopening and atomicity on PostgreSQL", () => {});
+    });
+  }
+}
+
+describe.runIf(postgresUrl)("postgres storage, one server per schema", () => {
+  it("refuses a second server on the same schema while the first runs", async () => {
+    const schema = freshSchema();
+    const first = postgres(schema);
+    await first.open();
+    await expect(postgres(schema).open()).rejects.toThrow(/schema "pocket_test_\w+" is in use by another Pocket Sync server \(PostgreSQL backend pid \d+/);
+    const other = postgres(freshSchema()); // another schema of the same database is another data set
+    await other.open();
+    await other.close();
+    await first.close();
+    const next = postgres(schema); // closing released the lock
+    await next.open();
+    await next.close();
+  });
+
+  it("keeps everything across a reopen: documents, sequence, epoch, purge watermarks", async () => {
+    const schema = freshSchema();
+    const first = postgres(schema);
+    const meta = await first.open();
+    await first.commit({ changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], lastSequence: 5n }, { sync: true });
+    await first.purge(100);
+    await first.close();
+    const second = postgres(schema);
+    const reopened = await second.open();
+    expect(reopened).toEqual({ epoch: meta.epoch, lastSequence: 5n, purgedThrough: { t: 4n } });
+    expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["b"]);
+    expect((await second.getDocuments([{ collection: "t", documentId: "b" }]))[0]?.event.serverSequence).toBe(5n);
+    await second.close();
+  });
+
+  it("applies a batch entirely or not at all", async () => {
+    const schema = freshSchema();
+    const storage = postgres(schema);
+    await storage.open();
+    await storage.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: false });
+    // PostgreSQL text cannot hold NUL: the idempotency statement fails after
+    // the changes were written in the same transaction.
+    const bad = { clientId: "bad\u0000id", clientSequence: 1n, fingerprint: "f", outcome: "accepted" as const, serverSequence: 2n, revision: "r2", committedAtMs: 1 };
+    await expect(storage.commit({ changes: [stored("t", "a", 2n), stored("t", "b", 3n)], idempotency: [bad], lastSequence: 3n }, { sync: true })).rejects.toThrow();
+    expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => [c.event.documentId, c.event.serverSequence])).toEqual([["a", 1n]]);
+    await storage.close();
+    const reopened = postgres(schema);
+    expect((await reopened.open()).lastSequence).toBe(1n);
+    await reopened.close();
+  });
+
+  it("stops writing once it has lost the writer lock", async () => {
+    const schema = freshSchema();
+    const storage = postgres(schema);
+    await storage.open();
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    try {
+      const key = createHash("sha256").update(`pocket-sync:${schema}`).digest().readInt32BE(0) & 0x7fffffff;
+      const { rowCount } = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1::int4::oid AND objsubid = 2 AND granted",
+        [key],
+      );
+      expect(rowCount).toBe(1);
+    } finally {
+      await admin.end();
+    }
+    await expect(storage.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: false })).rejects.toThrow(/lost the writer lock/);
+    expect(await storage.readChanges("t", 0n, 9n, 10)).toEqual([]);
+    await storage.close();
+    const successor = postgres(schema);
+    expect((await successor.open()).lastSequence).toBe(0n);
+    await successor.close();
   });
 });
