@@ -13,9 +13,10 @@
 // be restarted).
 //
 // Durability: PostgreSQL acknowledges a COMMIT once its WAL is flushed (with
-// the default synchronous_commit = on and fsync = on), so both durability
-// modes survive power loss here: the `sync` option changes nothing, and what
-// PostgreSQL is configured to do decides.
+// the default synchronous_commit = on), so with default settings both
+// durability modes survive power loss. A database tuned with
+// synchronous_commit = off would weaken "fsync" mode, so a synced commit sets
+// it back on for its own transaction.
 import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import { decodeEvent, decodeRecord, encodeEvent, encodeRecord } from "./codec.js";
@@ -294,13 +295,14 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  async commit(batch: CommitBatch, _options: { sync: boolean }): Promise<void> {
+  async commit(batch: CommitBatch, options: { sync: boolean }): Promise<void> {
     // A document written twice in one batch ends at its last change; the
     // earlier one is replaced before anyone can see it, as in LevelDB.
     const changes = lastByKey(batch.changes, (c) => `${c.event.collection}\u0000${c.event.documentId}`);
     const history = lastByKey(batch.history ?? [], (h) => `${h.event.collection}\u0000${h.event.documentId}\u0000${h.event.revision}`);
     const records = lastByKey(batch.idempotency, (r) => `${r.clientId}\u0000${r.clientSequence}`);
     await this.transaction(async (client) => {
+      if (options.sync) await client.query("SET LOCAL synchronous_commit = on");
       if (changes.length) {
         // One statement: drop each document's previous index entry (found
         // through `documents` as it was before the statement), point
