@@ -4,11 +4,10 @@
 import {
   builtInResolvers,
   isConflictStrategyName,
-  parseDocument,
   type ConflictResolver,
   type ConflictStrategyName,
-  type JsonObject,
-} from "../../../common/src/index.js";
+} from "../../../common/src/conflicts.js";
+import { parseDocument, type JsonObject } from "../../../common/src/documents.js";
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
 /** "report" leaves the conflict to the client; anything else settles it here. */

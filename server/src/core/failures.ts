@@ -14,10 +14,10 @@ export const StatusCode = {
 } as const;
 export type StatusCodeName = keyof typeof StatusCode;
 
-export interface FieldProblem {
-  readonly field: string;
-  readonly description: string;
-}
+// Type-only: nothing of the transport reaches the core at run time.
+import type { FieldProblem } from "../../../common/src/errors.js";
+
+export type { FieldProblem };
 
 export class SyncFailure extends Error {
   constructor(

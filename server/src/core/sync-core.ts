@@ -4,7 +4,10 @@
 // adapts it to Connect; tests drive it directly.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
-import { compareTimestamps, parseDocument, type JsonObject } from "../../../common/src/index.js";
+// Not common/src/index.js: that also carries the Connect error helpers, and
+// the core knows no transport.
+import { parseDocument, type JsonObject } from "../../../common/src/documents.js";
+import { compareTimestamps } from "../../../common/src/hlc.js";
 import {
   ChangeEventSchema,
   ChangeResultSchema,
