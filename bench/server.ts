@@ -11,7 +11,16 @@ import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PushRequestSchema, SubscribeRequestSchema } from "../gen/ts/pocket/sync/v1/sync_pb.js";
+import { toBinary } from "@bufbuild/protobuf";
+import {
+  ChangeBatchSchema,
+  ChangeEventSchema,
+  CheckpointSchema,
+  PushRequestSchema,
+  SubscribeRequestSchema,
+  SubscribeResponseSchema,
+} from "../gen/ts/pocket/sync/v1/sync_pb.js";
+import { encodedChange } from "../server/src/fanout/encode-once.js";
 import { SyncCore } from "../server/src/core/sync-core.js";
 import { FanoutHub } from "../server/src/fanout/hub.js";
 import { streamChanges } from "../server/src/fanout/stream.js";
@@ -96,6 +105,29 @@ async function heapPerSubscriber(): Promise<{ perSubscriber: number; perChange: 
   });
 }
 
+/** Encoding one 20-change commit for 1000 subscribers: per subscriber vs encoded once. */
+function fanOutEncoding(): number {
+  const changes = Array.from({ length: 20 }, (_, i) =>
+    create(ChangeEventSchema, { ...pushed(`d${i}`, { title: "a todo", done: false, tags: ["home", "work"], i }, i + 1), revision: `1-${i}`, serverSequence: BigInt(i + 1) }));
+  const checkpoint = create(CheckpointSchema, { serverSequence: 20n, collections: { todos: 20n }, epoch: "e" });
+  const subscribers = 1000;
+  const encodeAll = (shared: boolean) => {
+    for (let s = 0; s < subscribers; s++) {
+      const batch = create(ChangeBatchSchema, { checkpoint, caughtUp: true });
+      if (shared) batch.$unknown = changes.map(encodedChange);
+      else batch.changes = changes;
+      toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { event: { case: "changes", value: batch } }));
+    }
+  };
+  const time = (shared: boolean) => {
+    encodeAll(shared);
+    const start = performance.now();
+    for (let rep = 0; rep < 5; rep++) encodeAll(shared);
+    return performance.now() - start;
+  };
+  return time(false) / time(true);
+}
+
 export async function run(): Promise<Record<string, number>> {
   const fsyncGrouped = await pushesPerSecond("fsync", 16, 30);
   const fsyncSerial = await pushesPerSecond("fsync", 1, 120);
@@ -103,10 +135,12 @@ export async function run(): Promise<Record<string, number>> {
   const history = await pullMs(20);
   const fresh = await pullMs(1);
   const memory = await heapPerSubscriber();
+  const encodeOnce = fanOutEncoding();
   return {
     "push: fsync, 16 concurrent pushers / 1 pusher (group commit gain)": fsyncGrouped / fsyncSerial,
     "push: fsync / process durability, 16 concurrent pushers": fsyncGrouped / processGrouped,
     "pull: 500 docs updated 20x / written once (history cost)": history / fresh,
+    "fan-out: encoding a commit for 1000 binary subscribers, per subscriber / encoded once": encodeOnce,
     "fan-out: heap per idle subscriber / size of one change": memory.perSubscriber / memory.perChange,
     "fan-out: heap per idle subscriber, bytes (absolute)": memory.perSubscriber,
   };

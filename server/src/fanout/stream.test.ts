@@ -1,6 +1,6 @@
-import { create } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { PushRequestSchema, SubscribeRequestSchema, type SubscribeResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { PushRequestSchema, SubscribeRequestSchema, SubscribeResponseSchema, type SubscribeResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { SyncCore } from "../core/sync-core.js";
 import { pushed } from "../serve/testing.js";
 import { createMemoryStorage } from "../storage/index.js";
@@ -82,5 +82,31 @@ describe("heartbeats", () => {
     expect(waited).toBeLessThan(1_000);
     abort.abort();
     await stream.return(undefined);
+  });
+});
+
+describe("live changes in a binary codec", () => {
+  it("are encoded once and shared by every subscriber, and decode to the same batch", async () => {
+    const core = await SyncCore.open(createMemoryStorage());
+    const hub = new FanoutHub({ maxQueuedChanges: 100 });
+    core.onCommit((changes, watermark) => hub.publish(changes, watermark));
+    const abort = new AbortController();
+    const open = (binary: boolean) =>
+      streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["todos"] }), {
+        binary, heartbeatMs: 10_000, pageSize: 10, signal: abort.signal,
+      });
+    const streams = [open(true), open(true), open(false)];
+    for (const s of streams) await s.next();
+    await core.push(principal, create(PushRequestSchema, { clientId: "w", changes: [pushed("a", { n: 1 }, 1), pushed("b", { n: 2 }, 2)] }));
+    const [first, second, plain] = await Promise.all(streams.map(async (s) => (await s.next()).value as SubscribeResponse));
+    const batchOf = (m: SubscribeResponse | undefined) => (m?.event.case === "changes" ? m.event.value : undefined);
+    // The same encoded bytes, not a copy: the encoding happened once.
+    expect(batchOf(first)?.$unknown?.length).toBe(2);
+    batchOf(first)!.$unknown!.forEach((field, i) => expect(field).toBe(batchOf(second)!.$unknown![i]));
+    // On the wire it is the ordinary batch.
+    const decoded = fromBinary(SubscribeResponseSchema, toBinary(SubscribeResponseSchema, first!));
+    expect(equals(SubscribeResponseSchema, decoded, plain!)).toBe(true);
+    abort.abort();
+    await Promise.all(streams.map((s) => s.return(undefined)));
   });
 });

@@ -4,6 +4,7 @@
 // changes the catch-up already covered are dropped by sequence.
 import { create } from "@bufbuild/protobuf";
 import {
+  ChangeBatchSchema,
   CheckpointSchema,
   SubscribeResponseSchema,
   type ChangeEvent,
@@ -12,9 +13,12 @@ import {
   type SubscribeResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Principal, SyncCore } from "../core/sync-core.js";
+import { encodedChange } from "./encode-once.js";
 import type { FanoutHub } from "./hub.js";
 
 export interface StreamOptions {
+  /** Responses go out in a binary codec: live changes are then encoded once for all subscribers. */
+  readonly binary?: boolean;
   readonly heartbeatMs: number;
   readonly pageSize: number;
   readonly signal: AbortSignal;
@@ -88,9 +92,11 @@ export async function* streamChanges(
       }
       checkpoint = create(CheckpointSchema, { serverSequence: delivery.watermark, collections: positions, epoch: core.epoch });
       if (fresh.length === 0) continue; // only other collections moved; the next heartbeat carries the new checkpoint
-      yield create(SubscribeResponseSchema, {
-        event: { case: "changes", value: { changes: await visible(fresh), checkpoint, caughtUp: true } },
-      });
+      const readable = await visible(fresh);
+      const batch = create(ChangeBatchSchema, { checkpoint, caughtUp: true });
+      if (options.binary) batch.$unknown = readable.map(encodedChange);
+      else batch.changes = readable;
+      yield create(SubscribeResponseSchema, { event: { case: "changes", value: batch } });
       lastSentAt = now();
     }
   } finally {

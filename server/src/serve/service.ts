@@ -14,6 +14,7 @@ import {
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Principal, SyncCore } from "../core/sync-core.js";
 import type { FanoutHub } from "../fanout/hub.js";
+import { isBinaryCodec } from "../fanout/encode-once.js";
 import { streamChanges } from "../fanout/stream.js";
 import { bearerToken, type Authenticate } from "./auth.js";
 import { invalidRequest, toConnectError } from "./errors.js";
@@ -78,6 +79,7 @@ export function syncServiceRoutes(deps: SyncServiceDeps) {
           checked(SubscribeRequestSchema, request);
           const asked = request.heartbeatIntervalMs || deps.defaultHeartbeatMs;
           yield* streamChanges(deps.core, deps.hub, principal, request, {
+            binary: isBinaryCodec(context.requestHeader.get("content-type")),
             heartbeatMs: Math.max(MIN_HEARTBEAT_MS, Math.min(asked, MAX_HEARTBEAT_MS, deps.defaultHeartbeatMs)),
             pageSize: deps.subscribePageSize,
             signal: context.signal,
