@@ -36,6 +36,8 @@ export interface PocketPage {
   status(): string;
   /** Sync errors seen so far, as "kind: message". */
   errors(): string[];
+  /** Tries to open the open database a second time: the error message, or "opened". */
+  openAgain(): Promise<string>;
   /** The names of this origin's IndexedDB databases. */
   indexedDbNames(): Promise<string[]>;
   close(): Promise<void>;
@@ -102,6 +104,15 @@ const pocket: PocketPage = {
   pendingCount: () => open().syncStore.pendingCount([collection]),
   status: () => status,
   errors: () => errors.slice(),
+  async openAgain() {
+    try {
+      const second = await createDatabase({ name: open().name, storage: "level" });
+      await second.close();
+      return "opened";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  },
   async indexedDbNames() {
     return (await indexedDB.databases()).map((d) => d.name ?? "");
   },

@@ -128,6 +128,8 @@ describe.skipIf(!haveChromium && !process.env.CI)("the browser entry in headless
       expect(await inPage.pending(page)).toBe(0);
       expect(await inPage.errors(page)).toEqual([]);
       expect(await inPage.status(page)).not.toBe("error");
+      // A second opener (another tab) would share the client id: it is refused.
+      expect(await page.evaluate(() => window.pocket!.openAgain())).toContain("already open in another tab");
 
       // 4. Reload (no clean shutdown) and open the same database without syncing:
       // everything came back from IndexedDB.

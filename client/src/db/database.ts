@@ -143,9 +143,38 @@ function base64ToBytes(text: string): Uint8Array {
   return out;
 }
 
+/**
+ * In a browser, two tabs opening one IndexedDB database would share its client
+ * id while counting client sequences apart, and their pushes would collide
+ * (PROTOCOL §9.1). A Web Lock per database name keeps it to one tab; Node's
+ * LevelDB already refuses a second opener with its own lock file.
+ */
+async function holdExclusively(name: string): Promise<(() => void) | undefined> {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  if (!locks) return undefined;
+  return new Promise((resolve, reject) => {
+    locks
+      .request(`pocket-sync:database:${name}`, { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          reject(new Error(`database "${name}" is already open in another tab or window; give each tab its own name, or close it there first`));
+          return undefined;
+        }
+        return new Promise<void>((release) => resolve(release));
+      })
+      .catch(reject);
+  });
+}
+
 export async function createDatabase(options: DatabaseOptions): Promise<Database> {
-  const level = openStorage(options.name, options.storage ?? "level");
-  await level.open();
+  const storage = options.storage ?? "level";
+  const release = storage === "level" ? await holdExclusively(options.name) : undefined;
+  const level = openStorage(options.name, storage);
+  try {
+    await level.open();
+  } catch (error) {
+    release?.();
+    throw error;
+  }
   const read = async (key: string) => (await level.get(key)) ?? undefined;
   let clientId = await read(META.clientId);
   if (clientId === undefined) {
@@ -156,7 +185,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   const hlc = new HybridLogicalClock(options.wallClock ?? Date.now, hlcText ? decodeTs(JSON.parse(hlcText) as [string, number]) : undefined);
   const clientSeq = BigInt((await read(META.clientSeq)) ?? "0");
   const changeSeq = Number((await read(META.changeSeq)) ?? "0");
-  return new Database(options, level, clientId, hlc, clientSeq, changeSeq);
+  return new Database(options, level, clientId, hlc, clientSeq, changeSeq, release);
 }
 
 export class Database {
@@ -178,6 +207,7 @@ export class Database {
     private readonly hlc: HybridLogicalClock,
     private clientSeq: bigint,
     private changeSeq: number,
+    private readonly releaseLock: (() => void) | undefined = undefined,
   ) {
     this.name = options.name;
     this.syncEnabled = options.sync ?? true;
@@ -206,6 +236,7 @@ export class Database {
     this.feed.complete();
     this.outbox.complete();
     await this.level.close();
+    this.releaseLock?.();
   }
 
   // ---- internals shared with Collection ----
