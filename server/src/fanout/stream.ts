@@ -20,6 +20,12 @@ export interface StreamOptions {
   /** Responses go out in a binary codec: live changes are then encoded once for all subscribers. */
   readonly binary?: boolean;
   readonly heartbeatMs: number;
+  /**
+   * Re-checks the caller's credentials (a revoked or expired token); called at
+   * every heartbeat, so a revocation ends open streams within one interval.
+   * Throws to end the stream with that error.
+   */
+  readonly recheck?: () => Promise<void>;
   readonly pageSize: number;
   readonly signal: AbortSignal;
   readonly now?: () => number;
@@ -71,6 +77,7 @@ export async function* streamChanges(
       const reason = untilHeartbeat <= 0 ? "timeout" : await subscription.wait(untilHeartbeat, options.signal);
       if (reason === "closed" || options.signal.aborted) return;
       if (reason === "timeout") {
+        await options.recheck?.();
         yield create(SubscribeResponseSchema, {
           event: { case: "heartbeat", value: { checkpoint, serverTimeMs: BigInt(Math.floor(now())) } },
         });

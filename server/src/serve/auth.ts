@@ -21,13 +21,15 @@ export interface ScopedPrincipal extends Principal {
  * The file is re-read whenever its modification time changes.
  */
 export function tokenFileAuthenticator(path: string): Authenticate {
-  let loadedMtime = -1;
+  let loaded = "";
   let tokens = new Map<string, ScopedPrincipal>();
   const reload = () => {
-    const mtime = statSync(path).mtimeMs;
-    if (mtime === loadedMtime) return;
+    // Size too: two edits within one mtime tick must not go unnoticed.
+    const { mtimeMs, size } = statSync(path);
+    const version = `${mtimeMs}:${size}`;
+    if (version === loaded) return;
     tokens = parseTokenFile(readFileSync(path, "utf8"), path);
-    loadedMtime = mtime;
+    loaded = version;
   };
   reload();
   return (token) => {

@@ -188,6 +188,18 @@ describe("auth", () => {
     expect((await connectError(alice.pull({ collections: ["todos"] }))).code).toBe(Code.Unauthenticated);
   });
 
+  it("ends an open stream once its token is revoked, within a heartbeat", async () => {
+    const tokens = join(dir(), "tokens");
+    writeFileSync(tokens, "alice-token alice\n");
+    const { url, server } = await start({ authenticate: tokenFileAuthenticator(tokens) });
+    const live = follow(syncClient(url, "grpc", "alice-token").subscribe({ collections: ["todos"], heartbeatIntervalMs: 100 }));
+    await eventually(() => live.messages.some((m) => m.event.case === "heartbeat"), 5_000, "a heartbeat");
+    writeFileSync(tokens, "# alice revoked\n");
+    await live.done;
+    expect(ConnectError.from(live.ended).code).toBe(Code.Unauthenticated);
+    await eventually(() => server.hub.size === 0, 5_000, "the subscription to close");
+  });
+
   it("filters by the principal's scope: unreadable collections are refused, read-only writes rejected per change", async () => {
     const secret = "a-secret-of-at-least-16-chars";
     const { url } = await start({ authenticate: hmacAuthenticator(secret) });

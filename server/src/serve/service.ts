@@ -80,6 +80,9 @@ export function syncServiceRoutes(deps: SyncServiceDeps) {
           const asked = request.heartbeatIntervalMs || deps.defaultHeartbeatMs;
           yield* streamChanges(deps.core, deps.hub, principal, request, {
             binary: isBinaryCodec(context.requestHeader.get("content-type")),
+            recheck: async () => {
+              await principalOf(context);
+            },
             heartbeatMs: Math.max(MIN_HEARTBEAT_MS, Math.min(asked, MAX_HEARTBEAT_MS, deps.defaultHeartbeatMs)),
             pageSize: deps.subscribePageSize,
             signal: context.signal,
