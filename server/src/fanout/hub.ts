@@ -19,7 +19,6 @@ export type WakeReason = "changes" | "timeout" | "closed";
 export class Subscription {
   private queue: ChangeEvent[] = [];
   private watermark = 0n;
-  private deliveredWatermark = 0n;
   private overflowed = false;
   private closed = false;
   private waiter: ((reason: WakeReason) => void) | undefined;
@@ -33,7 +32,7 @@ export class Subscription {
   /** Resolves when changes arrive, after `timeoutMs` of silence, or on close/abort. */
   wait(timeoutMs: number, signal: AbortSignal): Promise<WakeReason> {
     if (this.closed || signal.aborted) return Promise.resolve("closed");
-    if (this.queue.length > 0 || this.overflowed || this.watermark > this.deliveredWatermark) return Promise.resolve("changes");
+    if (this.queue.length > 0 || this.overflowed) return Promise.resolve("changes");
     return new Promise<WakeReason>((resolve) => {
       const finish = (reason: WakeReason) => {
         clearTimeout(timer);
@@ -53,19 +52,28 @@ export class Subscription {
     const delivery = { changes: this.queue, watermark: this.watermark, overflowed: this.overflowed };
     this.queue = [];
     this.overflowed = false;
-    this.deliveredWatermark = this.watermark;
     return delivery;
+  }
+
+  /**
+   * With nothing queued, every change published up to the watermark has been
+   * taken: the reader may advance its checkpoint to it without a wake-up per
+   * commit. Undefined while changes wait.
+   */
+  idleWatermark(): bigint | undefined {
+    return this.queue.length === 0 && !this.overflowed ? this.watermark : undefined;
   }
 
   offer(changes: readonly ChangeEvent[], watermark: bigint): void {
     this.watermark = watermark;
-    if (!this.overflowed) {
-      if (this.queue.length + changes.length > this.maxQueued) {
-        this.queue = [];
-        this.overflowed = true;
-      } else {
-        for (const change of changes) this.queue.push(change);
-      }
+    // A commit in other collections only moves the watermark: no wake-up, so
+    // thousands of idle subscribers cost nothing per unrelated commit.
+    if (changes.length === 0 || this.overflowed) return;
+    if (this.queue.length + changes.length > this.maxQueued) {
+      this.queue = [];
+      this.overflowed = true;
+    } else {
+      for (const change of changes) this.queue.push(change);
     }
     this.waiter?.("changes");
   }
@@ -108,7 +116,8 @@ export class FanoutHub {
         const list = byCollection.get(collection);
         if (list) matching = matching.length ? mergeBySequence(matching, list) : list;
       }
-      // Every subscriber hears the watermark, so idle collections advance too.
+      // Every subscriber hears the watermark, so idle collections advance too
+      // (taken up at the next heartbeat).
       subscription.offer(matching, watermark);
     }
   }

@@ -110,3 +110,16 @@ describe("live changes in a binary codec", () => {
     await Promise.all(streams.map((s) => s.return(undefined)));
   });
 });
+
+describe("the hub", () => {
+  it("does not wake a subscriber for commits in collections it does not follow", async () => {
+    const hub = new FanoutHub({ maxQueuedChanges: 10 });
+    const subscription = hub.subscribe(["notes"]);
+    const abort = new AbortController();
+    const waiting = subscription.wait(50, abort.signal);
+    hub.publish([{ event: pushed("t", {}, 1), committedAtMs: 0 }], 7n);
+    expect(await waiting).toBe("timeout");
+    expect(subscription.idleWatermark()).toBe(7n);
+    subscription.close();
+  });
+});

@@ -50,6 +50,16 @@ export async function* streamChanges(
     return out;
   };
 
+  /** Every change up to `watermark` in these collections has been sent. */
+  const advancedTo = (from: Checkpoint, watermark: bigint): Checkpoint => {
+    if (watermark <= from.serverSequence) return from;
+    const positions = { ...from.collections };
+    for (const collection of collections) {
+      if ((positions[collection] ?? 0n) < watermark) positions[collection] = watermark;
+    }
+    return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: core.epoch });
+  };
+
   async function* catchUp(): AsyncGenerator<SubscribeResponse> {
     core.ensureResumable(collections, checkpoint);
     for (;;) {
@@ -78,6 +88,8 @@ export async function* streamChanges(
       if (reason === "closed" || options.signal.aborted) return;
       if (reason === "timeout") {
         await options.recheck?.();
+        const idle = subscription.idleWatermark();
+        if (idle !== undefined) checkpoint = advancedTo(checkpoint, idle);
         yield create(SubscribeResponseSchema, {
           event: { case: "heartbeat", value: { checkpoint, serverTimeMs: BigInt(Math.floor(now())) } },
         });
@@ -93,12 +105,8 @@ export async function* streamChanges(
         continue;
       }
       const fresh = delivery.changes.filter((c) => c.serverSequence > (checkpoint.collections[c.collection] ?? 0n));
-      const positions = { ...checkpoint.collections };
-      for (const collection of collections) {
-        if ((positions[collection] ?? 0n) < delivery.watermark) positions[collection] = delivery.watermark;
-      }
-      checkpoint = create(CheckpointSchema, { serverSequence: delivery.watermark, collections: positions, epoch: core.epoch });
-      if (fresh.length === 0) continue; // only other collections moved; the next heartbeat carries the new checkpoint
+      checkpoint = advancedTo(checkpoint, delivery.watermark);
+      if (fresh.length === 0) continue; // all covered by the catch-up already
       const readable = await visible(fresh);
       const batch = create(ChangeBatchSchema, { checkpoint, caughtUp: true });
       if (options.binary) batch.$unknown = readable.map(encodedChange);
