@@ -5,6 +5,7 @@
 // fsync on, concurrent pushes share one synced write). Changes become visible
 // to readers only after their batch is durable, and in sequence order, which
 // is what makes checkpoints safe (PROTOCOL §4.2).
+import { ErrorReason, SyncFailure } from "./failures.js";
 import type { CommitBatch, DocumentKey, IdempotencyRecord, Storage, StoredChange } from "../storage/types.js";
 
 const MAX_JOBS_PER_GROUP = 256;
@@ -119,7 +120,10 @@ export class CommitPipeline {
 
   /** Runs `job` in the next commit group; resolves once its writes are durable. */
   submit<T>(job: (tx: Transaction) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("the commit pipeline is closed"));
+    if (this.closed) {
+      // Retryable: another instance, or this one restarted, will take it.
+      return Promise.reject(new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server is shutting down; retry"));
+    }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run: job, resolve: resolve as (v: unknown) => void, reject });
       this.kick();

@@ -139,6 +139,12 @@ describe("push", () => {
     expect(result?.outcome.case === "rejected" && result.outcome.value.reason).toBe("ERROR_REASON_IDEMPOTENCY_MISMATCH");
   });
 
+  it("answers unavailable, a retryable code, once it is closing", async () => {
+    const core = await open();
+    await core.close();
+    await expect(push(core, "c", insert("late", {}, 1n))).rejects.toMatchObject({ code: "unavailable", reason: ErrorReason.UNAVAILABLE });
+  });
+
   it("applies concurrent retries of one push once", async () => {
     const core = await open();
     const request = [insert("a", { n: 1 }, 1n)];

@@ -97,7 +97,6 @@ type Prepared =
   | { kind: "rejected"; result: ChangeResult }
   | { kind: "ok"; change: ChangeEvent; document: JsonObject | null; fingerprint: string };
 
-const utf8 = new TextEncoder();
 
 export class SyncCore {
   readonly counters: CoreCounters = {
@@ -177,7 +176,7 @@ export class SyncCore {
     }
     let document: JsonObject | null = null;
     if (!change.deleted) {
-      const size = utf8.encode(change.document).length;
+      const size = Buffer.byteLength(change.document, "utf8"); // counts without copying
       if (size > this.options.maxDocumentBytes) {
         const message = `document is ${size} bytes; this server accepts at most ${this.options.maxDocumentBytes}`;
         return reject("resource_exhausted", ErrorReason.TOO_LARGE, message, [{ field: field("document"), description: message }]);
