@@ -1,9 +1,10 @@
 // The dependency rules of ARCHITECTURE.md, checked on the import graph (type-only
 // imports are erased at run time and do not count).
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { importGraph } from "./import-graph.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -15,21 +16,10 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Every module reachable at run time from `dir`'s sources: packages and repo files. */
+/** Every module reachable at run time from `dir`'s sources (test helpers aside). */
 function runtimeGraph(dir: string): { packages: Set<string>; files: Set<string> } {
-  const packages = new Set<string>();
-  const files = new Set<string>();
-  const visit = (file: string) => {
-    if (files.has(file)) return;
-    files.add(file);
-    const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/^(?:import|export)(?!\s+type\b)[^;]*?from\s+"([^"]+)"/gm)) {
-      const spec = m[1]!;
-      if (spec.startsWith(".")) visit(resolve(dirname(file), spec.replace(/\.js$/, ".ts")));
-      else packages.add(spec);
-    }
-  };
-  for (const file of sources(join(root, dir))) if (!file.includes("test-support") && !file.endsWith("testing.ts")) visit(file);
+  const entries = sources(join(root, dir)).filter((f) => !f.includes("test-support") && !f.endsWith("testing.ts"));
+  const { files, packages } = importGraph(entries);
   return { packages, files: new Set([...files].map((f) => relative(root, f))) };
 }
 

@@ -5,31 +5,15 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { importGraph } from "../../test/import-graph.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const visit = (file: string) => {
-    if (files.has(file)) return;
-    files.add(file);
-    const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
-      const spec = (m[1] ?? m[2])!;
-      if (spec.startsWith(".")) visit(resolve(dirname(file), spec.replace(/\.js$/, ".ts")));
-      else packages.add(spec);
-    }
-  };
-  visit(entry);
-  return { files, packages };
-}
 
 const NODE_ONLY = [/^node:/, /^(fs|http|http2|https|net|tls|path|os|child_process|crypto|stream|zlib)$/, /^@connectrpc\/connect-node/, /^classic-level/];
 
 describe("packaging", () => {
   it("the browser entry imports nothing Node-only", () => {
-    const { files, packages } = importGraph(resolve(here, "index.ts"));
+    const { files, packages } = importGraph([resolve(here, "index.ts")]);
     expect([...files].some((f) => f.endsWith("transport/node.ts"))).toBe(false);
     const bad = [...packages].filter((p) => NODE_ONLY.some((re) => re.test(p)));
     expect(bad).toEqual([]);
@@ -42,7 +26,7 @@ describe("packaging", () => {
   });
 
   it("the Node entry adds gRPC", () => {
-    const { packages } = importGraph(resolve(here, "node.ts"));
+    const { packages } = importGraph([resolve(here, "node.ts")]);
     expect(packages).toContain("@connectrpc/connect-node");
   });
 });
