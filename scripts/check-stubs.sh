@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves the schema still builds in every language we publish stubs for:
-# lints it, checks gen/ts is fresh, refuses breaking changes against the
+# lints it, checks gen/ts and gen/go are fresh, refuses breaking changes against the
 # previous commit, generates Go and Python stubs and compiles/imports them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,11 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 go install connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.19.1
 npx buf generate --template buf.gen.go.yaml
+if [ -n "$(git status --porcelain -- gen/go)" ]; then
+  git status --porcelain -- gen/go
+  echo "gen/go is stale: run 'npx buf generate --template buf.gen.go.yaml' and commit the result" >&2
+  exit 1
+fi
 go vet ./gen/go/...
 
 echo "--- Python stubs"
