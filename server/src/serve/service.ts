@@ -12,7 +12,7 @@ import {
   SubscribeRequestSchema,
   SyncService,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { Principal, SyncCore } from "../core/sync-core.js";
+import { ANONYMOUS, type Principal, type SyncCore } from "../core/sync-core.js";
 import type { FanoutHub } from "../fanout/hub.js";
 import { isBinaryCodec } from "../fanout/encode-once.js";
 import { streamChanges } from "../fanout/stream.js";
@@ -28,7 +28,6 @@ export interface SyncServiceDeps {
   readonly subscribePageSize: number;
 }
 
-const ANONYMOUS: Principal = { id: "anonymous" };
 /** Servers cap heartbeats at 30 s (PROTOCOL §5.3); below 50 ms is a busy loop. */
 const MAX_HEARTBEAT_MS = 30_000;
 const MIN_HEARTBEAT_MS = 50;
