@@ -1,6 +1,8 @@
 // The command-line server as a real process: killed without warning, it keeps
 // every acknowledged push; buf curl talks to it.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { pushed, syncClient, tempDir } from "./testing.js";
@@ -60,6 +62,22 @@ describe("the command line", () => {
     ]);
     expect(JSON.parse(stdout)).toMatchObject({ checkpoint: { epoch: expect.any(String) } });
   }, 60_000);
+
+  it("refuses a malformed or missing token file at start with one line naming file and line", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const tokens = join(dir.path, "tokens");
+    writeFileSync(tokens, "good-token alice\n# fine\nbad-token bob collections=\n");
+    for (const [path, expected] of [[tokens, `${tokens}:3: "" is not a collection name`], [join(dir.path, "absent"), "cannot read the token file"]] as const) {
+      const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "memory", "--port", "0", "--token-file", path]).then(
+        () => ({ code: 0, stderr: "" }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(expected);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
 
   it("refuses bad flags with a clear message", async () => {
     const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "floppy"]).catch((e) => e);

@@ -16,7 +16,7 @@ import { ANONYMOUS, type Principal, type SyncCore } from "../core/sync-core.js";
 import type { FanoutHub } from "../fanout/hub.js";
 import { isBinaryCodec } from "../fanout/encode-once.js";
 import { streamChanges } from "../fanout/stream.js";
-import { bearerToken, type Authenticate } from "./auth.js";
+import { bearerToken, samePrincipal, type Authenticate } from "./auth.js";
 import { invalidRequest, toConnectError } from "./errors.js";
 
 export interface SyncServiceDeps {
@@ -52,6 +52,24 @@ export function syncServiceRoutes(deps: SyncServiceDeps) {
     return principal;
   }
 
+  /** Keeps an open stream to the credentials it was opened with (PROTOCOL §13.5). */
+  function credentialsOf(context: HandlerContext, principal: Principal) {
+    const authenticate = deps.authenticate;
+    if (!authenticate) return undefined;
+    const token = bearerToken(context.requestHeader.get("authorization"))!;
+    const revoked = () => syncError(Code.Unauthenticated, ErrorReason.UNAUTHENTICATED, "the bearer token was revoked, expired or changed");
+    return {
+      check() {
+        if (authenticate.isStillValid && !authenticate.isStillValid(token, principal)) throw revoked();
+      },
+      async recheck() {
+        // Another principal, or other scopes, for the same token: the stream
+        // was authorized for the old ones, so it ends and the client reconnects.
+        if (!samePrincipal(await principalOf(context), principal)) throw revoked();
+      },
+    };
+  }
+
   return (router: ConnectRouter) =>
     router.service(SyncService, {
       async push(request, context) {
@@ -79,9 +97,7 @@ export function syncServiceRoutes(deps: SyncServiceDeps) {
           const asked = request.heartbeatIntervalMs || deps.defaultHeartbeatMs;
           yield* streamChanges(deps.core, deps.hub, principal, request, {
             binary: isBinaryCodec(context.requestHeader.get("content-type")),
-            recheck: async () => {
-              await principalOf(context);
-            },
+            credentials: credentialsOf(context, principal),
             heartbeatMs: Math.max(MIN_HEARTBEAT_MS, Math.min(asked, MAX_HEARTBEAT_MS, deps.defaultHeartbeatMs)),
             pageSize: deps.subscribePageSize,
             signal: context.signal,
