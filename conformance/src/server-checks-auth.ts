@@ -79,10 +79,10 @@ const clientIdBinding: ServerCheck = async (ctx) => {
   }
   const pulled = ctx.mine((await pullAll(ctx.client(), [shared])).changes).map((c) => c.documentId).sort();
   checkEqual(pulled, [ctx.doc("one"), ctx.doc("two")], "documents after the refused pushes (nothing written, §12.5)");
-  // The owner carries on: its next key is its own, its old ones replay.
+  // The owner carries on under its client id. (No replay is checked here: a
+  // server may purge idempotency records as soon as its tombstone retention
+  // allows, §12.4; the binding outlives them.)
   accepted(await ctx.client().push({ clientId, changes: [insert(shared, ctx.doc("three"), { n: 3 }, three)] }));
-  const again = await ctx.client().push({ clientId, changes: [insert(shared, ctx.doc("one"), { n: 1 }, one)] });
-  checkEqual(accepted(again).revision, accepted(first, 0).revision, "the owner's retry replays its recorded result (§12.2)");
 };
 
 export const AUTH_CHECKS: Record<string, ServerCheck> = {
