@@ -51,7 +51,7 @@ export type Action = "read" | "write";
  * change is at hand, per change: a refused read hides the document, a refused
  * write rejects that change only. A pushed change is also refused when the
  * document it would overwrite (its current state, a tombstone included) is
- * refused a read (PROTOCOL §13.3); that read runs inside the commit pipeline,
+ * refused a read (PROTOCOL §13.4); that read runs inside the commit pipeline,
  * against the state the change meets, so it should be fast.
  */
 export type Authorize = (principal: Principal, action: Action, collection: string, change?: ChangeEvent) => boolean | Promise<boolean>;
@@ -149,7 +149,9 @@ export class SyncCore {
 
   async push(principal: Principal, request: PushRequest): Promise<PushResponse> {
     this.counters.pushes++;
-    // Hooks run before the pipeline, so slow user code never holds up sequencing.
+    // Write and validation hooks run before the pipeline, so slow user code
+    // does not hold up sequencing; only the read rule on the state a change
+    // would overwrite runs inside, as it needs that state.
     const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
     const results = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared));
     for (const r of results) if (r.outcome.case === "rejected") this.counters.changesRejected++;
@@ -289,7 +291,7 @@ export class SyncCore {
 
     // A document (or tombstone) the principal may not read is neither
     // overwritten nor shown in a conflict: the answer is that of a refused
-    // write, so it does not tell "hidden" from "not yours" (PROTOCOL §13.3).
+    // write, so it does not tell "hidden" from "not yours" (PROTOCOL §13.4).
     // Before the revision test, as revisions can be guessed.
     if (!currentReadable) return writeRefused(principal, change);
 
@@ -460,7 +462,7 @@ export class SyncCore {
   }
 }
 
-/** The answer to a change the principal may not make, the same whatever the reason (PROTOCOL §13.2, §13.3). */
+/** The answer to a change the principal may not make, the same whatever the reason (PROTOCOL §13.2, §13.4). */
 function writeRefused(principal: Principal, change: ChangeEvent): ChangeResult {
   return create(ChangeResultSchema, {
     clientSequence: change.clientSequence,
