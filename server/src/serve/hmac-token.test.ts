@@ -74,6 +74,8 @@ describe("HMAC tokens", () => {
     ["no sub", { exp: later }],
     ["an empty sub", { sub: "" }],
     ["a numeric sub", { sub: 42 }],
+    ["a sub with a NUL", { sub: "ali\u0000ce" }],
+    ["a sub with a newline", { sub: "alice\nadmin" }],
     ["exp as a string", { sub: "a", exp: String(later) }],
     ["exp null", { sub: "a", exp: null }],
     ["collections as a string", { sub: "a", collections: "shared" }],

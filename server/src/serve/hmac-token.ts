@@ -8,7 +8,7 @@ import type { Principal } from "../core/sync-core.js";
 import type { Authenticate, ScopedPrincipal } from "./auth.js";
 
 export interface SignedClaims {
-  /** The principal's id; not empty. */
+  /** The principal's id; not empty, no control characters. */
   readonly sub: string;
   /** Expiry, seconds since the Unix epoch. */
   readonly exp?: number;
@@ -20,12 +20,14 @@ export interface SignedClaims {
 // The signature is HMAC-SHA-256: 32 bytes, 43 characters of base64url.
 const TOKEN = /^v1\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/;
 const MIN_SECRET_LENGTH = 16;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** The claims, if `value` is a claims object with every claim of its type; unknown claims are ignored. */
 export function parseClaims(value: unknown): SignedClaims | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const { sub, exp, collections, readOnly } = value as Record<string, unknown>;
-  if (typeof sub !== "string" || sub === "") return undefined;
+  // Control characters would end up in logs, messages and storage keys.
+  if (typeof sub !== "string" || sub === "" || CONTROL.test(sub)) return undefined;
   if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) return undefined;
   if (collections !== undefined && !(Array.isArray(collections) && collections.every((c) => typeof c === "string" && COLLECTION_NAME.test(c)))) {
     return undefined;
@@ -44,7 +46,7 @@ const sign = (secret: string, payload: string) => createHmac("sha256", secret).u
 /** Issues a token for `hmacAuthenticator`; refuses claims it would not accept. */
 export function signToken(secret: string, claims: SignedClaims): string {
   const checked = parseClaims(claims);
-  if (!checked) throw new Error("signToken: sub must be a non-empty string, exp a finite number, collections a list of collection names, readOnly a boolean");
+  if (!checked) throw new Error("signToken: sub must be a non-empty string without control characters, exp a finite number, collections a list of collection names, readOnly a boolean");
   const payload = Buffer.from(JSON.stringify(checked)).toString("base64url");
   return `v1.${payload}.${sign(secret, payload)}`;
 }

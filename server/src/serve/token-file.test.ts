@@ -45,6 +45,7 @@ describe("parsing", () => {
     ["a repeated token", "t alice\nu bob\nt carol\n", "f:3: this token is already on line 1"],
     ["a repeated option", "t alice readonly readonly\n", 'f:1: "readonly" is given twice'],
     ["two collection lists", "t alice collections=a collections=b\n", 'f:1: "collections=" is given twice'],
+    ["a control character", "t\talice\nu bo\u0000b\n", "f:2: control characters are not allowed"],
   ])("refuses %s, naming file and line", (_what, text, message) => {
     expect(() => parseTokenFile(text, "f")).toThrow(TokenFileError);
     expect(() => parseTokenFile(text, "f")).toThrow(message);

@@ -17,6 +17,8 @@ export class TokenFileError extends Error {
 }
 
 const FORMAT = '"token principal [collections=a,b] [readonly]"';
+// Tabs separate like spaces; other control characters have no place in a token or a principal id.
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 export function parseTokenFile(text: string, source = "token file"): Map<string, ScopedPrincipal> {
   const tokens = new Map<string, ScopedPrincipal>();
@@ -27,6 +29,7 @@ export function parseTokenFile(text: string, source = "token file"): Map<string,
     if (!line) return;
     const [token, id, ...options] = line.split(/\s+/) as [string, string | undefined, ...string[]];
     if (!id) throw new TokenFileError(`${at}: expected ${FORMAT}, got a token without a principal`);
+    if (CONTROL.test(line)) throw new TokenFileError(`${at}: control characters are not allowed`);
     if (lineOf.has(token)) throw new TokenFileError(`${at}: this token is already on line ${lineOf.get(token)}`);
     let collections: string[] | undefined;
     let readOnly = false;
