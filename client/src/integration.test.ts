@@ -266,12 +266,14 @@ describe("auth", () => {
       await waitConverged(server.url, [a, b], "todos", 20_000, "token-b");
 
       writeFileSync(tokenFile, "token-a2 alice\n"); // token-b revoked
+      await waitFor(async () => !(await serverAccepts(server, "token-b")), "the server to load the edited token file");
       await b.col("todos").update("y", { v: 4 });
       await firstValueFrom(b.engine.getStatus().pipe(filter((s: SyncStatus) => s === "error")));
       expect(await b.db.syncStore.pendingCount(["todos"])).toBe(1); // nothing dropped
 
       // A new token brings it back.
       writeFileSync(tokenFile, "token-a2 alice\ntoken-b2 bob\n");
+      await waitFor(() => serverAccepts(server, "token-b2"), "the server to load the edited token file");
       b.engine.setAuthToken("token-b2");
       await waitConverged(server.url, [a, b], "todos", 20_000, "token-b2");
       expect((await a.col("todos").get("y")) as Doc | null).toMatchObject({ v: 4 });
@@ -281,6 +283,20 @@ describe("auth", () => {
     }
   });
 });
+
+/** Whether the server takes `token` now: it loads an edited token file within moments, not at once. */
+async function serverAccepts(server: ServerProcess, token: string): Promise<boolean> {
+  const { createClient } = await import("@connectrpc/connect");
+  const { SyncService } = await import("../../gen/ts/pocket/sync/v1/sync_pb.js");
+  const raw = createClient(SyncService, createConnectTransport({ baseUrl: server.url }));
+  try {
+    await raw.pull({ collections: ["todos"], limit: 1 }, { headers: { authorization: `Bearer ${token}` } });
+    return true;
+  } catch (error) {
+    if (ConnectError.from(error).code !== Code.Unauthenticated) throw error;
+    return false;
+  }
+}
 
 async function startServerWithTokens() {
   const dir = mkdtempSync(join(tmpdir(), "pocket-tokens-"));

@@ -122,7 +122,7 @@ export interface Tokens {
 /**
  * Why a case requiring `feature` cannot run, or undefined when it can.
  * Feature names: `protocol:<p>`, `http2`, `connect-get`, `strategy:<s>`,
- * `tombstone-purge`, `heartbeat-default`, `auth`, `token2-read`,
+ * `tombstone-purge`, `heartbeat-default`, `auth`, `token2`, `token2-read`,
  * `token2-write`, `future-timestamp-refusal`, `max-request-bytes`.
  */
 export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: string): string | undefined {
@@ -144,6 +144,9 @@ export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: strin
     case "auth":
       if (!f.auth.required) return "the server declares auth.required: false";
       return tokens.token ? undefined : "no --token given";
+    case "token2":
+      if (!tokens.token2) return "no --token2 given";
+      return f.auth.token2Allowed ? undefined : "the server declares no auth.token2Allowed collection";
     case "token2-read":
       if (!tokens.token2) return "no --token2 given";
       if (!f.auth.token2Allowed) return "the server declares no auth.token2Allowed collection";

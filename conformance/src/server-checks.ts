@@ -5,17 +5,25 @@ import http from "node:http";
 import { Code } from "@connectrpc/connect";
 import {
   ChangeEventSchema,
-  CheckpointSchema,
   HybridLogicalClockSchema,
   PullRequestSchema,
   PushRequestSchema,
   type ChangeEvent,
   type Checkpoint,
-  type PushResponse,
-  type SubscribeResponse,
 } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { ServerContext } from "./server-context.js";
 import type { Strategy } from "./features.js";
+import {
+  accepted,
+  checkIncreasing,
+  checkOncePerDocument,
+  checkpointWith,
+  insertMany,
+  pushOne,
+  Stream,
+  type ServerCheck,
+} from "./server-check-helpers.js";
+import { AUTH_CHECKS } from "./server-checks-auth.js";
 import {
   CheckFailure,
   Skip,
@@ -32,124 +40,7 @@ import {
   sleep,
   update,
   wireError,
-  type SyncClient,
 } from "./wire.js";
-
-export type ServerCheck = (ctx: ServerContext, params: Record<string, unknown>) => Promise<void>;
-
-// ---------------------------------------------------------------- helpers
-
-function accepted(res: PushResponse, i = 0): { revision: string; serverSequence: bigint } {
-  const r = res.results[i];
-  check(r, `push: no result ${i}`);
-  check(r.outcome.case === "accepted", `push: result ${i}: expected accepted, got ${r.outcome.case} ${describe(r.outcome.value)}`);
-  return r.outcome.value;
-}
-
-function describe(value: unknown): string {
-  if (value && typeof value === "object" && "reason" in value) {
-    const v = value as { code: number; reason: string; message: string };
-    return `(code ${v.code}, ${v.reason}: ${v.message})`;
-  }
-  return "";
-}
-
-async function pushOne(ctx: ServerContext, change: ChangeEvent, clientId = ctx.clientId()): Promise<PushResponse> {
-  return ctx.client().push({ clientId, changes: [change] }, { signal: ctx.signal });
-}
-
-/** Inserts documents named `${prefix}${i}` in batches; returns their accepted results in order. */
-async function insertMany(ctx: ServerContext, collection: string, n: number, prefix = "d", clientId = ctx.clientId()) {
-  const out: { id: string; revision: string; serverSequence: bigint }[] = [];
-  for (let start = 0; start < n; start += 500) {
-    const changes = Array.from({ length: Math.min(500, n - start) }, (_, k) =>
-      insert(collection, ctx.doc(`${prefix}${start + k}`), { i: start + k }, ctx.seq()),
-    );
-    const res = await ctx.client().push({ clientId, changes }, { signal: ctx.signal });
-    changes.forEach((c, k) => out.push({ id: c.documentId, ...accepted(res, k) }));
-  }
-  return out;
-}
-
-function checkIncreasing(changes: readonly ChangeEvent[], what: string): void {
-  for (let i = 1; i < changes.length; i++) {
-    check(
-      changes[i]!.serverSequence > changes[i - 1]!.serverSequence,
-      `${what}: server sequences not increasing: ${changes[i - 1]!.serverSequence} then ${changes[i]!.serverSequence}`,
-    );
-  }
-}
-
-function checkOncePerDocument(changes: readonly ChangeEvent[], what: string): void {
-  const seen = new Set<string>();
-  for (const c of changes) {
-    const key = `${c.collection}/${c.documentId}`;
-    check(!seen.has(key), `${what}: ${key} appears twice in one response`);
-    seen.add(key);
-  }
-}
-
-/** Reads a Subscribe stream in the background. */
-class Stream {
-  readonly messages: { at: number; message: SubscribeResponse }[] = [];
-  error: unknown;
-  ended = false;
-  private readonly controller = new AbortController();
-  private readonly done: Promise<void>;
-
-  constructor(client: SyncClient, collections: string[], options: { checkpoint?: Checkpoint | undefined; heartbeatIntervalMs?: number; signal: AbortSignal }) {
-    options.signal.addEventListener("abort", () => this.controller.abort());
-    const iterable = client.subscribe(
-      { collections, checkpoint: options.checkpoint, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0 },
-      { signal: this.controller.signal },
-    );
-    this.done = (async () => {
-      try {
-        for await (const message of iterable) this.messages.push({ at: Date.now(), message });
-      } catch (error) {
-        if (!this.controller.signal.aborted) this.error = error;
-      } finally {
-        this.ended = true;
-      }
-    })();
-  }
-
-  changes(): ChangeEvent[] {
-    return this.messages.flatMap((m) => (m.message.event.case === "changes" ? m.message.event.value.changes : []));
-  }
-
-  caughtUp(): boolean {
-    return this.messages.some((m) => m.message.event.case === "changes" && m.message.event.value.caughtUp);
-  }
-
-  lastCheckpoint(): Checkpoint | undefined {
-    for (let i = this.messages.length - 1; i >= 0; i--) {
-      const e = this.messages[i]!.message.event;
-      if (e.case === "changes" || e.case === "heartbeat") return e.value.checkpoint;
-    }
-    return undefined;
-  }
-
-  async waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-    await eventually(what, async () => {
-      if (this.error) throw new CheckFailure(`${what}: the stream failed: ${wireError(this.error).codeName} ${wireError(this.error).message}`);
-      return predicate() ? true : undefined;
-    }, timeoutMs, 20);
-  }
-
-  async close(): Promise<void> {
-    this.controller.abort();
-    await this.done;
-  }
-}
-
-function checkpointWith(base: Checkpoint | undefined, overrides: Partial<Pick<Checkpoint, "epoch" | "serverSequence">>): Checkpoint {
-  return create(CheckpointSchema, {
-    serverSequence: overrides.serverSequence ?? base?.serverSequence ?? 0n,
-    collections: { ...(base?.collections ?? {}) },
-    epoch: overrides.epoch ?? base?.epoch ?? "",
-  });
-}
 
 // ---------------------------------------------------------------- basic
 
@@ -819,61 +710,6 @@ const purgeResyncRequired: ServerCheck = async (ctx) => {
   accepted(await pushOne(ctx, insert(todos, gone!.id, { back: true }, ctx.seq())));
 };
 
-// ---------------------------------------------------------------- auth
-
-const authSubscribe: ServerCheck = async (ctx) => {
-  ctx.require("auth");
-  const todos = ctx.collection("todos");
-  for (const token of ["none", "unknown", { authorization: "Basic dXNlcjpwYXNz" }] as const) {
-    const e = await expectFailure(`subscribe with token ${JSON.stringify(token)}`, async () => {
-      for await (const m of ctx.client({ token }).subscribe({ collections: [todos] })) { void m; return; }
-    });
-    checkError(e, { code: Code.Unauthenticated, reason: "ERROR_REASON_UNAUTHENTICATED" }, `subscribe with token ${JSON.stringify(token)}`);
-  }
-};
-
-const authNothingWritten: ServerCheck = async (ctx) => {
-  ctx.require("auth");
-  const todos = ctx.collection("todos");
-  const e = await expectFailure("push without a token", () => ctx.client({ token: "none" }).push({ clientId: ctx.clientId(), changes: [insert(todos, ctx.doc("x"), {}, ctx.seq())] }));
-  checkError(e, { code: Code.Unauthenticated, reason: "ERROR_REASON_UNAUTHENTICATED" }, "push without a token");
-  checkEqual(ctx.mine((await pullAll(ctx.client(), [todos])).changes).length, 0, "an unauthenticated push writes nothing (§13.1)");
-};
-
-const permissionRead: ServerCheck = async (ctx) => {
-  ctx.require("token2-read");
-  const forbidden = ctx.features.auth.token2CannotRead[0]!;
-  const e = await expectFailure("pull of a forbidden collection", () => ctx.client({ token: "token2" }).pull({ collections: [forbidden] }));
-  checkError(e, { code: Code.PermissionDenied, reason: "ERROR_REASON_PERMISSION_DENIED" }, "pull of a collection the principal may not read (§13.3)");
-  const mixed = await expectFailure("pull of a readable and a forbidden collection", () =>
-    ctx.client({ token: "token2" }).pull({ collections: [ctx.features.auth.token2Allowed!, forbidden] }),
-  );
-  checkError(mixed, { code: Code.PermissionDenied, reason: "ERROR_REASON_PERMISSION_DENIED" }, "pull including a forbidden collection");
-  const s = await expectFailure("subscribe to a forbidden collection", async () => {
-    for await (const m of ctx.client({ token: "token2" }).subscribe({ collections: [forbidden] })) { void m; return; }
-  });
-  checkError(s, { code: Code.PermissionDenied, reason: "ERROR_REASON_PERMISSION_DENIED" }, "subscribe to a collection the principal may not read");
-};
-
-const permissionWrite: ServerCheck = async (ctx) => {
-  ctx.require("token2-write");
-  const forbidden = ctx.features.auth.token2CannotWrite[0]!;
-  const allowed = ctx.features.auth.token2Allowed!;
-  const res = await ctx.client({ token: "token2" }).push({
-    clientId: ctx.clientId("restricted"),
-    changes: [insert(forbidden, ctx.doc("no"), {}, ctx.seq()), insert(allowed, ctx.doc("yes"), {}, ctx.seq())],
-  });
-  const r = res.results[0]!;
-  check(r.outcome.case === "rejected", `a change the principal may not make must be rejected, got ${r.outcome.case}`);
-  checkEqual(r.outcome.value.code, Code.PermissionDenied, "rejected.code");
-  checkEqual(r.outcome.value.reason, "ERROR_REASON_PERMISSION_DENIED", "rejected.reason");
-  accepted(res, 1);
-  const readable = await ctx.client({ token: "token2" }).pull({ collections: [allowed] });
-  check(ctx.mine(readable.changes).some((c) => c.documentId === ctx.doc("yes")), "the principal reads its own allowed collection");
-  const pulled = ctx.mine((await pullAll(ctx.client(), [forbidden])).changes);
-  check(!pulled.some((c) => c.documentId === ctx.doc("no")), "the rejected change was written");
-};
-
 // ---------------------------------------------------------------- validation
 
 const invalidDocuments: ServerCheck = async (ctx) => {
@@ -1011,6 +847,7 @@ const futureTimestamp: ServerCheck = async (ctx) => {
 };
 
 export const SERVER_CHECKS: Record<string, ServerCheck> = {
+  ...AUTH_CHECKS,
   "document-verbatim": documentVerbatim,
   "results-in-order": resultsInOrder,
   "latest-state-once": latestStateOnce,
@@ -1045,10 +882,6 @@ export const SERVER_CHECKS: Record<string, ServerCheck> = {
   "idempotency-mismatch": idempotencyMismatch,
   "idempotency-conflict-not-recorded": idempotencyConflictNotRecorded,
   "purge-resync-required": purgeResyncRequired,
-  "auth-subscribe": authSubscribe,
-  "auth-nothing-written": authNothingWritten,
-  "permission-read": permissionRead,
-  "permission-write": permissionWrite,
   "invalid-documents": invalidDocuments,
   "malformed-bodies": malformedBodies,
   "unknown-method": unknownMethod,

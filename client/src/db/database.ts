@@ -4,6 +4,8 @@
 // every local write. It implements the engine's SyncStore (../store.ts).
 import { Observable, Subject, filter as rxFilter } from "rxjs";
 import {
+  COLLECTION_NAME,
+  DOCUMENT_ID,
   HybridLogicalClock,
   RESERVED_KEYS,
   jsonEqual,
@@ -32,8 +34,6 @@ export interface DatabaseOptions {
 
 // Schema limits (docs/PROTOCOL.md §14), checked at write time so that a
 // change the server would refuse whole never reaches the outbox.
-const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-const DOCUMENT_ID = /^[A-Za-z0-9._~:@+=/-]{1,256}$/;
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
 
 interface ServerState {

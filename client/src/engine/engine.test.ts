@@ -34,6 +34,7 @@ function fakeServer() {
     pulls,
     docs,
     failPushes: 0,
+    failPushWith: undefined as ConnectError | undefined,
     maxPushChanges: Infinity,
     failPullWith: undefined as ConnectError | undefined,
     pullDelayMs: 0,
@@ -55,6 +56,7 @@ function fakeServer() {
       push(request) {
         pushes.push(request);
         if (request.changes.length > fake.maxPushChanges) throw new ConnectError("message size is larger than configured readMaxBytes", Code.ResourceExhausted);
+        if (fake.failPushWith) throw fake.failPushWith;
         if (fake.failPushes > 0) {
           fake.failPushes--;
           throw new ConnectError("down", Code.Unavailable);
@@ -302,6 +304,24 @@ describe("sync engine (fake server)", () => {
     await engine.forceSync();
     expect(fake.pulls.at(-1)!.checkpoint?.serverSequence ?? 0n).toBe(0n);
     expect((await todos.find()).map((d) => d._id).sort()).toEqual(["keep", "local"]);
+  });
+
+  it("stops on a whole push refused with permission_denied (a client id of another principal): error status, nothing dropped, no retry loop", async () => {
+    const { fake, engine, todos, db, errors } = await setup({ maxRetryAttempts: 10 });
+    fake.failPushWith = syncError(Code.PermissionDenied, ErrorReason.PERMISSION_DENIED, 'client_id "x" belongs to another principal');
+    await engine.start();
+    await todos.insert({ _id: "a", v: 1 });
+    await firstValueFrom(engine.getStatus().pipe(filter((s) => s === "error")));
+    await new Promise((r) => setTimeout(r, 200)); // retries would come every few ms (retryDelay 5)
+    expect(fake.pushes).toHaveLength(1);
+    expect(errors.map((e) => [e.kind, e.error.code])).toEqual([["push", Code.PermissionDenied]]);
+    expect(await db.syncStore.pendingCount(["todos"])).toBe(1);
+    // A later trigger tries once more, not in a loop.
+    await todos.insert({ _id: "b", v: 1 });
+    await waitFor(() => fake.pushes.length === 2, "the next write's push");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.pushes).toHaveLength(2);
+    await expect(engine.forceSync()).rejects.toMatchObject({ code: Code.PermissionDenied });
   });
 
   it("does not spin when the server answers none of the pushed changes", async () => {

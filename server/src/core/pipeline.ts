@@ -6,7 +6,7 @@
 // to readers only after their batch is durable, and in sequence order, which
 // is what makes checkpoints safe (PROTOCOL §4.2).
 import { ErrorReason, SyncFailure } from "./failures.js";
-import type { CommitBatch, DocumentKey, IdempotencyRecord, Storage, StoredChange } from "../storage/types.js";
+import { ClientIdAlreadyBound, type ClientOwner, type CommitBatch, type DocumentKey, type IdempotencyRecord, type Storage, type StoredChange } from "../storage/types.js";
 
 const MAX_JOBS_PER_GROUP = 256;
 
@@ -17,8 +17,10 @@ export class Transaction {
   readonly changes: StoredChange[] = [];
   readonly records: IdempotencyRecord[] = [];
   readonly history: StoredChange[] = [];
+  readonly owners: ClientOwner[] = [];
   private readonly documents = new Map<string, StoredChange>();
   private readonly recordIndex = new Map<string, IdempotencyRecord>();
+  private readonly ownerIndex = new Map<string, string>();
 
   constructor(
     private readonly parent: Transaction | undefined,
@@ -44,6 +46,17 @@ export class Transaction {
     const fromStorage = missing.length ? await this.storage.getIdempotencyRecords(clientId, missing) : [];
     let next = 0;
     return found.map((f) => f ?? fromStorage[next++]);
+  }
+
+  /** The principal `clientId` is bound to, counting bindings staged earlier in the group. */
+  async getClientOwner(clientId: string): Promise<string | undefined> {
+    return this.lookupOwner(clientId) ?? this.storage.getClientOwner(clientId);
+  }
+
+  /** Stages a binding: the caller saw `clientId` unbound through getClientOwner. */
+  bindClient(clientId: string, principal: string): void {
+    this.owners.push({ clientId, principal });
+    this.ownerIndex.set(clientId, principal);
   }
 
   write(change: StoredChange, record?: IdempotencyRecord): void {
@@ -72,6 +85,7 @@ export class Transaction {
       group.records.push(record);
       group.recordIndex.set(`${record.clientId}\u0000${record.clientSequence}`, record);
     }
+    for (const owner of this.owners) group.bindClient(owner.clientId, owner.principal);
   }
 
   private lookupDocument(key: string): StoredChange | undefined {
@@ -79,6 +93,9 @@ export class Transaction {
   }
   private lookupRecord(key: string): IdempotencyRecord | undefined {
     return this.recordIndex.get(key) ?? this.parent?.lookupRecord(key);
+  }
+  private lookupOwner(clientId: string): string | undefined {
+    return this.ownerIndex.get(clientId) ?? this.parent?.lookupOwner(clientId);
   }
 }
 
@@ -177,16 +194,19 @@ export class CommitPipeline {
         job.reject(error);
       }
     }
-    if (group.changes.length === 0 && group.records.length === 0 && group.history.length === 0) {
+    if (group.changes.length === 0 && group.records.length === 0 && group.history.length === 0 && group.owners.length === 0) {
       for (const { job, result } of done) job.resolve(result);
       return;
     }
-    const batch: CommitBatch = { changes: group.changes, history: group.history, idempotency: group.records, lastSequence: this.assigned };
+    const batch: CommitBatch = { changes: group.changes, history: group.history, idempotency: group.records, owners: group.owners, lastSequence: this.assigned };
     try {
       await this.storage.commit(batch, this.options);
     } catch (error) {
       // Nothing of the group was written; its sequences are simply never used.
-      for (const { job } of done) job.reject(error);
+      const failure = error instanceof ClientIdAlreadyBound
+        ? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `${error.message}; retry`)
+        : error;
+      for (const { job } of done) job.reject(failure);
       return;
     }
     this.visible = this.assigned;

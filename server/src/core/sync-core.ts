@@ -34,13 +34,25 @@ export interface Principal {
   readonly [key: string]: unknown;
 }
 
+/**
+ * The one principal of a server without authentication. Its pushes neither
+ * check nor record client-id bindings (PROTOCOL §12.5): without
+ * authentication there is no one to tell apart, and a server whose operator
+ * turns authentication on later binds each client id at its first
+ * authenticated push.
+ */
+export const ANONYMOUS: Principal = Object.freeze({ id: "anonymous" });
+
 export type Action = "read" | "write";
 
 /**
  * Decides whether `principal` may read or write in `collection`. Called once per
  * collection without a change (may the principal use it at all?) and, when a
  * change is at hand, per change: a refused read hides the document, a refused
- * write rejects that change only.
+ * write rejects that change only. A pushed change is also refused when the
+ * document it would overwrite (its current state, a tombstone included) is
+ * refused a read (PROTOCOL §13.4); that read runs inside the commit pipeline,
+ * against the state the change meets, so it should be fast.
  */
 export type Authorize = (principal: Principal, action: Action, collection: string, change?: ChangeEvent) => boolean | Promise<boolean>;
 
@@ -137,9 +149,11 @@ export class SyncCore {
 
   async push(principal: Principal, request: PushRequest): Promise<PushResponse> {
     this.counters.pushes++;
-    // Hooks run before the pipeline, so slow user code never holds up sequencing.
+    // Write and validation hooks run before the pipeline, so slow user code
+    // does not hold up sequencing; only the read rule on the state a change
+    // would overwrite runs inside, as it needs that state.
     const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
-    const results = await this.pipeline.submit((tx) => this.apply(tx, request.clientId, prepared));
+    const results = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared));
     for (const r of results) if (r.outcome.case === "rejected") this.counters.changesRejected++;
     return create(PushResponseSchema, {
       results,
@@ -172,7 +186,7 @@ export class SyncCore {
     });
     const where = `${change.collection}/${change.documentId}`;
     if (this.options.authorize && !(await this.options.authorize(principal, "write", change.collection, change))) {
-      return reject("permission_denied", ErrorReason.PERMISSION_DENIED, `${principal.id} may not write ${where}`);
+      return { kind: "rejected", result: writeRefused(principal, change) };
     }
     let document: JsonObject | null = null;
     if (!change.deleted) {
@@ -216,10 +230,18 @@ export class SyncCore {
     return { kind: "ok", change, document, fingerprint };
   }
 
-  private async apply(tx: Transaction, clientId: string, prepared: readonly Prepared[]): Promise<ChangeResult[]> {
+  private async apply(tx: Transaction, principal: Principal, clientId: string, prepared: readonly Prepared[]): Promise<ChangeResult[]> {
     const live = prepared.filter((p): p is Extract<Prepared, { kind: "ok" }> => p.kind === "ok");
-    const records = await tx.getIdempotencyRecords(clientId, live.map((p) => p.change.clientSequence));
-    const currents = await tx.getDocuments(live.map((p) => p.change));
+    const bound = principal !== ANONYMOUS;
+    const [owner, records, currents] = await Promise.all([
+      bound ? tx.getClientOwner(clientId) : undefined,
+      tx.getIdempotencyRecords(clientId, live.map((p) => p.change.clientSequence)),
+      tx.getDocuments(live.map((p) => p.change)),
+    ]);
+    // Before anything is judged by the records: the refusal must not depend
+    // on which of the owner's keys exist (PROTOCOL §12.5).
+    if (owner !== undefined && owner !== principal.id) throw clientIdRefused(clientId);
+    const readable = await Promise.all(currents.map((c) => !c || this.canRead(principal, c.event)));
     let next = 0;
     const results: ChangeResult[] = [];
     for (const item of prepared) {
@@ -228,16 +250,21 @@ export class SyncCore {
         continue;
       }
       const i = next++;
-      results.push(await this.applyOne(tx, item, records[i], currents[i]?.event));
+      results.push(await this.applyOne(tx, principal, item, records[i], currents[i]?.event, readable[i]!));
     }
+    // Bound by the first push that records anything under it, or (data from
+    // before bindings) meets a record already there.
+    if (bound && owner === undefined && (tx.records.length > 0 || records.some(Boolean))) tx.bindClient(clientId, principal.id);
     return results;
   }
 
   private async applyOne(
     tx: Transaction,
+    principal: Principal,
     item: Extract<Prepared, { kind: "ok" }>,
     record: IdempotencyRecord | undefined,
     current: ChangeEvent | undefined,
+    currentReadable: boolean,
   ): Promise<ChangeResult> {
     const { change, document, fingerprint } = item;
     const result = (outcome: MessageInitShape<typeof ChangeResultSchema>["outcome"]) => create(ChangeResultSchema, { clientSequence: change.clientSequence, outcome });
@@ -253,11 +280,20 @@ export class SyncCore {
           },
         });
       }
+      // A replay answers what this principal's own push produced, when it
+      // was allowed to (the key is bound to it), even if it could not make
+      // that push now.
       this.counters.idempotentReplays++;
       return record.outcome === "accepted"
         ? result({ case: "accepted", value: { revision: record.revision, serverSequence: record.serverSequence } })
         : result({ case: "resolved", value: { current: record.resolved!.event, strategy: record.strategy ?? "" } });
     }
+
+    // A document (or tombstone) the principal may not read is neither
+    // overwritten nor shown in a conflict: the answer is that of a refused
+    // write, so it does not tell "hidden" from "not yours" (PROTOCOL §13.4).
+    // Before the revision test, as revisions can be guessed.
+    if (!currentReadable) return writeRefused(principal, change);
 
     const currentRevision = current?.revision ?? "";
     if (change.baseRevision === currentRevision) {
@@ -272,10 +308,13 @@ export class SyncCore {
     const currentEvent = current ?? create(ChangeEventSchema, {
       collection: change.collection, documentId: change.documentId, operation: Operation.DELETE, deleted: true,
     });
-    // The state the client edited, when kept (three-way merge, PROTOCOL §7).
-    const base = usesBase(strategy) && change.baseRevision
+    // The state the client edited, when kept (three-way merge, PROTOCOL §7)
+    // and readable: a merge against a base the principal may not read would
+    // answer whether a guess about it is right.
+    const kept = usesBase(strategy) && change.baseRevision
       ? (await tx.getHistoricState(change.collection, change.documentId, change.baseRevision))?.event
       : undefined;
+    const base = kept && (await this.canRead(principal, kept)) ? kept : undefined;
     const settlement = await settleConflict(strategy, change, change.deleted ? null : document, current, base);
     switch (settlement.kind) {
       case "report":
@@ -421,4 +460,29 @@ export class SyncCore {
     await this.pipeline.close();
     await this.storage.close();
   }
+}
+
+/** The answer to a change the principal may not make, the same whatever the reason (PROTOCOL §13.2, §13.4). */
+function writeRefused(principal: Principal, change: ChangeEvent): ChangeResult {
+  return create(ChangeResultSchema, {
+    clientSequence: change.clientSequence,
+    outcome: {
+      case: "rejected",
+      value: {
+        code: StatusCode.permission_denied,
+        reason: `ERROR_REASON_${ErrorReason[ErrorReason.PERMISSION_DENIED]}`,
+        message: `${principal.id} may not write ${change.collection}/${change.documentId}`,
+        fieldViolations: [],
+      },
+    },
+  });
+}
+
+/** A whole push under another principal's client id. Names neither that principal nor any key. */
+function clientIdRefused(clientId: string): SyncFailure {
+  return new SyncFailure(
+    "permission_denied",
+    ErrorReason.PERMISSION_DENIED,
+    `client_id "${clientId}" belongs to another principal; every client needs its own client id`,
+  );
 }

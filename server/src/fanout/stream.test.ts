@@ -85,6 +85,103 @@ describe("heartbeats", () => {
   });
 });
 
+describe("credentials", () => {
+  class Revoked extends Error {}
+
+  it("are checked before every message: a revocation stops a busy stream at once, and nothing committed after it is sent", async () => {
+    const { core, hub } = await setup(1000);
+    let valid = true;
+    let revokedAtSequence = -1n;
+    const abort = new AbortController();
+    const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["todos"] }), {
+      heartbeatMs: 60_000, pageSize: 10, signal: abort.signal,
+      credentials: { check: () => { if (!valid) throw new Revoked(); }, recheck: async () => {} },
+    });
+    await stream.next();
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 1; writing; i++) {
+        await core.push(principal, create(PushRequestSchema, { clientId: "busy", changes: [pushed(`d${i}`, {}, i)] }));
+        if (i === 20) {
+          valid = false;
+          revokedAtSequence = core.visibleSequence;
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const received: SubscribeResponse[] = [];
+    const ended = await (async () => {
+      try {
+        for (;;) received.push((await stream.next()).value as SubscribeResponse);
+      } catch (error) {
+        return error;
+      }
+    })();
+    writing = false;
+    await writer;
+    expect(ended).toBeInstanceOf(Revoked);
+    const sequences = received.flatMap((m) => (m.event.case === "changes" ? m.event.value.changes.map((c) => c.serverSequence) : []));
+    expect(sequences.length).toBeGreaterThan(0);
+    expect(sequences.every((s) => s <= revokedAtSequence)).toBe(true);
+    expect(hub.size).toBe(0);
+  });
+
+  it("are re-established once per heartbeat interval whatever the traffic, not only at heartbeats", async () => {
+    const { core, hub } = await setup(1000);
+    const rechecks: number[] = [];
+    const abort = new AbortController();
+    const started = Date.now();
+    const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["todos"] }), {
+      heartbeatMs: 100, pageSize: 10, signal: abort.signal,
+      credentials: {
+        check: () => {},
+        recheck: async () => {
+          rechecks.push(Date.now() - started);
+          if (rechecks.length === 3) throw new Revoked();
+        },
+      },
+    });
+    await stream.next();
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 1; writing; i++) {
+        await core.push(principal, create(PushRequestSchema, { clientId: "busy", changes: [pushed(`d${i}`, {}, i)] }));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    let heartbeats = 0;
+    const ended = await (async () => {
+      try {
+        for (;;) if (((await stream.next()).value as SubscribeResponse).event.case === "heartbeat") heartbeats++;
+      } catch (error) {
+        return error;
+      }
+    })();
+    writing = false;
+    await writer;
+    expect(ended).toBeInstanceOf(Revoked);
+    // Deliveries every 10 ms postponed every heartbeat, not the re-checks.
+    expect(heartbeats).toBe(0);
+    expect(rechecks.length).toBe(3);
+    expect(rechecks[2]!).toBeLessThan(3 * 100 + 200);
+  });
+
+  it("end an idle stream within one heartbeat interval", async () => {
+    const { core, hub } = await setup(10);
+    let valid = true;
+    const abort = new AbortController();
+    const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["todos"] }), {
+      heartbeatMs: 100, pageSize: 10, signal: abort.signal,
+      credentials: { check: () => { if (!valid) throw new Revoked(); }, recheck: async () => {} },
+    });
+    await stream.next();
+    valid = false;
+    const started = Date.now();
+    await expect(stream.next()).rejects.toBeInstanceOf(Revoked);
+    expect(Date.now() - started).toBeLessThan(100 + 100);
+  });
+});
+
 describe("live changes in a binary codec", () => {
   it("are encoded once and shared by every subscriber, and decode to the same batch", async () => {
     const core = await SyncCore.open(createMemoryStorage());

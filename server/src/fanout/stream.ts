@@ -21,11 +21,13 @@ export interface StreamOptions {
   readonly binary?: boolean;
   readonly heartbeatMs: number;
   /**
-   * Re-checks the caller's credentials (a revoked or expired token); called at
-   * every heartbeat, so a revocation ends open streams within one interval.
-   * Throws to end the stream with that error.
+   * The caller's credentials (PROTOCOL §13.5). `check` runs before every
+   * message, so it must be synchronous and cheap: once a revocation or expiry
+   * is known in memory, nothing more is sent. `recheck` authenticates afresh
+   * (it may do I/O) once per heartbeat interval whatever the traffic. Either
+   * throws to end the stream with that error.
    */
-  readonly recheck?: () => Promise<void>;
+  readonly credentials?: { readonly check: () => void; readonly recheck: () => Promise<void> };
   readonly pageSize: number;
   readonly signal: AbortSignal;
   readonly now?: () => number;
@@ -60,19 +62,32 @@ export async function* streamChanges(
     return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: core.epoch });
   };
 
+  const now = options.now ?? Date.now;
+  const { credentials } = options;
+  // Its own schedule, not the heartbeat's: deliveries postpone heartbeats,
+  // and must not postpone re-authentication.
+  let recheckAt = now() + options.heartbeatMs;
+  const recheckIfDue = async () => {
+    if (!credentials || now() < recheckAt) return;
+    await credentials.recheck();
+    recheckAt = now() + options.heartbeatMs;
+  };
+  /** Called right before each yield, with nothing awaited in between. */
+  const mayStillSend = () => credentials?.check();
+
   async function* catchUp(): AsyncGenerator<SubscribeResponse> {
     core.ensureResumable(collections, checkpoint);
     for (;;) {
       const page = await core.readPage(collections, checkpoint, options.pageSize, core.visibleSequence);
       checkpoint = page.checkpoint;
-      yield create(SubscribeResponseSchema, {
-        event: { case: "changes", value: { changes: await visible(page.changes), checkpoint, caughtUp: !page.hasMore } },
-      });
+      const changes = await visible(page.changes);
+      await recheckIfDue();
+      mayStillSend();
+      yield create(SubscribeResponseSchema, { event: { case: "changes", value: { changes, checkpoint, caughtUp: !page.hasMore } } });
       if (!page.hasMore) return;
     }
   }
 
-  const now = options.now ?? Date.now;
   // The heartbeat deadline runs from the last message sent, not the last
   // wake-up: commits in other collections wake the stream without sending
   // anything, and must not postpone the heartbeat forever.
@@ -84,12 +99,19 @@ export async function* streamChanges(
     }
     for (;;) {
       const untilHeartbeat = lastSentAt + options.heartbeatMs - now();
-      const reason = untilHeartbeat <= 0 ? "timeout" : await subscription.wait(untilHeartbeat, options.signal);
+      const untilRecheck = credentials ? recheckAt - now() : Infinity;
+      if (untilRecheck <= 0) {
+        await recheckIfDue();
+        continue;
+      }
+      const reason = untilHeartbeat <= 0 ? "timeout" : await subscription.wait(Math.min(untilHeartbeat, untilRecheck), options.signal);
       if (reason === "closed" || options.signal.aborted) return;
       if (reason === "timeout") {
-        await options.recheck?.();
+        if (lastSentAt + options.heartbeatMs > now()) continue; // woken to re-authenticate
+        await recheckIfDue();
         const idle = subscription.idleWatermark();
         if (idle !== undefined) checkpoint = advancedTo(checkpoint, idle);
+        mayStillSend();
         yield create(SubscribeResponseSchema, {
           event: { case: "heartbeat", value: { checkpoint, serverTimeMs: BigInt(Math.floor(now())) } },
         });
@@ -108,9 +130,11 @@ export async function* streamChanges(
       checkpoint = advancedTo(checkpoint, delivery.watermark);
       if (fresh.length === 0) continue; // all covered by the catch-up already
       const readable = await visible(fresh);
+      await recheckIfDue();
       const batch = create(ChangeBatchSchema, { checkpoint, caughtUp: true });
       if (options.binary) batch.$unknown = readable.map(encodedChange);
       else batch.changes = readable;
+      mayStillSend();
       yield create(SubscribeResponseSchema, { event: { case: "changes", value: batch } });
       lastSentAt = now();
     }

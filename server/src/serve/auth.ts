@@ -1,13 +1,29 @@
 // Authentication: a bearer token becomes a Principal, or the call is refused
 // (PROTOCOL §13). Two built-in schemes make the secure setup the easy one: a
-// token file (re-read when it changes, so revoking is editing a line) and
-// HMAC-signed tokens (stateless, with expiry).
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+// token file (token-file.ts: reloaded when it changes, so revoking is editing
+// a line) and HMAC-signed tokens (hmac-token.ts: stateless, with expiry).
+import { isDeepStrictEqual } from "node:util";
 import type { Authorize, Principal } from "../core/sync-core.js";
 
-/** Returns the principal for a token, or undefined to refuse it. */
-export type Authenticate = (token: string) => Principal | undefined | Promise<Principal | undefined>;
+/**
+ * Returns the principal for a token, or undefined to refuse it. A plain
+ * function is enough; the optional members let open Subscribe streams end as
+ * soon as their token stops being valid (PROTOCOL §13.5).
+ */
+export interface Authenticate {
+  (token: string): Principal | undefined | Promise<Principal | undefined>;
+  /**
+   * Whether `token`, accepted earlier as `principal`, would be accepted now as
+   * the same principal. Runs before every message an open stream sends, so it
+   * must be synchronous and cheap (no I/O): the built-in schemes answer from
+   * memory. Without it, streams learn of a revocation only from the full
+   * re-authentication they run once per heartbeat interval, and may deliver
+   * changes committed in between.
+   */
+  isStillValid?(token: string, principal: Principal): boolean;
+  /** Stops what the authenticator runs in the background (a file watcher). */
+  close?(): void;
+}
 
 /** What the built-in schemes put in a principal, read by `scopeAuthorize`. */
 export interface ScopedPrincipal extends Principal {
@@ -16,89 +32,46 @@ export interface ScopedPrincipal extends Principal {
   readonly readOnly?: boolean;
 }
 
-/**
- * Lines of `token principal [collections=a,b] [readonly]`; `#` starts a comment.
- * The file is re-read whenever its modification time changes.
- */
-export function tokenFileAuthenticator(path: string): Authenticate {
-  let loaded = "";
-  let tokens = new Map<string, ScopedPrincipal>();
-  const reload = () => {
-    // Size too: two edits within one mtime tick must not go unnoticed.
-    const { mtimeMs, size } = statSync(path);
-    const version = `${mtimeMs}:${size}`;
-    if (version === loaded) return;
-    tokens = parseTokenFile(readFileSync(path, "utf8"), path);
-    loaded = version;
-  };
-  reload();
-  return (token) => {
-    reload();
-    return tokens.get(token);
-  };
-}
-
-export function parseTokenFile(text: string, source = "token file"): Map<string, ScopedPrincipal> {
-  const tokens = new Map<string, ScopedPrincipal>();
-  text.split("\n").forEach((raw, i) => {
-    const line = raw.replace(/#.*/, "").trim();
-    if (!line) return;
-    const [token, id, ...options] = line.split(/\s+/);
-    if (!token || !id) throw new Error(`${source}:${i + 1}: expected "token principal [collections=a,b] [readonly]"`);
-    let principal: ScopedPrincipal = { id };
-    for (const option of options) {
-      if (option === "readonly") principal = { ...principal, readOnly: true };
-      else if (option.startsWith("collections=")) principal = { ...principal, collections: option.slice(12).split(",").filter(Boolean) };
-      else throw new Error(`${source}:${i + 1}: unknown option "${option}"`);
-    }
-    tokens.set(token, principal);
-  });
-  return tokens;
-}
-
+/** Fixed tokens, for tests and embedding. */
 export function staticTokenAuthenticator(tokens: Readonly<Record<string, ScopedPrincipal>>): Authenticate {
   const map = new Map(Object.entries(tokens));
-  return (token) => map.get(token);
+  const authenticate: Authenticate = (token) => map.get(token);
+  authenticate.isStillValid = (token, principal) => map.get(token) === principal;
+  return authenticate;
 }
 
-interface SignedClaims {
-  sub: string;
-  /** Expiry, seconds since the Unix epoch. */
-  exp?: number;
-  collections?: string[];
-  readOnly?: boolean;
-}
-
-/** Issues a token for `hmacAuthenticator`: `v1.<claims>.<signature>`, base64url. */
-export function signToken(secret: string, claims: SignedClaims): string {
-  const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
-  return `v1.${payload}.${createHmac("sha256", secret).update(payload).digest("base64url")}`;
-}
-
-export function hmacAuthenticator(secret: string, now: () => number = Date.now): Authenticate {
-  if (secret.length < 16) throw new Error("the HMAC secret must be at least 16 characters");
-  return (token) => {
-    const [version, payload, signature] = token.split(".");
-    if (version !== "v1" || !payload || !signature) return undefined;
-    const expected = createHmac("sha256", secret).update(payload).digest();
-    const given = Buffer.from(signature, "base64url");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    let claims: SignedClaims;
-    try {
-      claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as SignedClaims;
-    } catch {
-      return undefined;
+/** Accepts a token any of `schemes` accepts, asking them in order. */
+export function anyAuthenticator(...schemes: readonly Authenticate[]): Authenticate {
+  const authenticate: Authenticate = async (token) => {
+    for (const scheme of schemes) {
+      const principal = await scheme(token);
+      if (principal) return principal;
     }
-    if (typeof claims.sub !== "string" || (claims.exp !== undefined && claims.exp * 1000 <= now())) return undefined;
-    return { id: claims.sub, collections: claims.collections, readOnly: claims.readOnly };
+    return undefined;
   };
+  // A scheme that cannot tell leaves it to the periodic re-authentication.
+  authenticate.isStillValid = (token, principal) => schemes.some((s) => (s.isStillValid ? s.isStillValid(token, principal) : true));
+  authenticate.close = () => {
+    for (const scheme of schemes) scheme.close?.();
+  };
+  return authenticate;
 }
 
-/** Authorization by the scopes the built-in schemes attach to a principal. */
+/** Same identity and same scopes: a stream may go on under the re-authenticated principal. */
+export function samePrincipal(a: Principal, b: Principal): boolean {
+  return a === b || isDeepStrictEqual(a, b);
+}
+
+/**
+ * Authorization by the scopes the built-in schemes attach to a principal.
+ * Fails closed on scopes of the wrong type (a custom authenticator's bug):
+ * `collections` grants by exact membership in a real list, never by substring,
+ * and any `readOnly` other than absent or false makes the principal read-only.
+ */
 export const scopeAuthorize: Authorize = (principal, action, collection) => {
-  const scoped = principal as ScopedPrincipal;
-  if (scoped.collections && !scoped.collections.includes(collection)) return false;
-  return !(action === "write" && scoped.readOnly);
+  const { collections, readOnly } = principal as ScopedPrincipal;
+  if (collections !== undefined && !(Array.isArray(collections) && collections.includes(collection))) return false;
+  return !(action === "write" && readOnly !== undefined && readOnly !== false);
 };
 
 /** The token of an `authorization: Bearer <token>` header, if well-formed. */

@@ -1,8 +1,13 @@
 // The command-line server as a real process: killed without warning, it keeps
 // every acknowledged push; buf curl talks to it.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { errorInfo } from "../../../common/src/errors.js";
+import { signToken } from "./hmac-token.js";
 import { pushed, syncClient, tempDir } from "./testing.js";
 
 const children: ChildProcess[] = [];
@@ -61,9 +66,119 @@ describe("the command line", () => {
     expect(JSON.parse(stdout)).toMatchObject({ checkpoint: { epoch: expect.any(String) } });
   }, 60_000);
 
+  it("refuses a malformed or missing token file at start with one line naming file and line", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const tokens = join(dir.path, "tokens");
+    writeFileSync(tokens, "good-token alice\n# fine\nbad-token bob collections=\n");
+    for (const [path, expected] of [[tokens, `${tokens}:3: "" is not a collection name`], [join(dir.path, "absent"), "cannot read the token file"]] as const) {
+      const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "memory", "--port", "0", "--token-file", path]).then(
+        () => ({ code: 0, stderr: "" }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(expected);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
   it("refuses bad flags with a clear message", async () => {
     const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "floppy"]).catch((e) => e);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--storage must be level, memory or postgres, got "floppy"');
   });
+});
+
+describe("revocation under traffic, against the server process", () => {
+  const HEARTBEAT_MS = 1000;
+  const SLACK_MS = 500;
+  const SECRET = "revocation-test-secret-0123456789";
+
+  /**
+   * Opens a stream with `token` while a writer pushes to its collection every
+   * ~20 ms, calls `revoke`, and returns what happened. `effectiveAt` resolves
+   * to when the server has taken the revocation in (from then on, no push
+   * sent may be delivered).
+   */
+  async function revokeUnderTraffic(url: string, token: string, revoke: () => void, effectiveAt: () => Promise<number>) {
+    const writer = syncClient(url, "connect-proto-h2", "writer-token");
+    const sentAt = new Map<string, number>();
+    let writing = true;
+    const writes = (async () => {
+      for (let i = 1; writing; i++) {
+        const id = `w-${i}`;
+        sentAt.set(id, Date.now());
+        await writer.push({ clientId: "writer-laptop", changes: [pushed(id, { i }, i)] });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const delivered: string[] = [];
+    let ended: unknown;
+    const stream = (async () => {
+      try {
+        for await (const message of syncClient(url, "grpc", token).subscribe({ collections: ["todos"], heartbeatIntervalMs: HEARTBEAT_MS })) {
+          if (message.event.case === "changes") delivered.push(...message.event.value.changes.map((c) => c.documentId));
+        }
+      } catch (error) {
+        ended = error;
+      }
+    })();
+    const deadline = Date.now() + 10_000;
+    while (delivered.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(delivered.length).toBeGreaterThanOrEqual(10); // the stream is busy
+    const revokedAt = Date.now();
+    revoke();
+    const effective = await effectiveAt();
+    await Promise.race([stream, new Promise((r) => setTimeout(r, 5_000))]);
+    const endedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 200)); // traffic goes on after the end
+    writing = false;
+    await writes;
+    const late = [...sentAt].filter(([, at]) => at > effective).map(([id]) => id);
+    return { ended, delivered, late, revokedAt, effective, endedAt };
+  }
+
+  it("ends a busy stream within a heartbeat interval once its token line is deleted, delivering nothing pushed after", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const tokens = join(dir.path, "tokens");
+    writeFileSync(tokens, "watcher-token watcher\nwriter-token writer\n");
+    const { url } = await startCli(["--storage", "memory", "--token-file", tokens, "--hmac-secret", SECRET, "--heartbeat-ms", String(HEARTBEAT_MS)]);
+    const watcher = syncClient(url, "connect-json-h1", "watcher-token");
+    const result = await revokeUnderTraffic(url, "watcher-token", () => writeFileSync(tokens, "writer-token writer\n"), async () => {
+      // The server has loaded the edit once it refuses the token on a call.
+      for (;;) {
+        try {
+          await watcher.pull({ collections: ["todos"], limit: 1 });
+        } catch (error) {
+          expect(ConnectError.from(error).code).toBe(Code.Unauthenticated);
+          return Date.now();
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    expect(ConnectError.from(result.ended).code).toBe(Code.Unauthenticated);
+    expect(errorInfo(result.ended)?.reason).toBe("ERROR_REASON_UNAUTHENTICATED");
+    expect(result.endedAt - result.revokedAt).toBeLessThanOrEqual(HEARTBEAT_MS + SLACK_MS);
+    expect(result.late.length).toBeGreaterThan(0);
+    expect(result.delivered.filter((id) => result.late.includes(id))).toEqual([]);
+  }, 30_000);
+
+  it("ends a busy stream within a heartbeat interval once its HMAC token expires, delivering nothing pushed after", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const tokens = join(dir.path, "tokens");
+    writeFileSync(tokens, "writer-token writer\n");
+    const { url } = await startCli(["--storage", "memory", "--token-file", tokens, "--hmac-secret", SECRET, "--heartbeat-ms", String(HEARTBEAT_MS)]);
+    const expiresAtMs = (Math.floor(Date.now() / 1000) + 3) * 1000;
+    const token = signToken(SECRET, { sub: "watcher", exp: expiresAtMs / 1000 });
+    const result = await revokeUnderTraffic(url, token, () => {}, async () => {
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAtMs - Date.now())));
+      return expiresAtMs;
+    });
+    expect(ConnectError.from(result.ended).code).toBe(Code.Unauthenticated);
+    expect(result.endedAt - expiresAtMs).toBeLessThanOrEqual(HEARTBEAT_MS + SLACK_MS);
+    expect(result.late.length).toBeGreaterThan(0);
+    expect(result.delivered.filter((id) => result.late.includes(id))).toEqual([]);
+  }, 30_000);
 });

@@ -4,7 +4,9 @@
 import { parseArgs } from "node:util";
 import { parseStrategy, type ConflictPolicy, type ServerConflictStrategy } from "../core/conflicts.js";
 import { createLevelStorage, createMemoryStorage, createPostgresStorage, type Storage } from "../storage/index.js";
-import { hmacAuthenticator, tokenFileAuthenticator, type Authenticate } from "./auth.js";
+import { anyAuthenticator, type Authenticate } from "./auth.js";
+import { hmacAuthenticator } from "./hmac-token.js";
+import { tokenFileAuthenticator } from "./token-file.js";
 import { createSyncServer } from "./server.js";
 
 const HELP = `Usage: pocket-sync-server [options]
@@ -21,9 +23,12 @@ const HELP = `Usage: pocket-sync-server [options]
   --durability process|fsync  process: acknowledged pushes survive a killed process;
                               fsync: they survive power loss (env POCKET_DURABILITY);
                               on postgres both survive power loss, as PostgreSQL commits
-  --token-file FILE           bearer tokens, lines "token principal [collections=a,b] [readonly]",
-                              re-read when changed (env POCKET_TOKEN_FILE)
-  --hmac-secret S             accept HMAC-signed tokens (env POCKET_HMAC_SECRET)
+  --token-file FILE           bearer tokens, lines "token principal [collections=a,b] [readonly]"
+                              (env POCKET_TOKEN_FILE); a malformed file refuses to start. Watched:
+                              an edit applies within a second and ends open streams of removed
+                              tokens; a malformed edit keeps the previous tokens and is logged
+  --hmac-secret S             accept HMAC-signed tokens, v1.<claims>.<signature> (env
+                              POCKET_HMAC_SECRET, at least 16 characters)
   --conflict-strategy SPEC    report (default), last-write-wins, server-wins, client-wins or merge;
                               per collection: "merge,notes=server-wins" (env POCKET_CONFLICT_STRATEGY)
   --tombstone-retention-ms N  keep tombstones this long (default 30 days)
@@ -138,21 +143,18 @@ try {
 let authenticate: Authenticate | undefined;
 const tokenFile = setting("token-file", "POCKET_TOKEN_FILE");
 const hmacSecret = setting("hmac-secret", "POCKET_HMAC_SECRET");
+// Until the server's logger exists, problems go to stderr.
+let logError = (message: string) => console.error(`pocket-sync-server: ${message}`);
 try {
-  const schemes = [tokenFile && tokenFileAuthenticator(tokenFile), hmacSecret && hmacAuthenticator(hmacSecret)].filter(
-    (a): a is Authenticate => Boolean(a),
-  );
-  if (schemes.length) {
-    authenticate = async (token) => {
-      for (const scheme of schemes) {
-        const principal = await scheme(token);
-        if (principal) return principal;
-      }
-      return undefined;
-    };
-  }
+  const schemes = [
+    tokenFile && tokenFileAuthenticator(tokenFile, { onReloadError: (message) => logError(message) }),
+    hmacSecret && hmacAuthenticator(hmacSecret),
+  ].filter((a): a is Authenticate => Boolean(a));
+  if (schemes.length) authenticate = schemes.length === 1 ? schemes[0] : anyAuthenticator(...schemes);
 } catch (error) {
-  fail((error as Error).message);
+  // A malformed token file or a short secret: the one line that says where.
+  console.error(`pocket-sync-server: ${(error as Error).message}`);
+  process.exit(2);
 }
 
 /** An error and its causes on one line: "a: b: c". */
@@ -186,6 +188,8 @@ try {
   process.exit(1);
 }
 
+logError = (message) => server.app.log.error(message);
+
 const url = await server.listen({
   port: integer("port", "PORT") ?? 8080,
   host: setting("host", "HOST") ?? "127.0.0.1",
@@ -199,6 +203,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(1); // a second signal means now
     stopping = true;
+    authenticate?.close?.();
     server.close().then(
       () => process.exit(0),
       (error) => {

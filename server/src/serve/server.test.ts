@@ -9,7 +9,8 @@ import { errorInfo, fieldViolations } from "../../../common/src/errors.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../../gen/ts/grpc/health/v1/health_pb.js";
 import { CheckpointSchema, type ChangeEvent, type Checkpoint, type SubscribeResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { createLevelStorage } from "../storage/index.js";
-import { signToken, hmacAuthenticator, tokenFileAuthenticator } from "./auth.js";
+import { hmacAuthenticator, signToken } from "./hmac-token.js";
+import { tokenFileAuthenticator } from "./token-file.js";
 import { eventually, PROTOCOL_VARIANTS, pushed, startServer, syncClient, tempDir, transportFor, type RunningServer } from "./testing.js";
 
 const running: RunningServer[] = [];
@@ -173,10 +174,12 @@ describe("Subscribe", () => {
 });
 
 describe("auth", () => {
-  it("refuses calls without a valid token, and honours a revoked token at once", async () => {
+  it("refuses calls without a valid token, and honours a revoked token once the file is reloaded", async () => {
     const tokens = join(dir(), "tokens");
     writeFileSync(tokens, "alice-token alice\nreader-token reader collections=todos readonly\n");
-    const { url } = await start({ authenticate: tokenFileAuthenticator(tokens) });
+    const authenticate = tokenFileAuthenticator(tokens);
+    cleanups.push(() => authenticate.close());
+    const { url } = await start({ authenticate });
     const missing = await connectError(syncClient(url).pull({ collections: ["todos"] }));
     expect(missing.code).toBe(Code.Unauthenticated);
     expect(errorInfo(missing)?.reason).toBe("ERROR_REASON_UNAUTHENTICATED");
@@ -185,13 +188,16 @@ describe("auth", () => {
     expect((await alice.push({ clientId: "a", changes: [pushed("x", {}, 1)] })).results[0]?.outcome.case).toBe("accepted");
 
     writeFileSync(tokens, "reader-token reader collections=todos readonly\n# alice revoked\n");
+    await authenticate.reload(); // what the watcher does within milliseconds
     expect((await connectError(alice.pull({ collections: ["todos"] }))).code).toBe(Code.Unauthenticated);
   });
 
   it("ends an open stream once its token is revoked, within a heartbeat", async () => {
     const tokens = join(dir(), "tokens");
     writeFileSync(tokens, "alice-token alice\n");
-    const { url, server } = await start({ authenticate: tokenFileAuthenticator(tokens) });
+    const authenticate = tokenFileAuthenticator(tokens);
+    cleanups.push(() => authenticate.close());
+    const { url, server } = await start({ authenticate });
     const live = follow(syncClient(url, "grpc", "alice-token").subscribe({ collections: ["todos"], heartbeatIntervalMs: 100 }));
     await eventually(() => live.messages.some((m) => m.event.case === "heartbeat"), 5_000, "a heartbeat");
     writeFileSync(tokens, "# alice revoked\n");

@@ -12,11 +12,11 @@ import {
   SubscribeRequestSchema,
   SyncService,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { Principal, SyncCore } from "../core/sync-core.js";
+import { ANONYMOUS, type Principal, type SyncCore } from "../core/sync-core.js";
 import type { FanoutHub } from "../fanout/hub.js";
 import { isBinaryCodec } from "../fanout/encode-once.js";
 import { streamChanges } from "../fanout/stream.js";
-import { bearerToken, type Authenticate } from "./auth.js";
+import { bearerToken, samePrincipal, type Authenticate } from "./auth.js";
 import { invalidRequest, toConnectError } from "./errors.js";
 
 export interface SyncServiceDeps {
@@ -28,7 +28,6 @@ export interface SyncServiceDeps {
   readonly subscribePageSize: number;
 }
 
-const ANONYMOUS: Principal = { id: "anonymous" };
 /** Servers cap heartbeats at 30 s (PROTOCOL §5.3); below 50 ms is a busy loop. */
 const MAX_HEARTBEAT_MS = 30_000;
 const MIN_HEARTBEAT_MS = 50;
@@ -51,6 +50,24 @@ export function syncServiceRoutes(deps: SyncServiceDeps) {
       throw syncError(Code.Unauthenticated, ErrorReason.UNAUTHENTICATED, message);
     }
     return principal;
+  }
+
+  /** Keeps an open stream to the credentials it was opened with (PROTOCOL §13.5). */
+  function credentialsOf(context: HandlerContext, principal: Principal) {
+    const authenticate = deps.authenticate;
+    if (!authenticate) return undefined;
+    const token = bearerToken(context.requestHeader.get("authorization"))!;
+    const revoked = () => syncError(Code.Unauthenticated, ErrorReason.UNAUTHENTICATED, "the bearer token was revoked, expired or changed");
+    return {
+      check() {
+        if (authenticate.isStillValid && !authenticate.isStillValid(token, principal)) throw revoked();
+      },
+      async recheck() {
+        // Another principal, or other scopes, for the same token: the stream
+        // was authorized for the old ones, so it ends and the client reconnects.
+        if (!samePrincipal(await principalOf(context), principal)) throw revoked();
+      },
+    };
   }
 
   return (router: ConnectRouter) =>
@@ -80,9 +97,7 @@ export function syncServiceRoutes(deps: SyncServiceDeps) {
           const asked = request.heartbeatIntervalMs || deps.defaultHeartbeatMs;
           yield* streamChanges(deps.core, deps.hub, principal, request, {
             binary: isBinaryCodec(context.requestHeader.get("content-type")),
-            recheck: async () => {
-              await principalOf(context);
-            },
+            credentials: credentialsOf(context, principal),
             heartbeatMs: Math.max(MIN_HEARTBEAT_MS, Math.min(asked, MAX_HEARTBEAT_MS, deps.defaultHeartbeatMs)),
             pageSize: deps.subscribePageSize,
             signal: context.signal,

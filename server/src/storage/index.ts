@@ -6,6 +6,7 @@ import { PostgresStorage, type PostgresStorageOptions } from "./postgres.js";
 import type { Storage } from "./types.js";
 
 export type * from "./types.js";
+export { ClientIdAlreadyBound } from "./types.js";
 export { LevelStorage } from "./level.js";
 export { PostgresStorage, type PostgresStorageOptions } from "./postgres.js";
 

@@ -1,18 +1,19 @@
 // Storage on abstract-level: LevelDB on disk by default (classic-level via
 // `level`), memory-level for tests, or any abstract-level database. Every
 // commit is one atomic batch: documents, the change index, the idempotency
-// records and the sequence counter together.
+// records, client-id bindings and the sequence counter together.
 import type { AbstractLevel, AbstractSublevel } from "abstract-level";
 import { randomUUID } from "node:crypto";
 import { decodeChange, decodeRecord, encodeChange, encodeRecord } from "./codec.js";
-import type {
-  CommitBatch,
-  DocumentKey,
-  IdempotencyRecord,
-  PurgeResult,
-  Storage,
-  StorageMeta,
-  StoredChange,
+import {
+  ClientIdAlreadyBound,
+  type CommitBatch,
+  type DocumentKey,
+  type IdempotencyRecord,
+  type PurgeResult,
+  type Storage,
+  type StorageMeta,
+  type StoredChange,
 } from "./types.js";
 
 type Db = AbstractLevel<string | Buffer | Uint8Array, string, unknown>;
@@ -38,6 +39,7 @@ export class LevelStorage implements Storage {
   private readonly documents: Sub; // collection+documentId -> sequence of its latest change
   private readonly idempotency: Sub; // clientId+clientSequence -> record
   private readonly history: Sub; // collection+documentId+revision -> superseded change
+  private readonly owners: Sub; // clientId -> principal id
   private readonly meta: Sub;
   private epoch = "";
   private lastSequence = 0n;
@@ -48,6 +50,7 @@ export class LevelStorage implements Storage {
     this.documents = db.sublevel("d", { valueEncoding: "utf8" }) as Sub;
     this.idempotency = db.sublevel("i", { valueEncoding: "utf8" }) as Sub;
     this.history = db.sublevel("h", { valueEncoding: "view" }) as Sub;
+    this.owners = db.sublevel("o", { valueEncoding: "utf8" }) as Sub;
     this.meta = db.sublevel("m", { valueEncoding: "utf8" }) as Sub;
   }
 
@@ -103,8 +106,21 @@ export class LevelStorage implements Storage {
     return values.map((v) => (v === undefined ? undefined : decodeRecord(v as string)));
   }
 
+  async getClientOwner(clientId: string): Promise<string | undefined> {
+    return (await this.owners.get(clientId)) as string | undefined;
+  }
+
   async commit(batch: CommitBatch, options: { sync: boolean }): Promise<void> {
     const ops: BatchOp[] = [];
+    // LevelDB has no constraints; one process writes, so reading first is
+    // enough to give bindings the same all-or-nothing rule as PostgreSQL's key.
+    const owners = batch.owners ?? [];
+    if (owners.length) {
+      const bound = await this.owners.getMany(owners.map((o) => o.clientId));
+      const taken = owners.find((o, i) => bound[i] !== undefined || owners.findIndex((p) => p.clientId === o.clientId) !== i);
+      if (taken) throw new ClientIdAlreadyBound(taken.clientId);
+      for (const { clientId, principal } of owners) ops.push({ type: "put", key: clientId, value: principal, sublevel: this.owners });
+    }
     // Where each document's index entry stands before this batch, or was
     // moved to by an earlier change of the same batch.
     const previous = new Map<string, bigint | undefined>();

@@ -1,7 +1,8 @@
 // Storage on PostgreSQL, for deployments that want the data in a database
 // server rather than embedded next to the process. Same guarantees as the
 // LevelDB storage: every commit is ONE transaction (documents, the change
-// index, kept history, idempotency records and the sequence counter together),
+// index, kept history, idempotency records, client-id bindings and the sequence
+// counter together),
 // reads see a commit entirely or not at all.
 //
 // Single writer: the core assigns sequences in memory, so exactly one server
@@ -20,14 +21,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import { decodeEvent, decodeRecord, encodeEvent, encodeRecord } from "./codec.js";
-import type {
-  CommitBatch,
-  DocumentKey,
-  IdempotencyRecord,
-  PurgeResult,
-  Storage,
-  StorageMeta,
-  StoredChange,
+import {
+  ClientIdAlreadyBound,
+  type CommitBatch,
+  type DocumentKey,
+  type IdempotencyRecord,
+  type PurgeResult,
+  type Storage,
+  type StorageMeta,
+  type StoredChange,
 } from "./types.js";
 
 export interface PostgresStorageOptions {
@@ -45,6 +47,18 @@ const FORMAT = 1;
 const LOCK_CLASS = 0x506f636b;
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+// Added after the first layout: created on open where missing, ignored by
+// servers from before it. The primary key is the rule: a client id is bound
+// once, and two commits (even from two servers) cannot both bind it.
+const clientOwnersTable = (s: string) => `
+CREATE TABLE IF NOT EXISTS ${s}.client_owners (
+  client_id text COLLATE "C" PRIMARY KEY,
+  principal text NOT NULL
+);
+`;
+/** The primary key of client_owners, as PostgreSQL names it. */
+const CLIENT_OWNERS_KEY = "client_owners_pkey";
 
 // Collection names, document ids and client ids are compared byte for byte
 // (COLLATE "C"): faster, and immune to the OS collation changes that corrupt
@@ -93,7 +107,8 @@ CREATE TABLE IF NOT EXISTS ${s}.idempotency (
   PRIMARY KEY (client_id, client_sequence)
 );
 CREATE INDEX IF NOT EXISTS idempotency_committed_at ON ${s}.idempotency (committed_at_ms);
-`;
+${clientOwnersTable(s)}`;
+
 
 const int64 = (value: bigint) => BigInt.asIntN(64, value).toString();
 const bytes = (event: StoredChange["event"]) => {
@@ -157,6 +172,8 @@ export class PostgresStorage implements Storage {
       // the schema) still opens an existing data set.
       const present = await lock.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${this.s}.meta`]);
       if (!present.rows[0]?.present) await lock.query(tables(this.s));
+      const owners = await lock.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${this.s}.client_owners`]);
+      if (!owners.rows[0]?.present) await lock.query(clientOwnersTable(this.s));
       await lock.query(
         `INSERT INTO ${this.s}.meta (id, format, epoch, last_sequence, purged_through) VALUES (1, $1, $2, 0, '{}') ON CONFLICT (id) DO NOTHING`,
         [FORMAT, randomUUID()],
@@ -295,6 +312,11 @@ export class PostgresStorage implements Storage {
     });
   }
 
+  async getClientOwner(clientId: string): Promise<string | undefined> {
+    const { rows } = await this.ready().query<{ principal: string }>(`SELECT principal FROM ${this.s}.client_owners WHERE client_id = $1`, [clientId]);
+    return rows[0]?.principal;
+  }
+
   async commit(batch: CommitBatch, options: { sync: boolean }): Promise<void> {
     // A document written twice in one batch ends at its last change; the
     // earlier one is replaced before anyone can see it, as in LevelDB.
@@ -353,6 +375,22 @@ export class PostgresStorage implements Storage {
            ON CONFLICT (client_id, client_sequence) DO UPDATE SET record = EXCLUDED.record, committed_at_ms = EXCLUDED.committed_at_ms`,
           [records.map((r) => r.clientId), records.map((r) => int64(r.clientSequence)), records.map(encodeRecord), records.map((r) => r.committedAtMs)],
         );
+      }
+      const owners = batch.owners ?? [];
+      if (owners.length) {
+        try {
+          await client.query(`INSERT INTO ${this.s}.client_owners (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[])`, [
+            owners.map((o) => o.clientId),
+            owners.map((o) => o.principal),
+          ]);
+        } catch (error) {
+          const { code, constraint, detail } = error as { code?: string; constraint?: string; detail?: string };
+          if (code === "23505" && constraint === CLIENT_OWNERS_KEY) {
+            const taken = owners.find((o) => detail?.includes(`(${o.clientId})`)) ?? owners[0]!;
+            throw new ClientIdAlreadyBound(taken.clientId);
+          }
+          throw error;
+        }
       }
       await client.query(`UPDATE ${this.s}.meta SET last_sequence = GREATEST(last_sequence, $1::bigint) WHERE id = 1`, [batch.lastSequence.toString()]);
     });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ChangeEventSchema, Operation } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { createLevelStorage, createMemoryStorage, createPostgresStorage } from "./index.js";
+import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, createPostgresStorage } from "./index.js";
 import type { Storage, StoredChange } from "./types.js";
 
 function stored(collection: string, documentId: string, serverSequence: bigint, extra: { deleted?: boolean; at?: number; document?: string } = {}): StoredChange {
@@ -146,6 +146,29 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("binds a client id once, in the same atomic write as the batch, and keeps the binding through purges", async () => {
+    const storage = setup().make();
+    await storage.open();
+    expect(await storage.getClientOwner("c1")).toBeUndefined();
+    await storage.commit({ changes: [stored("t", "a", 1n, { at: 10 })], idempotency: [], owners: [{ clientId: "c1", principal: "alice" }], lastSequence: 1n }, { sync: false });
+    expect(await storage.getClientOwner("c1")).toBe("alice");
+    expect(await storage.getClientOwner("c2")).toBeUndefined();
+    // A second binding of the same client id, for another principal or the
+    // same one, fails the whole batch: nothing of it is written.
+    for (const principal of ["bob", "alice"]) {
+      const batch = { changes: [stored("t", "b", 2n)], idempotency: [], owners: [{ clientId: "c2", principal: "carol" }, { clientId: "c1", principal }], lastSequence: 2n };
+      const error = await storage.commit(batch, { sync: true }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ClientIdAlreadyBound);
+      expect((error as ClientIdAlreadyBound).clientId).toBe("c1");
+      expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
+      expect(await storage.getClientOwner("c2")).toBeUndefined();
+    }
+    expect(await storage.getClientOwner("c1")).toBe("alice");
+    await storage.purge(1_000_000);
+    expect(await storage.getClientOwner("c1")).toBe("alice");
+    await storage.close();
+  });
+
   it("purges old tombstones and records, and remembers how far per collection", async () => {
     const storage = setup().make();
     await storage.open();
@@ -168,12 +191,13 @@ describe("level storage on disk", () => {
     const dir = tempDir();
     const first = createLevelStorage(dir);
     const meta = await first.open();
-    await first.commit({ changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], lastSequence: 5n }, { sync: true });
+    await first.commit({ changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 5n }, { sync: true });
     await first.purge(100);
     await first.close();
     const second = createLevelStorage(dir);
     const reopened = await second.open();
     expect(reopened).toEqual({ epoch: meta.epoch, lastSequence: 5n, purgedThrough: { t: 4n } });
+    expect(await second.getClientOwner("c")).toBe("alice");
     expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["b"]);
     await second.close();
   });
@@ -212,14 +236,37 @@ describe.runIf(postgresUrl)("postgres storage, one server per schema", () => {
     const schema = freshSchema();
     const first = postgres(schema);
     const meta = await first.open();
-    await first.commit({ changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], lastSequence: 5n }, { sync: true });
+    await first.commit({ changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 5n }, { sync: true });
     await first.purge(100);
     await first.close();
     const second = postgres(schema);
     const reopened = await second.open();
     expect(reopened).toEqual({ epoch: meta.epoch, lastSequence: 5n, purgedThrough: { t: 4n } });
+    expect(await second.getClientOwner("c")).toBe("alice");
     expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["b"]);
     expect((await second.getDocuments([{ collection: "t", documentId: "b" }]))[0]?.event.serverSequence).toBe(5n);
+    await second.close();
+  });
+
+  it("opens a schema from before client-id bindings, adding their table, and keeps its data", async () => {
+    const schema = freshSchema();
+    const first = postgres(schema);
+    await first.open();
+    await first.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: true });
+    await first.close();
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    try {
+      await admin.query(`DROP TABLE "${schema}".client_owners`);
+    } finally {
+      await admin.end();
+    }
+    const second = postgres(schema);
+    expect((await second.open()).lastSequence).toBe(1n);
+    expect(await second.getClientOwner("c")).toBeUndefined();
+    await second.commit({ changes: [stored("t", "b", 2n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 2n }, { sync: true });
+    expect(await second.getClientOwner("c")).toBe("alice");
+    expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a", "b"]);
     await second.close();
   });
 

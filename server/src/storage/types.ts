@@ -38,6 +38,28 @@ export interface StorageMeta {
   readonly purgedThrough: Readonly<Record<string, bigint>>;
 }
 
+/**
+ * The principal a client id belongs to (PROTOCOL §12.5): bound by the first
+ * push that commits under it, never changed, never purged.
+ */
+export interface ClientOwner {
+  readonly clientId: string;
+  readonly principal: string;
+}
+
+/**
+ * A commit tried to bind a client id that is already bound. Nothing of the
+ * batch was written. Only a second writer on the same data can cause it (the
+ * commit pipeline reads the binding before staging one); a retry sees the
+ * binding.
+ */
+export class ClientIdAlreadyBound extends Error {
+  constructor(readonly clientId: string) {
+    super(`client id "${clientId}" was bound concurrently by another commit`);
+    this.name = "ClientIdAlreadyBound";
+  }
+}
+
 /** Everything one commit group writes; applied all or nothing. */
 export interface CommitBatch {
   /** New latest states. A document's previous index entry is replaced. */
@@ -48,6 +70,12 @@ export interface CommitBatch {
    */
   readonly history?: readonly StoredChange[];
   readonly idempotency: readonly IdempotencyRecord[];
+  /**
+   * New client-id bindings. Binding a client id that is already bound fails
+   * the whole batch with ClientIdAlreadyBound (a constraint, not a check the
+   * caller could race).
+   */
+  readonly owners?: readonly ClientOwner[];
   readonly lastSequence: bigint;
 }
 
@@ -70,6 +98,8 @@ export interface Storage {
   /** A superseded state kept in `CommitBatch.history`, by its revision. */
   getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined>;
   getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>>;
+  /** The principal `clientId` is bound to, or undefined while it is unbound. */
+  getClientOwner(clientId: string): Promise<string | undefined>;
   /**
    * Writes the batch atomically. With `sync`, returns only once the write is
    * on stable storage (survives power loss); otherwise once it survives the
@@ -83,7 +113,8 @@ export interface Storage {
   readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]>;
   /**
    * Removes tombstones, kept history and idempotency records older than
-   * `cutoffMs`, raising the purge watermarks, atomically.
+   * `cutoffMs`, raising the purge watermarks, atomically. Client-id bindings
+   * are kept.
    */
   purge(cutoffMs: number): Promise<PurgeResult>;
   close(): Promise<void>;
