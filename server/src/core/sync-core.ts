@@ -366,9 +366,18 @@ export class SyncCore {
     }
   }
 
-  /** May `principal` see this change? (Document-level read rules.) */
-  async canRead(principal: Principal, change: ChangeEvent): Promise<boolean> {
-    return !this.options.authorize || (await this.options.authorize(principal, "read", change.collection, change));
+  /**
+   * May `principal` see this change? (Document-level read rules.) Answers
+   * synchronously when the rule does, so live fan-out stays synchronous.
+   */
+  canReadNow(principal: Principal, change: ChangeEvent): boolean | Promise<boolean> {
+    return !this.options.authorize || this.options.authorize(principal, "read", change.collection, change);
+  }
+
+  /** The changes `principal` may read, in order. */
+  async readableChanges(principal: Principal, changes: readonly ChangeEvent[]): Promise<ChangeEvent[]> {
+    const verdicts = await Promise.all(changes.map((change) => this.canReadNow(principal, change)));
+    return changes.filter((_, i) => verdicts[i]);
   }
 
   async pull(
@@ -379,8 +388,7 @@ export class SyncCore {
     await this.ensureReadable(principal, request.collections);
     this.ensureResumable(request.collections, request.checkpoint);
     const page = await this.readPage(request.collections, request.checkpoint, request.limit || this.options.defaultPullLimit, this.pipeline.visibleSequence);
-    const changes: ChangeEvent[] = [];
-    for (const change of page.changes) if (await this.canRead(principal, change)) changes.push(change);
+    const changes = await this.readableChanges(principal, page.changes);
     this.counters.changesPulled += changes.length;
     return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });
   }
