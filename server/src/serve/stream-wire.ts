@@ -17,6 +17,7 @@ import {
   SubscribeResponseSchema,
   type Checkpoint,
   type SubscribeRequest,
+  type SubscribeResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { sharedChanges, type Codec } from "../fanout/encode-once.js";
 import type { StreamMessage } from "../fanout/session.js";
@@ -135,13 +136,24 @@ function envelope(flags: number, parts: readonly Uint8Array[]): Uint8Array {
 
 /** One stream message as enveloped bytes. Live changes use the shared encoding. */
 export function encodeMessage(wire: StreamWire, message: StreamMessage): Uint8Array {
-  if (message.kind === "response") {
-    return envelope(0, [
-      wire.codec === "binary" ? toBinary(SubscribeResponseSchema, message.response) : utf8.encode(toJsonString(SubscribeResponseSchema, message.response)),
-    ]);
-  }
+  if (message.kind === "response") return plainEnvelope(encodeResponse(wire, message.response));
   const changes = sharedChanges(message.changes, wire.codec);
   return wire.codec === "binary" ? liveBinary(changes, message.checkpoint) : liveJson(changes, message.checkpoint);
+}
+
+/** A message of one stream's own, unenveloped. */
+export function encodeResponse(wire: StreamWire, response: SubscribeResponse): Uint8Array {
+  return wire.codec === "binary" ? toBinary(SubscribeResponseSchema, response) : utf8.encode(toJsonString(SubscribeResponseSchema, response));
+}
+
+/** An envelope around `payload` compressed with `compression`. */
+export async function compressedEnvelope(payload: Uint8Array, compression: Compression): Promise<Uint8Array> {
+  return envelope(COMPRESSED, [await compression.compress(payload)]);
+}
+
+/** An uncompressed envelope around `payload`. */
+export function plainEnvelope(payload: Uint8Array): Uint8Array {
+  return envelope(0, [payload]);
 }
 
 // SubscribeResponse{changes(1): ChangeBatch{checkpoint(2), caught_up(3): true, changes(1)...}}:
