@@ -4,9 +4,10 @@
 // subscribers share one protobuf encoding and one JSON encoding of a commit.
 // What differs per subscriber (its checkpoint) is small and encoded apart; the
 // transport writes the shared bytes and the small part side by side.
-import { toBinary, toJsonString } from "@bufbuild/protobuf";
+import { toJsonString } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { ChangeEventSchema, type ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { encodeEvent } from "../storage/change-codec.js";
 
 export type Codec = "binary" | "json";
 
@@ -33,7 +34,8 @@ const CHANGES_FIELD = 1; // ChangeBatch.changes
 
 function encodeBinary(changes: readonly ChangeEvent[]): Uint8Array {
   const writer = new BinaryWriter();
-  for (const change of changes) writer.tag(CHANGES_FIELD, WireType.LengthDelimited).bytes(toBinary(ChangeEventSchema, change));
+  // A committed change was encoded when it was stored: those bytes are reused.
+  for (const change of changes) writer.tag(CHANGES_FIELD, WireType.LengthDelimited).bytes(encodeEvent(change));
   return writer.finish();
 }
 

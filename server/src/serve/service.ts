@@ -3,9 +3,12 @@
 // semantics. Subscribe has its own route (subscribe-route.ts): a live stream
 // is written by the fan-out directly, not through Connect's per-message
 // pipeline.
-import type { ConnectRouter } from "@connectrpc/connect";
-import { PullRequestSchema, PushRequestSchema, SyncService } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { UnknownField } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { PullRequestSchema, PushRequestSchema, SyncService, type PullResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { SyncCore } from "../core/sync-core.js";
+import { encodeEvent } from "../storage/change-codec.js";
 import { toConnectError } from "./errors.js";
 import type { Guard } from "./guard.js";
 
@@ -30,9 +33,47 @@ export function syncServiceRoutes({ core, guard }: SyncServiceDeps) {
         try {
           const principal = await guard.principalOf(context.requestHeader.get("authorization"));
           guard.validate(PullRequestSchema, request);
-          return await core.pull(principal, request);
+          const response = await core.pull(principal, request);
+          return answersInBinary(context) ? withStoredBytes(response) : response;
         } catch (error) {
           throw toConnectError(error);
         }
       });
+}
+
+/** Whether the response goes out in the protobuf binary codec (a Connect GET names it in the URL). */
+function answersInBinary(context: HandlerContext): boolean {
+  if (context.requestMethod === "GET") return new URL(context.url).searchParams.get("encoding") === "proto";
+  return !(context.requestHeader.get("content-type") ?? "").includes("json");
+}
+
+const CHANGES_FIELD = 1; // PullResponse.changes
+
+/**
+ * The pulled changes go out as the bytes they were stored as, instead of
+ * being encoded again: protobuf-es writes unknown fields verbatim, and a
+ * field 1 entry is exactly a `changes` element on the wire.
+ */
+function withStoredBytes(response: PullResponse): PullResponse {
+  response.$unknown = response.changes.map((change): UnknownField => {
+    const bytes = encodeEvent(change);
+    return { no: CHANGES_FIELD, wireType: WireType.LengthDelimited, data: lengthDelimited(bytes) };
+  });
+  response.changes = [];
+  return response;
+}
+
+function lengthDelimited(bytes: Uint8Array): Uint8Array {
+  let prefix = 1;
+  for (let n = bytes.length; n > 0x7f; n >>>= 7) prefix++;
+  const out = new Uint8Array(prefix + bytes.length);
+  let at = 0;
+  let n = bytes.length;
+  while (n > 0x7f) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[at++] = n;
+  out.set(bytes, at);
+  return out;
 }

@@ -173,3 +173,22 @@ describe("requests no generated client sends", () => {
     await until(() => server.hub.size === 0);
   });
 });
+
+describe("Pull", () => {
+  it("answers a Connect GET in either codec with the changes as stored, byte for byte", async () => {
+    const { url } = await start();
+    const { createClient } = await import("@connectrpc/connect");
+    const { createConnectTransport } = await import("@connectrpc/connect-node");
+    const { SyncService } = await import("../../../gen/ts/pocket/sync/v1/sync_pb.js");
+    const text = '{"z":1,"a":[1,2,{"ü":"☕"}],"big":9007199254740993}';
+    await syncClient(url).push({ clientId: "w", changes: [{ ...pushed("a", null, 1), operation: 1, document: text }, pushed("b", { n: 2 }, 2)] });
+    const pulls = await Promise.all([true, false].map((useBinaryFormat) =>
+      createClient(SyncService, createConnectTransport({ baseUrl: url, httpVersion: "1.1", useHttpGet: true, useBinaryFormat })).pull({ collections: ["todos"] })));
+    const post = await syncClient(url, "grpc").pull({ collections: ["todos"] });
+    for (const pull of [...pulls, post]) {
+      expect(pull.changes.map((c) => [c.documentId, c.serverSequence, c.revision])).toEqual([["a", 1n, "1-1"], ["b", 2n, "1-2"]]);
+      expect(pull.changes[0]?.document).toBe(text);
+      expect(pull.$unknown ?? []).toEqual([]);
+    }
+  });
+});
