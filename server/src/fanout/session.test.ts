@@ -164,7 +164,7 @@ describe("a subscriber session", () => {
   it("keeps its heartbeat rhythm and re-checks credentials every interval while changes flow", async () => {
     const { write, open } = await setup();
     let checks = 0;
-    const { sink } = await open(["quiet", "busy"], { heartbeatMs: 80, recheck: async () => void checks++ });
+    const { sink } = await open(["quiet", "busy"], { heartbeatMs: 80, credentials: { check: () => {}, recheck: async () => void checks++ } });
     const started = Date.now();
     let writing = true;
     const writer = (async () => {
@@ -186,8 +186,11 @@ describe("a subscriber session", () => {
     let valid = true;
     const { sink } = await open(["todos"], {
       heartbeatMs: 50,
-      recheck: async () => {
-        if (!valid) throw new Error("revoked");
+      credentials: {
+        check: () => {},
+        recheck: async () => {
+          if (!valid) throw new Error("revoked");
+        },
       },
     });
     valid = false;
@@ -219,6 +222,28 @@ describe("a subscriber session", () => {
     await until(() => sink.ids().length >= 3);
     await new Promise((r) => setTimeout(r, 20));
     expect(sink.ids()).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("credentials", () => {
+  it("are checked before every message, so nothing is sent once a revocation is known", async () => {
+    const { write, open, hub } = await setup();
+    let valid = true;
+    const { sink } = await open(["todos"], {
+      heartbeatMs: 60_000,
+      credentials: {
+        check: () => {
+          if (!valid) throw new Error("revoked");
+        },
+        recheck: async () => {},
+      },
+    });
+    await write("before");
+    valid = false;
+    await write("after");
+    expect(sink.ids()).toEqual(["before"]);
+    expect((sink.ended?.error as Error).message).toBe("revoked");
+    expect(hub.size).toBe(0);
   });
 });
 

@@ -45,11 +45,14 @@ export interface SessionOptions {
   /** Changes a stream may hold back (catching up, or a full transport) before it falls back to storage. */
   readonly maxQueuedChanges: number;
   /**
-   * Re-checks the caller's credentials; throws to end the stream with that
-   * error. Runs every heartbeat interval whatever the traffic, so a revoked
-   * or expired token ends every stream within one interval.
+   * The caller's credentials (PROTOCOL §13). `check` runs before every
+   * message, so it must be synchronous and cheap: once a revocation or expiry
+   * is known in memory, nothing more is sent. `recheck` authenticates afresh
+   * (it may do I/O) every heartbeat interval whatever the traffic, so a
+   * revoked token ends every stream within one interval. Either throws to end
+   * the stream with that error.
    */
-  readonly recheck?: () => Promise<void>;
+  readonly credentials?: { readonly check: () => void; readonly recheck: () => Promise<void> };
   readonly now?: () => number;
 }
 
@@ -201,6 +204,12 @@ export class SubscriberSession implements LiveSubscriber {
   }
 
   private send(message: StreamMessage): void {
+    try {
+      this.options.credentials?.check();
+    } catch (error) {
+      this.finish(error);
+      return;
+    }
     this.lastSentAt = this.now();
     if (!this.sink.send(message)) this.blocked = true;
   }
@@ -281,7 +290,7 @@ export class SubscriberSession implements LiveSubscriber {
     this.timer = undefined;
     if (this.ended) return;
     try {
-      await this.options.recheck?.();
+      await this.options.credentials?.recheck();
     } catch (error) {
       this.finish(error);
       return;

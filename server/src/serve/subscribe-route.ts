@@ -119,8 +119,11 @@ function openSession(
     heartbeatMs: Math.max(MIN_HEARTBEAT_MS, Math.min(asked, MAX_HEARTBEAT_MS, options.defaultHeartbeatMs)),
     pageSize: options.pageSize,
     maxQueuedChanges: options.maxQueuedChanges,
-    recheck: async () => {
-      await options.guard.principalOf(authorization);
+    credentials: {
+      check: () => {},
+      recheck: async () => {
+        await options.guard.principalOf(authorization);
+      },
     },
   });
   sink.attach(session);
