@@ -241,7 +241,7 @@ export class SyncCore {
     // Before anything is judged by the records: the refusal must not depend
     // on which of the owner's keys exist (PROTOCOL §12.5).
     if (owner !== undefined && owner !== principal.id) throw clientIdRefused(clientId);
-    const readable = await Promise.all(currents.map((c) => !c || this.canRead(principal, c.event)));
+    const readable = await Promise.all(currents.map((c) => !c || this.canReadNow(principal, c.event)));
     let next = 0;
     const results: ChangeResult[] = [];
     for (const item of prepared) {
@@ -314,7 +314,7 @@ export class SyncCore {
     const kept = usesBase(strategy) && change.baseRevision
       ? (await tx.getHistoricState(change.collection, change.documentId, change.baseRevision))?.event
       : undefined;
-    const base = kept && (await this.canRead(principal, kept)) ? kept : undefined;
+    const base = kept && (await this.canReadNow(principal, kept)) ? kept : undefined;
     const settlement = await settleConflict(strategy, change, change.deleted ? null : document, current, base);
     switch (settlement.kind) {
       case "report":
@@ -405,9 +405,18 @@ export class SyncCore {
     }
   }
 
-  /** May `principal` see this change? (Document-level read rules.) */
-  async canRead(principal: Principal, change: ChangeEvent): Promise<boolean> {
-    return !this.options.authorize || (await this.options.authorize(principal, "read", change.collection, change));
+  /**
+   * May `principal` see this change? (Document-level read rules.) Answers
+   * synchronously when the rule does, so live fan-out stays synchronous.
+   */
+  canReadNow(principal: Principal, change: ChangeEvent): boolean | Promise<boolean> {
+    return !this.options.authorize || this.options.authorize(principal, "read", change.collection, change);
+  }
+
+  /** The changes `principal` may read, in order. */
+  async readableChanges(principal: Principal, changes: readonly ChangeEvent[]): Promise<ChangeEvent[]> {
+    const verdicts = await Promise.all(changes.map((change) => this.canReadNow(principal, change)));
+    return changes.filter((_, i) => verdicts[i]);
   }
 
   async pull(
@@ -418,8 +427,7 @@ export class SyncCore {
     await this.ensureReadable(principal, request.collections);
     this.ensureResumable(request.collections, request.checkpoint);
     const page = await this.readPage(request.collections, request.checkpoint, request.limit || this.options.defaultPullLimit, this.pipeline.visibleSequence);
-    const changes: ChangeEvent[] = [];
-    for (const change of page.changes) if (await this.canRead(principal, change)) changes.push(change);
+    const changes = await this.readableChanges(principal, page.changes);
     this.counters.changesPulled += changes.length;
     return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });
   }

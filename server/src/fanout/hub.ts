@@ -1,133 +1,87 @@
-// Live fan-out: committed changes reach every open subscription through a
-// small bounded queue. A change is grouped by collection once per commit and
-// the same message objects are shared by every subscriber; a subscriber whose
-// queue overflows is told to catch up from storage instead, so a slow reader
-// never grows memory without bound. An idle subscriber costs one small object.
+// Live fan-out: every durable commit reaches every open subscription at once.
+// A commit is grouped once per distinct set of subscribed collections, so all
+// subscribers of the same collections receive the very same array of changes
+// (and through encode-once.ts the same encoded bytes). Subscribers of other
+// collections hear only the new watermark: no work beyond a field write.
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { StoredChange } from "../storage/types.js";
 
-export interface Delivery {
-  readonly changes: readonly ChangeEvent[];
-  /** Every change at or below this sequence has been published. */
-  readonly watermark: bigint;
-  /** True when changes were dropped: the reader must catch up from storage. */
-  readonly overflowed: boolean;
-}
-
-export type WakeReason = "changes" | "timeout" | "closed";
-
-export class Subscription {
-  private queue: ChangeEvent[] = [];
-  private watermark = 0n;
-  private overflowed = false;
-  private closed = false;
-  private waiter: ((reason: WakeReason) => void) | undefined;
-
-  constructor(
-    readonly collections: ReadonlySet<string>,
-    private readonly maxQueued: number,
-    private readonly detach: (s: Subscription) => void,
-  ) {}
-
-  /** Resolves when changes arrive, after `timeoutMs` of silence, or on close/abort. */
-  wait(timeoutMs: number, signal: AbortSignal): Promise<WakeReason> {
-    if (this.closed || signal.aborted) return Promise.resolve("closed");
-    if (this.queue.length > 0 || this.overflowed) return Promise.resolve("changes");
-    return new Promise<WakeReason>((resolve) => {
-      const finish = (reason: WakeReason) => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        this.waiter = undefined;
-        resolve(reason);
-      };
-      const onAbort = () => finish("closed");
-      const timer = setTimeout(() => finish("timeout"), timeoutMs);
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.waiter = finish;
-    });
-  }
-
-  /** Takes everything queued so far. */
-  take(): Delivery {
-    const delivery = { changes: this.queue, watermark: this.watermark, overflowed: this.overflowed };
-    this.queue = [];
-    this.overflowed = false;
-    return delivery;
-  }
-
+/** One open subscription, as the hub sees it. */
+export interface LiveSubscriber {
+  /** The collections it follows, distinct. */
+  readonly collections: readonly string[];
   /**
-   * With nothing queued, every change published up to the watermark has been
-   * taken: the reader may advance its checkpoint to it without a wake-up per
-   * commit. Undefined while changes wait.
+   * Called with every commit: the committed changes in its collections (in
+   * sequence order, possibly none, shared with other subscribers: never
+   * mutate) and the watermark below which every commit has been published.
    */
-  idleWatermark(): bigint | undefined {
-    return this.queue.length === 0 && !this.overflowed ? this.watermark : undefined;
-  }
-
-  offer(changes: readonly ChangeEvent[], watermark: bigint): void {
-    this.watermark = watermark;
-    // A commit in other collections only moves the watermark: no wake-up, so
-    // thousands of idle subscribers cost nothing per unrelated commit.
-    if (changes.length === 0 || this.overflowed) return;
-    if (this.queue.length + changes.length > this.maxQueued) {
-      this.queue = [];
-      this.overflowed = true;
-    } else {
-      for (const change of changes) this.queue.push(change);
-    }
-    this.waiter?.("changes");
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue = [];
-    this.detach(this);
-    this.waiter?.("closed");
-  }
+  offer(changes: readonly ChangeEvent[], watermark: bigint): void;
+  /** Ends the subscription cleanly (server shutdown). */
+  close(): void;
 }
+
+const NOTHING: readonly ChangeEvent[] = Object.freeze([]);
 
 export class FanoutHub {
-  private readonly subscriptions = new Set<Subscription>();
-
-  constructor(private readonly options: { maxQueuedChanges: number } = { maxQueuedChanges: 1000 }) {}
+  /** Subscribers by the key of their collection set. */
+  private readonly groups = new Map<string, { collections: readonly string[]; members: Set<LiveSubscriber> }>();
+  private count = 0;
 
   get size(): number {
-    return this.subscriptions.size;
+    return this.count;
   }
 
-  subscribe(collections: Iterable<string>): Subscription {
-    const subscription = new Subscription(new Set(collections), this.options.maxQueuedChanges, (s) => this.subscriptions.delete(s));
-    this.subscriptions.add(subscription);
-    return subscription;
+  /** Registers a subscriber; the returned function removes it (idempotent). */
+  add(subscriber: LiveSubscriber): () => void {
+    const key = keyOf(subscriber.collections);
+    let group = this.groups.get(key);
+    if (!group) this.groups.set(key, (group = { collections: [...new Set(subscriber.collections)], members: new Set() }));
+    group.members.add(subscriber);
+    this.count++;
+    return () => {
+      if (!group.members.delete(subscriber)) return;
+      this.count--;
+      if (group.members.size === 0 && this.groups.get(key) === group) this.groups.delete(key);
+    };
   }
 
   publish(committed: readonly StoredChange[], watermark: bigint): void {
-    if (this.subscriptions.size === 0) return;
+    if (this.count === 0) return;
     const byCollection = new Map<string, ChangeEvent[]>();
     for (const { event } of committed) {
       const list = byCollection.get(event.collection);
       if (list) list.push(event);
       else byCollection.set(event.collection, [event]);
     }
-    for (const subscription of this.subscriptions) {
-      let matching: ChangeEvent[] = [];
-      for (const collection of subscription.collections) {
-        const list = byCollection.get(collection);
-        if (list) matching = matching.length ? mergeBySequence(matching, list) : list;
-      }
-      // Every subscriber hears the watermark, so idle collections advance too
-      // (taken up at the next heartbeat).
-      subscription.offer(matching, watermark);
+    for (const { collections, members } of this.groups.values()) {
+      const changes = changesFor(collections, byCollection);
+      for (const subscriber of members) subscriber.offer(changes, watermark);
     }
   }
 
   /** Ends every subscription (server shutdown): streams finish cleanly. */
   closeAll(): void {
-    for (const subscription of [...this.subscriptions]) subscription.close();
+    for (const { members } of [...this.groups.values()]) for (const subscriber of [...members]) subscriber.close();
   }
 }
 
-function mergeBySequence(a: readonly ChangeEvent[], b: readonly ChangeEvent[]): ChangeEvent[] {
-  return [...a, ...b].sort((x, y) => (x.serverSequence < y.serverSequence ? -1 : 1));
+function keyOf(collections: readonly string[]): string {
+  return [...new Set(collections)].sort().join("\u0000");
+}
+
+/** The commit's changes in these collections, in sequence order. */
+function changesFor(collections: readonly string[], byCollection: ReadonlyMap<string, ChangeEvent[]>): readonly ChangeEvent[] {
+  let found: ChangeEvent[] | undefined;
+  let merged = false;
+  for (const collection of collections) {
+    const list = byCollection.get(collection);
+    if (!list) continue;
+    if (!found) found = list;
+    else {
+      found = [...found, ...list];
+      merged = true;
+    }
+  }
+  if (!found) return NOTHING;
+  return merged ? found.sort((a, b) => (a.serverSequence < b.serverSequence ? -1 : a.serverSequence > b.serverSequence ? 1 : 0)) : found;
 }

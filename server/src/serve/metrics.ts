@@ -7,7 +7,10 @@ import type { FanoutHub } from "../fanout/hub.js";
 
 export interface Metrics {
   readonly registry: Registry;
+  /** Times the RPCs Connect serves. */
   readonly interceptor: Interceptor;
+  /** Times a stream served outside Connect, to its first message or its error. */
+  observeStream(method: string): (code: Code | "ok", startedAt: number) => void;
 }
 
 export function createMetrics(core: SyncCore, hub: FanoutHub): Metrics {
@@ -75,5 +78,8 @@ export function createMetrics(core: SyncCore, hub: FanoutHub): Metrics {
       throw error;
     }
   };
-  return { registry, interceptor };
+  const observeStream = (method: string) => (code: Code | "ok", startedAt: number) => {
+    latency.observe({ method, code: code === "ok" ? "ok" : (Code[code] ?? "unknown") }, (performance.now() - startedAt) / 1000);
+  };
+  return { registry, interceptor, observeStream };
 }

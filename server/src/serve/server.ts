@@ -16,7 +16,9 @@ import { scopeAuthorize, type Authenticate } from "./auth.js";
 import { HealthState, healthRoutes } from "./health.js";
 import { serveHttp1And2, type DualServer } from "./listen.js";
 import { createMetrics } from "./metrics.js";
+import { createGuard } from "./guard.js";
 import { syncServiceRoutes } from "./service.js";
+import { subscribeRoute } from "./subscribe-route.js";
 
 export interface SyncServerOptions extends SyncCoreOptions {
   /** Where data lives; default: LevelDB in `dataDir`. */
@@ -52,7 +54,7 @@ export interface SyncServer {
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
   const storage = options.storage ?? createLevelStorage(options.dataDir ?? "./data");
   const core = await SyncCore.open(storage, { authorize: scopeAuthorize, ...options });
-  const hub = new FanoutHub({ maxQueuedChanges: options.maxSubscriberQueue ?? 1000 });
+  const hub = new FanoutHub();
   core.onCommit((changes, watermark) => hub.publish(changes, watermark));
   const health = new HealthState();
   const metrics = createMetrics(core, hub);
@@ -78,15 +80,10 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     exposedHeaders: [...connectCors.exposedHeaders],
     maxAge: 7200,
   });
+  const guard = createGuard(options.authenticate);
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
-      syncServiceRoutes({
-        core,
-        hub,
-        authenticate: options.authenticate,
-        defaultHeartbeatMs: options.heartbeatMs ?? 15_000,
-        subscribePageSize: options.subscribePageSize ?? 500,
-      })(router);
+      syncServiceRoutes({ core, guard })(router);
       healthRoutes(health)(router);
     },
     interceptors: [metrics.interceptor],
@@ -95,6 +92,18 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     // Every in-flight call listens on it, hence no listener limit.
     shutdownSignal: shutdown.signal,
   });
+  await app.register(
+    subscribeRoute({
+      core,
+      hub,
+      guard,
+      defaultHeartbeatMs: options.heartbeatMs ?? 15_000,
+      pageSize: options.subscribePageSize ?? 500,
+      maxQueuedChanges: options.maxSubscriberQueue ?? 1000,
+      readMaxBytes: maxMessageBytes,
+      observe: metrics.observeStream("Subscribe"),
+    }),
+  );
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();

@@ -1,110 +1,79 @@
-// pocket.sync.v1.SyncService over Connect: authenticate, validate the request
-// against the schema's rules, then hand over to the core. Nothing here decides
-// sync semantics.
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { createValidator } from "@bufbuild/protovalidate";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { syncError } from "../../../common/src/errors.js";
-import {
-  ErrorReason,
-  PullRequestSchema,
-  PushRequestSchema,
-  SubscribeRequestSchema,
-  SyncService,
-} from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { ANONYMOUS, type Principal, type SyncCore } from "../core/sync-core.js";
-import type { FanoutHub } from "../fanout/hub.js";
-import { isBinaryCodec } from "../fanout/encode-once.js";
-import { streamChanges } from "../fanout/stream.js";
-import { bearerToken, samePrincipal, type Authenticate } from "./auth.js";
-import { invalidRequest, toConnectError } from "./errors.js";
+// Push and Pull over Connect: authenticate, validate the request against the
+// schema's rules, then hand over to the core. Nothing here decides sync
+// semantics. Subscribe has its own route (subscribe-route.ts): a live stream
+// is written by the fan-out directly, not through Connect's per-message
+// pipeline.
+import type { UnknownField } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { PullRequestSchema, PushRequestSchema, SyncService, type PullResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { SyncCore } from "../core/sync-core.js";
+import { encodeEvent } from "../storage/change-codec.js";
+import { toConnectError } from "./errors.js";
+import type { Guard } from "./guard.js";
 
 export interface SyncServiceDeps {
   readonly core: SyncCore;
-  readonly hub: FanoutHub;
-  /** Absent: every call acts for the principal "anonymous". */
-  readonly authenticate?: Authenticate;
-  readonly defaultHeartbeatMs: number;
-  readonly subscribePageSize: number;
+  readonly guard: Guard;
 }
 
-/** Servers cap heartbeats at 30 s (PROTOCOL §5.3); below 50 ms is a busy loop. */
-const MAX_HEARTBEAT_MS = 30_000;
-const MIN_HEARTBEAT_MS = 50;
-
-export function syncServiceRoutes(deps: SyncServiceDeps) {
-  const validator = createValidator();
-
-  function checked<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void {
-    const result = validator.validate(schema, message);
-    if (result.kind === "invalid") throw invalidRequest(result.violations);
-    if (result.kind === "error") throw new ConnectError(`cannot validate request: ${result.error.message}`, Code.Internal);
-  }
-
-  async function principalOf(context: HandlerContext): Promise<Principal> {
-    if (!deps.authenticate) return ANONYMOUS;
-    const token = bearerToken(context.requestHeader.get("authorization"));
-    const principal = token === undefined ? undefined : await deps.authenticate(token);
-    if (!principal) {
-      const message = token === undefined ? 'missing "authorization: Bearer <token>" header' : "the bearer token is not valid";
-      throw syncError(Code.Unauthenticated, ErrorReason.UNAUTHENTICATED, message);
-    }
-    return principal;
-  }
-
-  /** Keeps an open stream to the credentials it was opened with (PROTOCOL §13.5). */
-  function credentialsOf(context: HandlerContext, principal: Principal) {
-    const authenticate = deps.authenticate;
-    if (!authenticate) return undefined;
-    const token = bearerToken(context.requestHeader.get("authorization"))!;
-    const revoked = () => syncError(Code.Unauthenticated, ErrorReason.UNAUTHENTICATED, "the bearer token was revoked, expired or changed");
-    return {
-      check() {
-        if (authenticate.isStillValid && !authenticate.isStillValid(token, principal)) throw revoked();
-      },
-      async recheck() {
-        // Another principal, or other scopes, for the same token: the stream
-        // was authorized for the old ones, so it ends and the client reconnects.
-        if (!samePrincipal(await principalOf(context), principal)) throw revoked();
-      },
-    };
-  }
-
+export function syncServiceRoutes({ core, guard }: SyncServiceDeps) {
   return (router: ConnectRouter) =>
-    router.service(SyncService, {
-      async push(request, context) {
+    router
+      .rpc(SyncService.method.push, async (request, context) => {
         try {
-          const principal = await principalOf(context);
-          checked(PushRequestSchema, request);
-          return await deps.core.push(principal, request);
+          const principal = await guard.principalOf(context.requestHeader.get("authorization"));
+          guard.validate(PushRequestSchema, request);
+          return await core.push(principal, request);
         } catch (error) {
           throw toConnectError(error);
         }
-      },
-      async pull(request, context) {
+      })
+      .rpc(SyncService.method.pull, async (request, context) => {
         try {
-          const principal = await principalOf(context);
-          checked(PullRequestSchema, request);
-          return await deps.core.pull(principal, request);
+          const principal = await guard.principalOf(context.requestHeader.get("authorization"));
+          guard.validate(PullRequestSchema, request);
+          const response = await core.pull(principal, request);
+          return answersInBinary(context) ? withStoredBytes(response) : response;
         } catch (error) {
           throw toConnectError(error);
         }
-      },
-      async *subscribe(request, context) {
-        try {
-          const principal = await principalOf(context);
-          checked(SubscribeRequestSchema, request);
-          const asked = request.heartbeatIntervalMs || deps.defaultHeartbeatMs;
-          yield* streamChanges(deps.core, deps.hub, principal, request, {
-            binary: isBinaryCodec(context.requestHeader.get("content-type")),
-            credentials: credentialsOf(context, principal),
-            heartbeatMs: Math.max(MIN_HEARTBEAT_MS, Math.min(asked, MAX_HEARTBEAT_MS, deps.defaultHeartbeatMs)),
-            pageSize: deps.subscribePageSize,
-            signal: context.signal,
-          });
-        } catch (error) {
-          throw toConnectError(error);
-        }
-      },
-    });
+      });
+}
+
+/** Whether the response goes out in the protobuf binary codec (a Connect GET names it in the URL). */
+function answersInBinary(context: HandlerContext): boolean {
+  if (context.requestMethod === "GET") return new URL(context.url).searchParams.get("encoding") === "proto";
+  return !(context.requestHeader.get("content-type") ?? "").includes("json");
+}
+
+const CHANGES_FIELD = 1; // PullResponse.changes
+
+/**
+ * The pulled changes go out as the bytes they were stored as, instead of
+ * being encoded again: protobuf-es writes unknown fields verbatim, and a
+ * field 1 entry is exactly a `changes` element on the wire.
+ */
+function withStoredBytes(response: PullResponse): PullResponse {
+  response.$unknown = response.changes.map((change): UnknownField => {
+    const bytes = encodeEvent(change);
+    return { no: CHANGES_FIELD, wireType: WireType.LengthDelimited, data: lengthDelimited(bytes) };
+  });
+  response.changes = [];
+  return response;
+}
+
+function lengthDelimited(bytes: Uint8Array): Uint8Array {
+  let prefix = 1;
+  for (let n = bytes.length; n > 0x7f; n >>>= 7) prefix++;
+  const out = new Uint8Array(prefix + bytes.length);
+  let at = 0;
+  let n = bytes.length;
+  while (n > 0x7f) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[at++] = n;
+  out.set(bytes, at);
+  return out;
 }

@@ -1,17 +1,10 @@
 // How storages encode what they keep, shared so every backend stores the same
 // bytes: changes as the binary ChangeEvent (the wire message, decoded straight
 // back into it), idempotency records as JSON.
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ChangeEventSchema, type ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { decodeEvent, encodeEvent } from "./change-codec.js";
 import type { IdempotencyRecord, StoredChange } from "./types.js";
 
-/** The binary ChangeEvent alone (where the commit time is kept beside it). */
-export function encodeEvent(event: ChangeEvent): Uint8Array {
-  return toBinary(ChangeEventSchema, event);
-}
-export function decodeEvent(bytes: Uint8Array): ChangeEvent {
-  return fromBinary(ChangeEventSchema, bytes);
-}
+export { decodeEvent, encodeEvent };
 
 // A stored change: the binary ChangeEvent behind the commit time as an 8-byte
 // float. Compact, and decoded straight into the wire message.
