@@ -1,9 +1,7 @@
 // pocket.sync.v1.SyncService over Connect: authenticate, validate the request
 // against the schema's rules, then hand over to the core. Nothing here decides
 // sync semantics.
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { createValidator } from "@bufbuild/protovalidate";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { syncError } from "../../../common/src/errors.js";
 import {
   ErrorReason,
@@ -17,7 +15,8 @@ import type { FanoutHub } from "../fanout/hub.js";
 import { isBinaryCodec } from "../fanout/encode-once.js";
 import { streamChanges } from "../fanout/stream.js";
 import { bearerToken, type Authenticate } from "./auth.js";
-import { invalidRequest, toConnectError } from "./errors.js";
+import { toConnectError } from "./errors.js";
+import { createRequestValidator } from "./request-validation.js";
 
 export interface SyncServiceDeps {
   readonly core: SyncCore;
@@ -34,13 +33,7 @@ const MAX_HEARTBEAT_MS = 30_000;
 const MIN_HEARTBEAT_MS = 50;
 
 export function syncServiceRoutes(deps: SyncServiceDeps) {
-  const validator = createValidator();
-
-  function checked<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void {
-    const result = validator.validate(schema, message);
-    if (result.kind === "invalid") throw invalidRequest(result.violations);
-    if (result.kind === "error") throw new ConnectError(`cannot validate request: ${result.error.message}`, Code.Internal);
-  }
+  const checked = createRequestValidator();
 
   async function principalOf(context: HandlerContext): Promise<Principal> {
     if (!deps.authenticate) return ANONYMOUS;
