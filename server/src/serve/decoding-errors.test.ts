@@ -153,6 +153,17 @@ describe("what the decoding errors leave behind", () => {
   });
 });
 
+describe("metrics", () => {
+  it("count a streaming call's decoding error with the code the client got", async () => {
+    for (const framing of ["connect-stream", "grpc", "grpc-web"] as const) {
+      expectInvalidArgument(await wire.send(request(framing, BAD_VARINT, { rpc: "Subscribe" })), `Subscribe over ${framing}`);
+    }
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/pocket_sync_rpc_duration_seconds_count\{method="Subscribe",code="InvalidArgument"\} [1-9]/);
+    expect(text).not.toMatch(/code="Internal"/);
+  });
+});
+
 describe("genuine server faults", () => {
   it("are not disguised as invalid_argument", () => {
     for (const error of [
