@@ -12,8 +12,7 @@
 // - A rule that fails to evaluate on the client's input is a refusal of that
 //   input (invalid_argument), not a server fault. Only rules that do not
 //   compile are ours to fix (internal).
-import { isFieldSet, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { getOption } from "@bufbuild/protobuf";
+import { getOption, isFieldSet, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { CompilationError, createValidator, type Validator } from "@bufbuild/protovalidate";
 import { field as fieldRules, RepeatedRulesSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";

@@ -42,7 +42,7 @@ export interface RawAnswer {
   readonly messages: Uint8Array[];
 }
 
-export function codeName(code: Code): string {
+function codeName(code: Code): string {
   return Code[code]!.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
 
