@@ -3,7 +3,7 @@
 // server reports back. Both sides call the same function with the same roles,
 // so a strategy means the same thing wherever it runs.
 import { compareTimestamps, type Timestamp } from "./hlc.js";
-import { jsonEqual, type JsonObject } from "./documents.js";
+import { jsonEqual, type JsonObject } from "./json.js";
 
 export type ConflictStrategyName = "last-write-wins" | "server-wins" | "client-wins" | "merge";
 

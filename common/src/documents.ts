@@ -1,15 +1,36 @@
 // Documents on the wire are JSON text whose top-level value is an object
 // (docs/PROTOCOL.md §3).
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import { nestingExceeds, type JsonObject } from "./json.js";
 
 /** Keys the client keeps locally and never sends inside a document. */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set(["_id", "_rev", "_deleted"]);
 
-export type DocumentProblem = { kind: "not-json" | "not-object" | "reserved-key"; message: string };
+/**
+ * Deepest nesting of objects and arrays a document may have, the top-level
+ * object being level 1 (PROTOCOL §3.4). Real documents, rich text trees
+ * included, stay well below it; it keeps every implementation far from where
+ * recursive JSON code overflows its stack (a few thousand levels in V8,
+ * about a thousand in CPython).
+ */
+export const MAX_DOCUMENT_DEPTH = 100;
+
+export type DocumentProblem = { kind: "not-json" | "not-object" | "reserved-key" | "too-deep"; message: string };
+
+export interface ParseDocumentOptions {
+  /**
+   * Nesting limit; default MAX_DOCUMENT_DEPTH. Infinity reads a document
+   * already stored (it may predate the limit) rather than one being written.
+   */
+  readonly maxDepth?: number;
+}
 
 /** Parses document text, or says precisely why it is not a valid document. */
-export function parseDocument(text: string): { ok: true; value: JsonObject } | { ok: false; problem: DocumentProblem } {
+export function parseDocument(text: string, options: ParseDocumentOptions = {}): { ok: true; value: JsonObject } | { ok: false; problem: DocumentProblem } {
+  const maxDepth = options.maxDepth ?? MAX_DOCUMENT_DEPTH;
+  // Before parsing: a hostile document is refused before it is built.
+  if (maxDepth !== Infinity && nestingExceeds(text, maxDepth)) {
+    return { ok: false, problem: { kind: "too-deep", message: `document nests objects and arrays more than ${maxDepth} levels deep` } };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -25,21 +46,4 @@ export function parseDocument(text: string): { ok: true; value: JsonObject } | {
     }
   }
   return { ok: true, value: value as JsonObject };
-}
-
-/** Structural equality of JSON values; object key order does not matter. */
-export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || a === undefined || b === undefined) return false;
-  if (typeof a !== "object" || typeof b !== "object") return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bArr = b as JsonValue[];
-    return a.length === bArr.length && a.every((v, i) => jsonEqual(v, bArr[i]));
-  }
-  const aObj = a as JsonObject;
-  const bObj = b as JsonObject;
-  const aKeys = Object.keys(aObj);
-  if (aKeys.length !== Object.keys(bObj).length) return false;
-  return aKeys.every((k) => Object.prototype.hasOwnProperty.call(bObj, k) && jsonEqual(aObj[k], bObj[k]));
 }

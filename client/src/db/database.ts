@@ -7,8 +7,11 @@ import {
   COLLECTION_NAME,
   DOCUMENT_ID,
   HybridLogicalClock,
+  MAX_DOCUMENT_DEPTH,
   RESERVED_KEYS,
   jsonEqual,
+  nestingExceeds,
+  stringifyJson,
   type JsonObject,
   type JsonValue,
   type Timestamp,
@@ -97,8 +100,9 @@ function cleanDocument(value: object, what: string): JsonObject {
   if (value === null || typeof value !== "object" || Array.isArray(value)) throw new TypeError(`${what} must be a plain object`);
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (!RESERVED_KEYS.has(k)) fields[k] = v;
-  const text = JSON.stringify(fields);
+  const text = stringifyJson(fields as JsonObject); // iterative: any depth gets the clear error below
   if (new TextEncoder().encode(text).length > MAX_DOCUMENT_BYTES) throw new RangeError(`${what} is larger than 1 MiB`);
+  if (nestingExceeds(text, MAX_DOCUMENT_DEPTH)) throw new RangeError(`${what} nests objects and arrays more than ${MAX_DOCUMENT_DEPTH} levels deep`);
   return JSON.parse(text) as JsonObject;
 }
 

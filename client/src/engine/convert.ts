@@ -23,7 +23,9 @@ export function toWire(change: PendingChange): ChangeEvent {
 export function fromWire(event: ChangeEvent): RemoteChange {
   let document = null;
   if (!event.deleted) {
-    const parsed = parseDocument(event.document);
+    // What the server stored is applied as it is (it may predate the nesting
+    // limit); the limit guards what is written.
+    const parsed = parseDocument(event.document, { maxDepth: Infinity });
     if (!parsed.ok) throw new Error(`server sent an invalid document for ${event.collection}/${event.documentId}: ${parsed.problem.message}`);
     document = parsed.value;
   }

@@ -7,7 +7,8 @@ import {
   type ConflictResolver,
   type ConflictStrategyName,
 } from "../../../common/src/conflicts.js";
-import { parseDocument, type JsonObject } from "../../../common/src/documents.js";
+import { parseDocument } from "../../../common/src/documents.js";
+import type { JsonObject } from "../../../common/src/json.js";
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
 /** "report" leaves the conflict to the client; anything else settles it here. */
@@ -38,7 +39,8 @@ export type Settlement =
 
 const documentOf = (event: ChangeEvent | undefined): JsonObject | null => {
   if (!event || event.deleted) return null;
-  const parsed = parseDocument(event.document);
+  // A stored state may predate the nesting limit; the strategies' walks are iterative.
+  const parsed = parseDocument(event.document, { maxDepth: Infinity });
   return parsed.ok ? parsed.value : null;
 };
 

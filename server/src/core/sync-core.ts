@@ -6,7 +6,8 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 // Not common/src/index.js: that also carries the Connect error helpers, and
 // the core knows no transport.
-import { parseDocument, type JsonObject } from "../../../common/src/documents.js";
+import { parseDocument } from "../../../common/src/documents.js";
+import { stringifyJson, type JsonObject } from "../../../common/src/json.js";
 import { compareTimestamps } from "../../../common/src/hlc.js";
 import {
   ChangeEventSchema,
@@ -344,11 +345,13 @@ export class SyncCore {
   ): ChangeEvent {
     const serverSequence = tx.nextSequence();
     const deleted = document === null;
-    const sameAsSent = outcome === "accepted" || (!deleted && !change.deleted && JSON.stringify(document) === change.document);
+    // A resolved document may hold any depth a stored state had: stringified without recursion.
+    const resolvedText = outcome === "accepted" || deleted ? undefined : stringifyJson(document);
+    const sameAsSent = outcome === "accepted" || (!deleted && !change.deleted && resolvedText === change.document);
     const event = create(ChangeEventSchema, {
       ...change,
       operation: deleted ? Operation.DELETE : !current || current.deleted ? Operation.INSERT : Operation.UPDATE,
-      document: deleted ? "" : sameAsSent ? change.document : JSON.stringify(document),
+      document: deleted ? "" : sameAsSent ? change.document : resolvedText!,
       revision: nextRevision(current?.revision ?? change.baseRevision, serverSequence),
       serverSequence,
       timestamp,

@@ -2,14 +2,13 @@
 // Connect router for Push and Pull, the streaming route for Subscribe): the
 // bearer token (PROTOCOL §13.1) and the schema's validation rules (§11).
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { createValidator } from "@bufbuild/protovalidate";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { syncError } from "../../../common/src/errors.js";
 import { ErrorReason, PushRequestSchema } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { ANONYMOUS, type Principal } from "../core/sync-core.js";
 import { bearerToken, samePrincipal, type Authenticate } from "./auth.js";
-import { invalidRequest } from "./errors.js";
 import { pushObeysSchema } from "./push-precheck.js";
+import { createRequestValidator } from "./request-validation.js";
 
 export interface Guard {
   /** The principal of an `authorization` header, or `unauthenticated`. */
@@ -31,7 +30,7 @@ export interface StreamCredentials {
 }
 
 export function createGuard(authenticate: Authenticate | undefined): Guard {
-  const validator = createValidator();
+  const checked = createRequestValidator();
   const revoked = () => syncError(Code.Unauthenticated, ErrorReason.UNAUTHENTICATED, "the bearer token was revoked, expired or changed");
   const guard: Guard = {
     async principalOf(authorization) {
@@ -47,9 +46,7 @@ export function createGuard(authenticate: Authenticate | undefined): Guard {
     validate(schema, message) {
       // The common case, a valid push, without interpreting the rules.
       if ((schema as DescMessage) === PushRequestSchema && pushObeysSchema(message as MessageShape<typeof PushRequestSchema>)) return;
-      const result = validator.validate(schema, message);
-      if (result.kind === "invalid") throw invalidRequest(result.violations);
-      if (result.kind === "error") throw new ConnectError(`cannot validate request: ${result.error.message}`, Code.Internal);
+      checked(schema, message);
     },
     credentialsOf(authorization, principal) {
       if (!authenticate) return undefined;

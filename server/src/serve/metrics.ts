@@ -4,6 +4,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { SyncCore } from "../core/sync-core.js";
 import type { FanoutHub } from "../fanout/hub.js";
+import { asClientError } from "./decoding-errors.js";
 
 export interface Metrics {
   readonly registry: Registry;
@@ -74,6 +75,9 @@ export function createMetrics(core: SyncCore, hub: FanoutHub): Metrics {
       stop({ code: "ok" });
       return response;
     } catch (error) {
+      // A streaming call's request is decoded inside this call; count it with
+      // the code the client will get.
+      asClientError(error);
       stop({ code: Code[ConnectError.from(error).code] ?? "unknown" });
       throw error;
     }

@@ -13,6 +13,7 @@ import { FanoutHub } from "../fanout/hub.js";
 import { createLevelStorage } from "../storage/index.js";
 import type { Storage } from "../storage/types.js";
 import { scopeAuthorize, type Authenticate } from "./auth.js";
+import { decodingErrorGate } from "./decoding-errors.js";
 import { HealthState, healthRoutes } from "./health.js";
 import { serveHttp1And2, type DualServer } from "./listen.js";
 import { createMetrics } from "./metrics.js";
@@ -87,6 +88,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       healthRoutes(health)(router);
     },
     interceptors: [metrics.interceptor],
+    // Requests the RPC stack cannot decode are the client's mistake (§11).
+    requestGate: decodingErrorGate,
     readMaxBytes: maxMessageBytes,
     // Aborts handlers still running when shutdown has waited long enough.
     // Every in-flight call listens on it, hence no listener limit.

@@ -11,8 +11,10 @@ import type { Compression } from "@connectrpc/connect/protocol";
 import * as connectProtocol from "@connectrpc/connect/protocol-connect";
 import * as grpcProtocol from "@connectrpc/connect/protocol-grpc";
 import * as grpcWebProtocol from "@connectrpc/connect/protocol-grpc-web";
+import { syncError } from "../../../common/src/errors.js";
 import {
   CheckpointSchema,
+  ErrorReason,
   SubscribeRequestSchema,
   SubscribeResponseSchema,
   type Checkpoint,
@@ -81,10 +83,11 @@ export function streamWireOf(contentType: string | undefined): StreamWire | unde
 /** The deadline a request asks for, in ms, or an `invalid_argument` error. */
 export function requestTimeout(wire: StreamWire, value: string | null): { timeoutMs?: number; error?: ConnectError } {
   const parse = wire.protocol === "connect" ? connectProtocol.parseTimeout : grpcProtocol.parseTimeout;
-  return parse(value, Number.MAX_SAFE_INTEGER);
+  const { timeoutMs, error } = parse(value, Number.MAX_SAFE_INTEGER);
+  return { timeoutMs, error: error && invalid(error.rawMessage) };
 }
 
-const invalid = (message: string) => new ConnectError(message, Code.InvalidArgument);
+const invalid = (message: string) => syncError(Code.InvalidArgument, ErrorReason.INVALID_ARGUMENT, message);
 
 /** Decodes the single enveloped request message of a server-streaming call. */
 export async function parseRequest(
@@ -107,7 +110,9 @@ export async function parseRequest(
       payload = await compression.decompress(payload, readMaxBytes);
     } catch (error) {
       const connectError = ConnectError.from(error);
-      throw connectError.code === Code.ResourceExhausted ? connectError : invalid(`cannot decompress the request: ${connectError.rawMessage}`);
+      throw connectError.code === Code.ResourceExhausted
+        ? syncError(Code.ResourceExhausted, ErrorReason.TOO_LARGE, connectError.rawMessage)
+        : invalid(`cannot decompress the request: ${connectError.rawMessage}`);
     }
   }
   try {

@@ -138,7 +138,9 @@ describe("requests no generated client sends", () => {
     const call = rawSubscribe(url, body);
     await until(() => call.ended);
     expect(call.status).toBe(200);
-    expect(endOf(call.envelopes.at(-1))?.error?.code).toBe("invalid_argument");
+    const error = endOf(call.envelopes.at(-1))?.error;
+    expect(error?.code).toBe("invalid_argument");
+    expect(error?.details?.map((d: { type: string }) => d.type)).toContain("google.rpc.ErrorInfo");
   });
 
   it("answers an unknown compression with unimplemented, naming the ones it accepts", async () => {

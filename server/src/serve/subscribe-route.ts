@@ -16,7 +16,8 @@ import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type http from "node:http";
 import type http2 from "node:http2";
-import { SubscribeRequestSchema, SyncService, type SubscribeRequest } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { syncError } from "../../../common/src/errors.js";
+import { ErrorReason, SubscribeRequestSchema, SyncService, type SubscribeRequest } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Principal, SyncCore } from "../core/sync-core.js";
 import type { FanoutHub } from "../fanout/hub.js";
 import { SubscriberSession, type StreamMessage, type StreamSink } from "../fanout/session.js";
@@ -135,13 +136,13 @@ function readBody(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Uint
       if (size > maxBytes + 5) {
         stream.removeAllListeners("data");
         stream.resume();
-        reject(new ConnectError(`request is larger than the ${maxBytes} bytes this server accepts`, Code.ResourceExhausted));
+        reject(syncError(Code.ResourceExhausted, ErrorReason.TOO_LARGE, `request is larger than the ${maxBytes} bytes this server accepts`));
         return;
       }
       chunks.push(chunk);
     });
     stream.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    stream.once("error", (error) => reject(new ConnectError(`cannot read the request: ${error.message}`, Code.InvalidArgument)));
+    stream.once("error", (error) => reject(syncError(Code.InvalidArgument, ErrorReason.INVALID_ARGUMENT, `cannot read the request: ${error.message}`)));
   });
 }
 
