@@ -177,5 +177,10 @@ func numbersEqual(a, b json.Number) bool {
 	// and parsing stays cheap even for a hostile exponent such as 1e999999999.
 	x, _, errX := big.ParseFloat(string(a), 10, 512, big.ToNearestEven)
 	y, _, errY := big.ParseFloat(string(b), 10, 512, big.ToNearestEven)
-	return errX == nil && errY == nil && x.Cmp(y) == 0
+	if errX != nil || errY != nil || x.IsInf() || y.IsInf() {
+		// Beyond big.Float's exponent range every number reads as infinity;
+		// such numbers are equal only as the same text.
+		return false
+	}
+	return x.Cmp(y) == 0
 }
