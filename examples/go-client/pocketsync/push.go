@@ -168,10 +168,10 @@ func (r *Replica) settleConflictLocked(c sent, current *syncv1.ChangeEvent) {
 	if base := d.Pending.Base; base != nil && !base.Deleted && r.cfg.Bug != BugTwoWayMerge {
 		conflict.Base = &base.Document
 	}
-	resolution := Resolve(r.cfg.Strategy, conflict)
 	if r.cfg.Bug == BugAlwaysLocal {
-		resolution = keepLocal(conflict)
+		conflict.Remote.Timestamp = Timestamp{}
 	}
+	resolution := Resolve(r.cfg.Strategy, conflict)
 	if resolution.TakeRemote || sameState(resolution, remote) {
 		r.store.adopt(c, current)
 		return

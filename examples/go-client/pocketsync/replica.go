@@ -67,7 +67,7 @@ const (
 	BugIgnoreConflicts   Bug = "ignore-conflicts"    // a Conflict drops the local change unsettled (§7.1)
 	BugIgnoreResolved    Bug = "ignore-resolved"     // Resolved.current is not adopted (§7.2)
 	BugIgnoreRemoteClock Bug = "ignore-remote-clock" // the clock never observes remote timestamps (§10.2)
-	BugAlwaysLocal       Bug = "always-local"        // every strategy keeps the local document (§7.1)
+	BugAlwaysLocal       Bug = "always-local"        // last-write-wins and merge take the local write as the later (§10.1)
 	BugTwoWayMerge       Bug = "two-way-merge"       // merge ignores the known base (§7)
 	BugNoReconnect       Bug = "no-reconnect"        // an ended stream is not reopened (§5.4)
 	BugSyncOffline       Bug = "sync-offline"        // Sync calls the server while offline (§1)
