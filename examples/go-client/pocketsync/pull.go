@@ -2,12 +2,17 @@ package pocketsync
 
 import (
 	"context"
+	"errors"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
 	syncv1 "github.com/pocket-sync/pocket-sync/gen/go/pocket/sync/v1"
 )
+
+// errNoCheckpoint stops a pull that could only start over from the
+// beginning, page after page, for ever.
+var errNoCheckpoint = connect.NewError(connect.CodeInternal, errors.New("the server set has_more without a checkpoint"))
 
 // pull reads pages from the stored checkpoint until has_more is false,
 // storing each page's checkpoint in the same save as its changes (§4.7,
@@ -32,7 +37,9 @@ func (r *Replica) pull(ctx context.Context) (int, error) {
 		if err != nil || !out.GetHasMore() {
 			return pulled, err
 		}
-		cp = out.GetCheckpoint()
+		if cp = out.GetCheckpoint(); cp == nil {
+			return pulled, errNoCheckpoint
+		}
 	}
 }
 
@@ -97,6 +104,9 @@ func (r *Replica) resyncLocked(ctx context.Context, names []string) (int, error)
 		cp = out.GetCheckpoint()
 		if !out.GetHasMore() {
 			break
+		}
+		if cp == nil {
+			return pulled, errNoCheckpoint
 		}
 	}
 	r.mu.Lock()

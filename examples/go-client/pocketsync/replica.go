@@ -42,7 +42,8 @@ type Config struct {
 	// users' changes arrive without Sync (PROTOCOL §5).
 	Subscribe bool
 	// HeartbeatInterval is asked of the server for the stream; three
-	// intervals without a message count as a dead stream (§5.3). Default 10 s.
+	// intervals without a message count as a dead stream (§5.3). Default
+	// 10 s, at most 300 s (§14).
 	HeartbeatInterval time.Duration
 	// HTTPClient carries the calls; nil uses a client without a global
 	// timeout (the stream is long-lived; each unary call has its own).
@@ -77,6 +78,9 @@ const (
 var Bugs = []Bug{BugResequence, BugStaleBase, BugNoCheckpoint, BugEcho, BugIgnoreConflicts, BugIgnoreResolved,
 	BugIgnoreRemoteClock, BugAlwaysLocal, BugTwoWayMerge, BugNoReconnect, BugSyncOffline}
 
+// maxHeartbeatInterval is the longest interval a request may ask for (§14).
+const maxHeartbeatInterval = 300 * time.Second
+
 // Replica is a local replica synced with a Pocket Sync server. Its methods
 // are safe for concurrent use; network calls run without holding its lock.
 type Replica struct {
@@ -104,6 +108,7 @@ func Open(cfg Config) (*Replica, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 10 * time.Second
 	}
+	cfg.HeartbeatInterval = min(cfg.HeartbeatInterval, maxHeartbeatInterval)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
