@@ -2,7 +2,8 @@
 # CI for the conformance suite (docs/CONFORMANCE.md):
 #   1. server mode against the reference server (started here);
 #   2. client mode against the TypeScript reference client (its control-protocol
-#      adapter, conformance/adapters/ts-client.ts) and the Go example client;
+#      adapter, conformance/adapters/ts-client.ts) and the Go example client,
+#      which must pass every client case with none skipped;
 #   3. the Python example client's pytest against the reference server.
 # JUnit files land in ${JUNIT_DIR:-.}/junit-conformance-*.xml. Exits non-zero
 # on any failed case that is not listed in conformance/known-failing-*.txt.
@@ -46,9 +47,16 @@ echo "--- client mode: TypeScript reference client"
   -- node --import tsx conformance/adapters/ts-client.ts || status=1
 
 echo "--- client mode: Go example client"
+go vet ./examples/go-client/... || status=1
+go test -count=1 ./examples/go-client/... || status=1
 go build -o "$TMP/go-client" ./examples/go-client
 # shellcheck disable=SC2046
 "${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-go.xml" $(known client-go) -- "$TMP/go-client" || status=1
+# It claims every suite, strategy and sync mode: a skipped case is a regression.
+if ! grep -m1 '<testsuites' "$JUNIT_DIR/junit-conformance-client-go.xml" | grep -q ' skipped="0"'; then
+  echo "the Go example client skipped cases (see junit-conformance-client-go.xml)"
+  status=1
+fi
 
 echo "--- Python example client"
 # connectrpc (0.10+) and connect-python install the same module: a venv from

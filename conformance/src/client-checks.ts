@@ -2,9 +2,10 @@
 // drives the client under test over the control protocol, plays other users
 // directly against the upstream server, injects faults with the proxy, and
 // judges what the client sent by the proxy's records.
-import { equals } from "@bufbuild/protobuf";
+import { create, equals } from "@bufbuild/protobuf";
 import {
   CheckpointSchema,
+  HybridLogicalClockSchema,
   Operation,
   type ChangeEvent,
   type Checkpoint,
@@ -17,12 +18,18 @@ export type ClientCheck = (ctx: ClientContext, params: Record<string, unknown>) 
 
 // ---------------------------------------------------------------- helpers
 
-/** The runner, as another user, writes straight to the server. */
-async function serverWrite(ctx: ClientContext, collection: string, id: string, document: unknown): Promise<{ revision: string }> {
+interface Stamp {
+  readonly wallTimeMs: bigint;
+  readonly logical: number;
+}
+
+/** The runner, as another user, writes straight to the server (stamped `at`, or now). */
+async function serverWrite(ctx: ClientContext, collection: string, id: string, document: unknown, at?: Stamp): Promise<{ revision: string }> {
   const current = await serverState(ctx, collection, id);
   const change = current
     ? update(collection, id, document, current.revision, ctx.nextRunnerSequence())
     : insert(collection, id, document, ctx.nextRunnerSequence());
+  if (at) change.timestamp = create(HybridLogicalClockSchema, at);
   const res = await ctx.direct.push({ clientId: ctx.runnerId, changes: [change] });
   const r = res.results[0]!;
   if (r.outcome.case !== "accepted") throw new Error(`the runner's own write of ${id} was ${r.outcome.case}`);
@@ -87,6 +94,17 @@ async function checkConverged(ctx: ClientContext, collection: string, clients: C
       checkEqual(d.revision, server.get(d.documentId)?.revision, `${client.name}: revision of ${d.documentId}`);
     }
   }
+}
+
+/** A stamp an hour ahead of this machine's clock: another user's clock runs fast (the server accepts up to 24 h, §10.3). */
+function anHourAhead(logical = 0): Stamp {
+  return { wallTimeMs: BigInt(Date.now()) + 3_600_000n, logical };
+}
+
+/** Orders hybrid logical clock stamps (§10.1, without the client id). */
+function compareStamps(a: Stamp, b: Stamp): number {
+  if (a.wallTimeMs !== b.wallTimeMs) return a.wallTimeMs < b.wallTimeMs ? -1 : 1;
+  return a.logical === b.logical ? 0 : a.logical < b.logical ? -1 : 1;
 }
 
 function isEmptyCheckpoint(c: Checkpoint | undefined): boolean {
@@ -158,6 +176,28 @@ const pushSequences: ClientCheck = async (ctx) => {
   const sorted = [...sequences].sort((a, b) => (a < b ? -1 : 1));
   checkEqual(sequences, sorted, "client_sequence increasing (§9.1, SHOULD)");
   checkEqual((await serverDocs(ctx, todos)).size, 9, "documents on the server");
+};
+
+const pushClockObserves: ClientCheck = async (ctx) => {
+  const todos = ctx.collection();
+  const id = ctx.doc("skewed");
+  const remote = anHourAhead(5);
+  await serverWrite(ctx, todos, id, { v: 1 }, remote);
+  const client = await ctx.start();
+  await client.syncUntilOk();
+  checkDocument((await client.readOne(todos, id))?.document, { v: 1 }, "the change stamped an hour ahead arrives");
+  await client.write(todos, id, { v: 2 });
+  await client.write(todos, ctx.doc("other"), { v: 1 });
+  await client.syncUntilOk();
+  for (const doc of [id, ctx.doc("other")]) {
+    const pushed = pushesOf(ctx, doc)[0];
+    check(pushed, `${doc} was not pushed`);
+    const ts = pushed.change.timestamp;
+    check(
+      ts && compareStamps(ts, remote) > 0,
+      `a write made after receiving a change stamped ${stringify(remote)} must be stamped later, whatever the wall clock says (§10.2); ${doc} was stamped ${stringify(ts)}`,
+    );
+  }
 };
 
 // ---------------------------------------------------------------- pull
@@ -350,18 +390,28 @@ interface ConflictScene {
   before: number;
 }
 
+interface SceneOptions {
+  /** Hidden from pulls, the outcome reaches the client only in the push result. */
+  readonly hide?: boolean;
+  readonly base?: Record<string, unknown>;
+  readonly serverDoc?: Record<string, unknown>;
+  readonly localDoc?: Record<string, unknown>;
+  /** The other user's stamp for the server's version; default now (earlier than the local write). */
+  readonly remoteAt?: Stamp;
+}
+
 /** The client has v1; another user writes v2 on the server; the client writes v3 and syncs. */
-async function conflictScene(ctx: ClientContext, collection: string, strategy: ConflictStrategy, hide = false): Promise<ConflictScene> {
+async function conflictScene(ctx: ClientContext, collection: string, strategy: ConflictStrategy, options: SceneOptions = {}): Promise<ConflictScene> {
   const id = ctx.doc("c");
-  await serverWrite(ctx, collection, id, { a: 1, b: 1, c: 1 });
+  const base = options.base ?? { a: 1, b: 1, c: 1 };
+  await serverWrite(ctx, collection, id, base);
   const client = await ctx.start({ collections: [collection], conflictStrategy: strategy });
   await client.syncUntilOk();
-  checkDocument((await client.readOne(collection, id))?.document, { a: 1, b: 1, c: 1 }, "the client has the first version");
-  const serverDoc = { a: 2, b: 1, c: 1 };
-  // Hidden from pulls, the outcome reaches the client only in the push result.
-  if (hide) ctx.proxy.hiddenDocuments.add(id);
-  await serverWrite(ctx, collection, id, serverDoc);
-  const localDoc = { a: 1, b: 3, c: 1 };
+  checkDocument((await client.readOne(collection, id))?.document, base, "the client has the first version");
+  const serverDoc = options.serverDoc ?? { a: 2, b: 1, c: 1 };
+  if (options.hide) ctx.proxy.hiddenDocuments.add(id);
+  await serverWrite(ctx, collection, id, serverDoc, options.remoteAt);
+  const localDoc = options.localDoc ?? { a: 1, b: 3, c: 1 };
   await client.write(collection, id, localDoc);
   const before = pushesOf(ctx, id).length;
   await client.syncUntilOk();
@@ -397,7 +447,7 @@ const conflictLocalWins: ClientCheck = async (ctx) => {
 };
 
 const conflictRemoteWins: ClientCheck = async (ctx) => {
-  const s = await conflictScene(ctx, ctx.collection(), ConflictStrategy.REMOTE_WINS, true);
+  const s = await conflictScene(ctx, ctx.collection(), ConflictStrategy.REMOTE_WINS, { hide: true });
   conflictedPush(ctx, s, "conflict");
   checkEqual(pushesOf(ctx, s.id).length - s.before, 1, "a remote-wins client does not push again after Conflict");
   const server = await serverState(ctx, s.collection, s.id);
@@ -420,8 +470,38 @@ const conflictClientMerge: ClientCheck = async (ctx, params) => {
   checkEqual(local?.pending, false, "nothing pending");
 };
 
+const conflictLwwRemoteLater: ClientCheck = async (ctx) => {
+  const s = await conflictScene(ctx, ctx.collection(), ConflictStrategy.LAST_WRITE_WINS, { remoteAt: anHourAhead() });
+  conflictedPush(ctx, s, "conflict");
+  checkEqual(pushesOf(ctx, s.id).length - s.before, 1, "the local change is the earlier write, so it loses: nothing more is pushed (§10.1)");
+  const server = await serverState(ctx, s.collection, s.id);
+  checkDocument(server?.document, s.serverDoc, "the server keeps the later (remote) document");
+  const local = await s.client.readOne(s.collection, s.id);
+  checkDocument(local?.document, s.serverDoc, "the client adopts the later (remote) document");
+  checkEqual(local?.revision, server?.revision, "and its revision");
+  checkEqual(local?.pending, false, "nothing pending");
+};
+
+const conflictMergeThreeWay: ClientCheck = async (ctx) => {
+  const s = await conflictScene(ctx, ctx.collection(), ConflictStrategy.MERGE, {
+    base: { a: 1, b: 1, c: 1, d: 1 },
+    serverDoc: { a: 2, b: 1, c: 6, d: 1, e: 1 },
+    localDoc: { a: 1, b: 3, c: 5 },
+    remoteAt: anHourAhead(),
+  });
+  conflictedPush(ctx, s, "conflict");
+  await checkConverged(ctx, s.collection, [s.client]);
+  const local = await s.client.readOne(s.collection, s.id);
+  checkDocument(
+    local?.document,
+    { a: 2, b: 3, c: 6, e: 1 },
+    "three-way merge against the version the client received (§7): a and e from the remote change, b and the removal of d from the local one, c (changed by both) from the later, remote write",
+  );
+  checkEqual(local?.pending, false, "nothing pending");
+};
+
 async function resolvedCase(ctx: ClientContext, strategy: keyof typeof STRATEGY_COLLECTIONS, expectDoc: (s: ConflictScene) => unknown): Promise<void> {
-  const s = await conflictScene(ctx, STRATEGY_COLLECTIONS[strategy], ConflictStrategy.UNSPECIFIED, true);
+  const s = await conflictScene(ctx, STRATEGY_COLLECTIONS[strategy], ConflictStrategy.UNSPECIFIED, { hide: true });
   const first = conflictedPush(ctx, s, "resolved");
   const result = ctx.proxy.pushes[first.record]!.results![ctx.proxy.pushes[first.record]!.changes.indexOf(first.change)]!;
   check(result.outcome.case === "resolved", "resolved");
@@ -580,6 +660,7 @@ export const CLIENT_CHECKS: Record<string, ClientCheck> = {
   "push-insert": pushInsert,
   "push-update-delete": pushUpdateDelete,
   "push-sequences": pushSequences,
+  "push-clock-observes": pushClockObserves,
   "pull-receives": pullReceives,
   "pull-pagination": pullPagination,
   "pull-no-echo": pullNoEcho,
@@ -594,6 +675,8 @@ export const CLIENT_CHECKS: Record<string, ClientCheck> = {
   "conflict-local-wins": conflictLocalWins,
   "conflict-remote-wins": conflictRemoteWins,
   "conflict-client-merge": conflictClientMerge,
+  "conflict-lww-remote-later": conflictLwwRemoteLater,
+  "conflict-merge-three-way": conflictMergeThreeWay,
   "resolved-server-wins": resolvedServerWins,
   "resolved-client-wins": resolvedClientWins,
   "resolved-merge": resolvedMerge,
