@@ -40,6 +40,20 @@ describe("a slow subscriber", () => {
     expect(hub.size).toBe(0);
   });
 
+  it("is released from the hub when its caller goes away, even while suspended at a write that never drains", async () => {
+    const { core, hub } = await setup(5);
+    const abort = new AbortController();
+    const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["todos"] }), {
+      heartbeatMs: 10_000, pageSize: 7, signal: abort.signal,
+    });
+    await stream.next(); // the transport is now stuck writing this message: next() is never called again
+    expect(hub.size).toBe(1);
+    abort.abort();
+    expect(hub.size).toBe(0);
+    await core.push(principal, create(PushRequestSchema, { clientId: "w", changes: [pushed("d", {}, 1)] }));
+    expect(hub.size).toBe(0);
+  });
+
   it("lets other collections advance the checkpoint without sending empty batches", async () => {
     const { core, hub } = await setup(100);
     const abort = new AbortController();

@@ -42,6 +42,12 @@ export async function* streamChanges(
   await core.ensureReadable(principal, collections);
   core.ensureResumable(collections, request.checkpoint);
   const subscription = hub.subscribe(collections);
+  // The transport aborts the signal when the connection goes away, but a
+  // generator suspended at a yield whose write never drains (a reader that
+  // stopped reading, then vanished) never resumes to notice: release the
+  // subscription from the signal itself, so the hub stops publishing to it.
+  const release = () => subscription.close();
+  options.signal.addEventListener("abort", release, { once: true });
   let checkpoint: Checkpoint = request.checkpoint ?? create(CheckpointSchema, {});
 
   const visible = async (changes: readonly ChangeEvent[]) => {
@@ -115,6 +121,7 @@ export async function* streamChanges(
       lastSentAt = now();
     }
   } finally {
+    options.signal.removeEventListener("abort", release);
     subscription.close();
   }
 }
