@@ -64,6 +64,14 @@ export class Subscription {
     return this.queue.length === 0 && !this.overflowed ? this.watermark : undefined;
   }
 
+  /** Changes up to `watermark` may have been committed unseen: the reader must catch up from storage. */
+  resync(watermark: bigint): void {
+    this.watermark = watermark;
+    this.queue = [];
+    this.overflowed = true;
+    this.waiter?.("changes");
+  }
+
   offer(changes: readonly ChangeEvent[], watermark: bigint): void {
     this.watermark = watermark;
     // A commit in other collections only moves the watermark: no wake-up, so
@@ -102,8 +110,17 @@ export class FanoutHub {
     return subscription;
   }
 
-  publish(committed: readonly StoredChange[], watermark: bigint): void {
+  /**
+   * Fans a commit out. With `complete` false, changes up to the watermark
+   * may be missing from `committed` (see CommitListener): every subscriber
+   * then catches up from storage instead.
+   */
+  publish(committed: readonly StoredChange[], watermark: bigint, complete = true): void {
     if (this.subscriptions.size === 0) return;
+    if (!complete) {
+      for (const subscription of this.subscriptions) subscription.resync(watermark);
+      return;
+    }
     const byCollection = new Map<string, ChangeEvent[]>();
     for (const { event } of committed) {
       const list = byCollection.get(event.collection);

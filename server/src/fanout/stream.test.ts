@@ -12,7 +12,7 @@ const principal = { id: "p" };
 async function setup(maxQueuedChanges: number) {
   const core = await SyncCore.open(createMemoryStorage());
   const hub = new FanoutHub({ maxQueuedChanges });
-  core.onCommit((changes, watermark) => hub.publish(changes, watermark));
+  core.onCommit((changes, watermark, complete) => hub.publish(changes, watermark, complete));
   return { core, hub };
 }
 const ids = (messages: SubscribeResponse[]) =>
@@ -74,7 +74,7 @@ describe("heartbeats", () => {
   it("keep their rhythm while commits in other collections keep waking the stream", async () => {
     const core = await SyncCore.open(createMemoryStorage());
     const hub = new FanoutHub({ maxQueuedChanges: 100 });
-    core.onCommit((changes, watermark) => hub.publish(changes, watermark));
+    core.onCommit((changes, watermark, complete) => hub.publish(changes, watermark, complete));
     const abort = new AbortController();
     const stream = streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["quiet"] }), {
       heartbeatMs: 100, pageSize: 10, signal: abort.signal,
@@ -103,7 +103,7 @@ describe("live changes in a binary codec", () => {
   it("are encoded once and shared by every subscriber, and decode to the same batch", async () => {
     const core = await SyncCore.open(createMemoryStorage());
     const hub = new FanoutHub({ maxQueuedChanges: 100 });
-    core.onCommit((changes, watermark) => hub.publish(changes, watermark));
+    core.onCommit((changes, watermark, complete) => hub.publish(changes, watermark, complete));
     const abort = new AbortController();
     const open = (binary: boolean) =>
       streamChanges(core, hub, principal, create(SubscribeRequestSchema, { collections: ["todos"] }), {

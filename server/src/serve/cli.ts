@@ -16,7 +16,9 @@ const HELP = `Usage: pocket-sync-server [options]
   --storage level|memory|postgres
                               storage (env POCKET_STORAGE; default level)
   --postgres-url URL          with --storage postgres: postgres://user:password@host:port/database
-                              (env POCKET_POSTGRES_URL); one server per schema
+                              (env POCKET_POSTGRES_URL); one server per schema. A database that is
+                              unreachable (at start or later) is retried; meanwhile writes answer
+                              unavailable and health says NOT_SERVING
   --postgres-schema NAME      schema holding the tables, created if missing
                               (env POCKET_POSTGRES_SCHEMA; default pocket)
   --durability process|fsync  process: acknowledged pushes survive a killed process;
@@ -210,8 +212,9 @@ try {
     logger: { level: logLevel },
   });
 } catch (error) {
-  // Storage that cannot open (a lock held by another server, an unreachable
-  // database) is the usual reason: say it in one line, without a stack.
+  // Storage that can never open (a schema held by another server, a wrong
+  // password) is the usual reason: say it in one line, without a stack. An
+  // unreachable database is not a reason: the server starts and retries.
   cannotStart(`cannot start on ${storageDescription}: ${explain(error)}`);
 }
 

@@ -13,7 +13,7 @@ import { FanoutHub } from "../fanout/hub.js";
 import { createLevelStorage } from "../storage/index.js";
 import type { Storage } from "../storage/types.js";
 import { scopeAuthorize, type Authenticate } from "./auth.js";
-import { HealthState, healthRoutes } from "./health.js";
+import { followAvailability, HealthState, healthRoutes } from "./health.js";
 import { serveHttp1And2, type DualServer } from "./listen.js";
 import { createMetrics } from "./metrics.js";
 import { syncServiceRoutes } from "./service.js";
@@ -53,8 +53,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const storage = options.storage ?? createLevelStorage(options.dataDir ?? "./data");
   const core = await SyncCore.open(storage, { authorize: scopeAuthorize, ...options });
   const hub = new FanoutHub({ maxQueuedChanges: options.maxSubscriberQueue ?? 1000 });
-  core.onCommit((changes, watermark) => hub.publish(changes, watermark));
-  const health = new HealthState();
+  core.onCommit((changes, watermark, complete) => hub.publish(changes, watermark, complete));
+  const health = new HealthState(core.availability.writable);
   const metrics = createMetrics(core, hub);
   const maxMessageBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
   const shutdown = new AbortController();
@@ -95,6 +95,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     // Every in-flight call listens on it, hence no listener limit.
     shutdownSignal: shutdown.signal,
   });
+  const unfollow = followAvailability(core, health, app.log);
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();
@@ -129,6 +130,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     close() {
       closing ??= (async () => {
         clearInterval(purgeTimer);
+        unfollow();
         health.stopServing();
         hub.closeAll();
         await dual?.close();
