@@ -58,6 +58,40 @@ async function startOnPostgres(url = postgresUrl!): Promise<{ server: CliProcess
   return { server, schema };
 }
 
+/** When the database stopped answering, and when it answered again, probed by fresh connections. */
+function probeDatabase() {
+  let wentAwayAt: number | undefined;
+  let backAt: number | undefined;
+  let settled = false;
+  const done = (async () => {
+    // Once the restart command returned, a database never seen away was too quick to notice.
+    while (backAt === undefined && !(settled && wentAwayAt === undefined)) {
+      const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 1_000 });
+      client.on("error", () => {});
+      const at = Date.now();
+      try {
+        await client.connect();
+        await client.query("SELECT 1");
+        if (wentAwayAt !== undefined) backAt = at;
+      } catch {
+        wentAwayAt ??= at;
+      } finally {
+        await client.end().catch(() => {});
+      }
+      await sleep(25);
+    }
+  })();
+  return {
+    /** Call once the restart command returned. */
+    async result() {
+      settled = true;
+      await done;
+      if (wentAwayAt === undefined || backAt === undefined) throw new Error("the database never stopped answering during the restart");
+      return { wentAwayAt, backAt };
+    },
+  };
+}
+
 /** Follows grpc.health.v1 Watch, keeping every status with the time it came. */
 function watchHealth(url: string) {
   const abort = new AbortController();
@@ -137,12 +171,43 @@ function pushLoad(url: string, writers = 4) {
   };
 }
 
+/** A reader pulling from the beginning over and over, keeping what each failed pull answered. */
+function pullLoad(url: string) {
+  const errors: Array<{ code: string; reason: string | undefined; message: string }> = [];
+  let pulls = 0;
+  let running = true;
+  const client = syncClient(url, "connect-json-h1");
+  const done = (async () => {
+    while (running) {
+      try {
+        await client.pull({ collections: ["todos"], limit: 100 });
+        pulls++;
+      } catch (error) {
+        const e = ConnectError.from(error);
+        errors.push({ code: Code[e.code], reason: errorInfo(error)?.reason, message: e.rawMessage });
+      }
+      await sleep(20);
+    }
+  })();
+  stops.push(async () => {
+    running = false;
+    await done;
+  });
+  return {
+    errors,
+    get pulls() {
+      return pulls;
+    },
+  };
+}
+
 /** A live subscriber that reconnects from its last checkpoint whenever its stream ends. */
 function followLive(url: string) {
   const abort = new AbortController();
   const latest = new Map<string, ChangeEvent>();
   let checkpoint: Checkpoint | undefined;
   const outOfOrder: string[] = [];
+  const errors: Array<{ code: string; reason: string | undefined; message: string }> = [];
   const client = syncClient(url, "connect-proto-h2");
   const done = (async () => {
     while (!abort.signal.aborted) {
@@ -159,7 +224,10 @@ function followLive(url: string) {
           }
           checkpoint = message.event.value.checkpoint ?? checkpoint;
         }
-      } catch {
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        const e = ConnectError.from(error);
+        errors.push({ code: Code[e.code], reason: errorInfo(error)?.reason, message: e.rawMessage });
         await sleep(100); // unavailable during the outage: reconnect from the checkpoint
       }
     }
@@ -171,6 +239,7 @@ function followLive(url: string) {
   return {
     latest,
     outOfOrder,
+    errors,
     get position() {
       return checkpoint?.collections.todos ?? 0n;
     },
@@ -194,15 +263,30 @@ async function pullAll(url: string): Promise<{ documents: Map<string, ChangeEven
   }
 }
 
-/** Stops the load, then checks that every acknowledged change is stored and was streamed live. */
-async function expectNothingLost(server: CliProcess, load: ReturnType<typeof pushLoad>, live: ReturnType<typeof followLive>) {
+const notRetryable = (errors: ReadonlyArray<{ code: string; reason: string | undefined }>) =>
+  errors.filter((e) => e.code !== "Unavailable" || e.reason !== "ERROR_REASON_UNAVAILABLE");
+
+/**
+ * Stops the load, then checks that every refusal was a retryable
+ * `unavailable` and that every acknowledged change is stored and was
+ * streamed live.
+ */
+async function expectNothingLost(
+  server: CliProcess,
+  load: ReturnType<typeof pushLoad>,
+  live: ReturnType<typeof followLive>,
+  reader: ReturnType<typeof pullLoad>,
+) {
   const { url } = server;
   await load.stop();
   // Still the same process: it never crashed on the way.
   expect(server.child.exitCode, server.output()).toBeNull();
-  // Nothing but retryable refusals, each with its ErrorInfo.
-  const wrong = load.refusals.filter((r) => r.code !== "Unavailable" || r.reason !== "ERROR_REASON_UNAVAILABLE");
-  expect(wrong, JSON.stringify(wrong.slice(0, 5))).toEqual([]);
+  // Nothing but retryable refusals, each with its ErrorInfo: for pushes, pulls and streams.
+  for (const errors of [load.refusals, reader.errors, live.errors]) {
+    const wrong = notRetryable(errors);
+    expect(wrong, JSON.stringify(wrong.slice(0, 5))).toEqual([]);
+  }
+  expect(reader.pulls).toBeGreaterThan(0);
   const all = await pullAll(url);
   for (let i = 1; i < all.sequences.length; i++) expect(all.sequences[i]! > all.sequences[i - 1]!).toBe(true);
   const missing = [...load.acknowledged].filter(([id, document]) => all.documents.get(id)?.document !== document);
@@ -228,6 +312,7 @@ describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
     const { server, schema } = await startOnPostgres();
     const health = watchHealth(server.url);
     const live = followLive(server.url);
+    const reader = pullLoad(server.url);
     const load = pushLoad(server.url);
     await eventually(() => load.acknowledged.size >= 300, 15_000, "some load");
 
@@ -250,7 +335,7 @@ describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
       `pushes acknowledged again after ${load.firstAckAfter(upAt)! - killedAt} ms; ${load.refusals.length} pushes refused meanwhile`);
     expect(await metric(server.url, "pocket_sync_storage_writable")).toBe(1);
     await sleep(300); // ...and load goes on after it
-    await expectNothingLost(server, load, live);
+    await expectNothingLost(server, load, live, reader);
     expect(server.output()).toMatch(/storage unavailable, refusing writes: lost the writer lock on PostgreSQL schema/);
   }, 60_000);
 
@@ -258,12 +343,15 @@ describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
     const { server } = await startOnPostgres();
     const health = watchHealth(server.url);
     const live = followLive(server.url);
+    const reader = pullLoad(server.url);
     const load = pushLoad(server.url);
     await eventually(() => load.acknowledged.size >= 300, 15_000, "some load");
 
     const restartedAt = Date.now();
-    await promisify(execFile)("sh", ["-c", restartCommand!]); // returns once PostgreSQL accepts connections again
-    const backAt = Date.now();
+    const availability = probeDatabase();
+    await promisify(execFile)("sh", ["-c", restartCommand!]);
+    const { wentAwayAt, backAt } = await availability.result();
+    expect(wentAwayAt).toBeGreaterThanOrEqual(restartedAt);
 
     await eventually(() => health.outageAfter(restartedAt) !== undefined, RESUME_WITHIN_MS, "health to go NOT_SERVING, then SERVING");
     const { downAt, upAt } = health.outageAfter(restartedAt)!;
@@ -272,11 +360,12 @@ describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
     await eventually(() => load.firstAckAfter(upAt) !== undefined, RESUME_WITHIN_MS, "pushes to be acknowledged again");
     expect(load.firstAckAfter(upAt)! - backAt).toBeLessThan(RESUME_WITHIN_MS);
     expect(load.refusals.some((r) => r.at >= restartedAt && r.at <= backAt)).toBe(true);
-    console.log(`PostgreSQL restarted in ${backAt - restartedAt} ms: NOT_SERVING after ${downAt - restartedAt} ms, ` +
+    expect(reader.errors.length).toBeGreaterThan(0); // pulls failed too while PostgreSQL was down
+    console.log(`PostgreSQL away for ${backAt - wentAwayAt} ms: NOT_SERVING after ${downAt - restartedAt} ms, ` +
       `SERVING ${upAt - backAt} ms and pushes acknowledged ${load.firstAckAfter(upAt)! - backAt} ms after it was back; ` +
       `${load.refusals.length} pushes refused meanwhile`);
     await sleep(300);
-    await expectNothingLost(server, load, live);
+    await expectNothingLost(server, load, live, reader);
   }, 90_000);
 
   it("starts while the database is unreachable: one log line per attempt, NOT_SERVING and unavailable until it is there", async () => {
