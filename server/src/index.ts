@@ -18,5 +18,6 @@ export {
 } from "./serve/token-file.js";
 export { SyncCore, DEFAULTS, ANONYMOUS, type Action, type Authorize, type Principal, type SyncCoreOptions, type Validate } from "./core/sync-core.js";
 export type { ConflictPolicy, ServerConflictStrategy } from "./core/conflicts.js";
-export { createLevelStorage, createMemoryStorage, LevelStorage } from "./storage/index.js";
+export type { Availability } from "./core/storage-link.js";
+export { createLevelStorage, createMemoryStorage, createPostgresStorage, LevelStorage, StorageUnavailableError } from "./storage/index.js";
 export type * from "./storage/types.js";

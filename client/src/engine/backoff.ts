@@ -3,14 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { isReason } from "../../../common/src/index.js";
 import { ErrorReason } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
-/**
- * The wait before retry number `attempt` (1-based): base * 2^(attempt-1),
- * capped at `max`, with "equal jitter": a uniformly random point in its upper half.
- */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return exp / 2 + random() * (exp / 2);
-}
+// Shared with the server, which reconnects to its database the same way.
+export { backoffDelay } from "../../../common/src/backoff.js";
 
 export type ErrorKind = "retry" | "resync" | "fatal";
 

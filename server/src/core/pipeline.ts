@@ -5,6 +5,12 @@
 // fsync on, concurrent pushes share one synced write). Changes become visible
 // to readers only after their batch is durable, and in sequence order, which
 // is what makes checkpoints safe (PROTOCOL §4.2).
+//
+// While the storage cannot write (not yet open, or its database is away), the
+// pipeline is suspended: jobs fail at once with a retryable `unavailable`. It
+// resumes from the storage's persisted last sequence, never below what
+// readers were already given.
+import { isStorageUnavailable } from "../storage/errors.js";
 import { ErrorReason, SyncFailure } from "./failures.js";
 import { ClientIdAlreadyBound, type ClientOwner, type CommitBatch, type DocumentKey, type IdempotencyRecord, type Storage, type StoredChange } from "../storage/types.js";
 
@@ -105,7 +111,19 @@ type Job = {
   reject: (error: unknown) => void;
 };
 
-export type CommitListener = (changes: readonly StoredChange[], visibleSequence: bigint) => void;
+/**
+ * Hears every durable commit, in sequence order. `complete` is false when
+ * changes at or below `visibleSequence` may be missing from `changes` (a
+ * commit whose outcome was unknown, or one written while this process could
+ * not write): readers must then catch up from storage.
+ */
+export type CommitListener = (changes: readonly StoredChange[], visibleSequence: bigint, complete: boolean) => void;
+
+/** A storage failure as the core reports it: unreachable storage is retryable. */
+export function asFailure(error: unknown): unknown {
+  if (!isStorageUnavailable(error)) return error;
+  return new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `${error.message}; retry`);
+}
 
 export class CommitPipeline {
   private queue: Job[] = [];
@@ -115,14 +133,22 @@ export class CommitPipeline {
   private visible: bigint;
   private readonly listeners = new Set<CommitListener>();
   private closed = false;
+  /** Set while writes cannot succeed; jobs fail with it at once. */
+  private suspended: SyncFailure | undefined;
+  /** Bumped at every suspension: a group begun before one never commits after it. */
+  private generation = 0;
+  /** Changes at or below `visible` may have been committed without being published. */
+  private incomplete = false;
 
+  /** Starts suspended when `lastSequence` is not known yet (see resume). */
   constructor(
     private readonly storage: Storage,
-    lastSequence: bigint,
+    lastSequence: bigint | undefined,
     private readonly options: { sync: boolean },
   ) {
-    this.assigned = lastSequence;
-    this.visible = lastSequence;
+    this.assigned = lastSequence ?? 0n;
+    this.visible = lastSequence ?? 0n;
+    if (lastSequence === undefined) this.suspend("the storage is not open yet");
   }
 
   /** The highest sequence below which every commit is durable and readable. */
@@ -141,6 +167,7 @@ export class CommitPipeline {
       // Retryable: another instance, or this one restarted, will take it.
       return Promise.reject(new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server is shutting down; retry"));
     }
+    if (this.suspended) return Promise.reject(this.suspended);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run: job, resolve: resolve as (v: unknown) => void, reject });
       this.kick();
@@ -153,6 +180,40 @@ export class CommitPipeline {
       this.exclusiveQueue.push(() => task().then(resolve, reject));
       this.kick();
     });
+  }
+
+  /** Writes cannot succeed (`reason` says why): fail queued and new jobs at once, commit nothing begun before. */
+  suspend(reason: string): void {
+    this.generation++;
+    this.suspended = new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `the server cannot write right now: ${reason}; retry`);
+    for (const job of this.queue.splice(0)) job.reject(this.suspended);
+  }
+
+  /**
+   * Writes can succeed again, from `lastSequence` as the storage persisted it
+   * (others may have written meanwhile). Runs with no group in flight; does
+   * nothing if suspended again before it ran. Refuses, staying suspended, a
+   * storage that went back in time (sequences already given out would be
+   * reused). Resolves true once resumed.
+   */
+  resume(lastSequence: bigint): Promise<boolean> {
+    const generation = this.generation;
+    let resumed = false;
+    return this.exclusive(async () => {
+      if (generation !== this.generation || this.closed) return;
+      if (lastSequence < this.visible) {
+        this.suspend(`the storage's last sequence ${lastSequence} is below ${this.visible}, which readers were already given (was the database restored from a backup?)`);
+        throw new Error(`cannot resume writing: the storage went back from sequence ${this.visible} to ${lastSequence}`);
+      }
+      if (lastSequence > this.visible) {
+        this.visible = lastSequence;
+        this.incomplete = true;
+      }
+      if (lastSequence > this.assigned) this.assigned = lastSequence;
+      this.suspended = undefined;
+      resumed = true;
+      if (this.incomplete) this.announce([]);
+    }).then(() => resumed);
   }
 
   /** Stops taking jobs and waits for those already taken. */
@@ -181,6 +242,7 @@ export class CommitPipeline {
   }
 
   private async runGroup(jobs: Job[]): Promise<void> {
+    const generation = this.generation;
     const sequences = { next: () => ++this.assigned };
     const group = new Transaction(undefined, this.storage, sequences);
     const done: Array<{ job: Job; result: unknown }> = [];
@@ -191,26 +253,42 @@ export class CommitPipeline {
         tx.mergeInto(group);
         done.push({ job, result });
       } catch (error) {
-        job.reject(error);
+        job.reject(asFailure(error));
       }
     }
     if (group.changes.length === 0 && group.records.length === 0 && group.history.length === 0 && group.owners.length === 0) {
       for (const { job, result } of done) job.resolve(result);
       return;
     }
+    if (this.suspended || generation !== this.generation) {
+      // Suspended while the group ran: what it read may be stale by now.
+      const failure = this.suspended ?? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server lost its storage meanwhile; retry");
+      for (const { job } of done) job.reject(failure);
+      return;
+    }
     const batch: CommitBatch = { changes: group.changes, history: group.history, idempotency: group.records, owners: group.owners, lastSequence: this.assigned };
     try {
       await this.storage.commit(batch, this.options);
     } catch (error) {
-      // Nothing of the group was written; its sequences are simply never used.
-      const failure = error instanceof ClientIdAlreadyBound
-        ? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `${error.message}; retry`)
-        : error;
+      // Usually nothing of the group was written and its sequences are never
+      // used. But a connection lost during COMMIT leaves the outcome unknown:
+      // if it was written, the next publication must send readers to storage.
+      // (A client id bound meanwhile by another writer is a refusal: nothing
+      // was written.)
+      const refused = error instanceof ClientIdAlreadyBound;
+      if (!refused) this.incomplete = true;
+      const failure = refused ? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `${error.message}; retry`) : asFailure(error);
       for (const { job } of done) job.reject(failure);
       return;
     }
     this.visible = this.assigned;
     for (const { job, result } of done) job.resolve(result);
-    for (const listener of this.listeners) listener(group.changes, this.visible);
+    this.announce(group.changes);
+  }
+
+  private announce(changes: readonly StoredChange[]): void {
+    const complete = !this.incomplete;
+    this.incomplete = false;
+    for (const listener of this.listeners) listener(changes, this.visible, complete);
   }
 }

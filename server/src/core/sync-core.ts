@@ -26,7 +26,8 @@ import {
 import type { IdempotencyRecord, PurgeResult, Storage, StorageMeta, StoredChange } from "../storage/types.js";
 import { settleConflict, strategyFor, strategyName, usesBase, type ConflictPolicy } from "./conflicts.js";
 import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCodeName } from "./failures.js";
-import { CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
+import { asFailure, CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
+import { StorageLink, type Availability } from "./storage-link.js";
 import { nextRevision } from "./revisions.js";
 
 /** Whoever a request acts for, as established by authentication. */
@@ -116,29 +117,61 @@ export class SyncCore {
     pushes: 0, changesAccepted: 0, changesRejected: 0, conflicts: new Map(), idempotentReplays: 0, pulls: 0, changesPulled: 0,
   };
   private readonly pipeline: CommitPipeline;
+  private readonly link: StorageLink;
   private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
-  private purgedThrough: Readonly<Record<string, bigint>>;
+  private purgedThrough: Readonly<Record<string, bigint>> = {};
+  private openedEpoch = "";
 
   private constructor(
     private readonly storage: Storage,
-    meta: StorageMeta,
     options: SyncCoreOptions,
   ) {
     const merged = { ...DEFAULTS, now: Date.now, ...options };
     this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
-    this.epoch = meta.epoch;
-    this.purgedThrough = meta.purgedThrough;
-    this.pipeline = new CommitPipeline(storage, meta.lastSequence, { sync: options.durability === "fsync" });
+    this.pipeline = new CommitPipeline(storage, undefined, { sync: options.durability === "fsync" });
+    this.link = new StorageLink(storage, this.pipeline, (meta: StorageMeta) => {
+      this.openedEpoch = meta.epoch;
+      this.purgedThrough = meta.purgedThrough;
+    });
   }
 
-  readonly epoch: string;
+  /** Identity of the data set (PROTOCOL §8.3); empty until the storage first opened. */
+  get epoch(): string {
+    return this.openedEpoch;
+  }
 
+  /**
+   * Opens the core on `storage`. A storage that cannot be reached yet does
+   * not fail this: the core starts unavailable (every call answers
+   * `unavailable`) and keeps trying; `availability` tells. Rejects when the
+   * storage can never open (misconfiguration, held by another server).
+   */
   static async open(storage: Storage, options: SyncCoreOptions = {}): Promise<SyncCore> {
-    return new SyncCore(storage, await storage.open(), options);
+    const core = new SyncCore(storage, options);
+    await core.link.start();
+    return core;
   }
 
   get visibleSequence(): bigint {
     return this.pipeline.visibleSequence;
+  }
+
+  /** Whether pushes can be committed now, and if not why. */
+  get availability(): Availability {
+    return this.link.availability;
+  }
+
+  /** Hears every change of availability, and every failed attempt to recover. */
+  onAvailability(listener: (availability: Availability) => void): () => void {
+    return this.link.onChange(listener);
+  }
+
+  /** Refuses calls until the storage has opened once: before, nothing can be read. */
+  private ensureOpen(): void {
+    if (!this.link.isOpen) {
+      const why = this.link.availability.reason;
+      throw new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `the server has not reached its storage yet${why ? ` (${why})` : ""}; retry`);
+    }
   }
 
   /** Called after every durable commit with its changes, in sequence order. */
@@ -150,6 +183,7 @@ export class SyncCore {
 
   async push(principal: Principal, request: PushRequest): Promise<PushResponse> {
     this.counters.pushes++;
+    this.ensureOpen();
     // Write and validation hooks run before the pipeline, so slow user code
     // does not hold up sequencing; only the read rule on the state a change
     // would overwrite runs inside, as it needs that state.
@@ -381,6 +415,7 @@ export class SyncCore {
 
   /** Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3). */
   ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined): void {
+    this.ensureOpen();
     if (!checkpoint) return;
     const stale = checkpoint.epoch !== "" && checkpoint.epoch !== this.epoch
       ? [...collections]
@@ -440,8 +475,14 @@ export class SyncCore {
    * below `upTo`, merged across collections in sequence order (PROTOCOL §4.5).
    */
   async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo: bigint) {
+    this.ensureOpen();
     const positions = new Map(collections.map((c) => [c, checkpoint?.collections[c] ?? 0n] as const));
-    const perCollection = await Promise.all(collections.map((c) => this.storage.readChanges(c, positions.get(c)!, upTo, limit)));
+    let perCollection: StoredChange[][];
+    try {
+      perCollection = await Promise.all(collections.map((c) => this.storage.readChanges(c, positions.get(c)!, upTo, limit)));
+    } catch (error) {
+      throw asFailure(error);
+    }
     const merged = perCollection.flat().sort((a, b) => (a.event.serverSequence < b.event.serverSequence ? -1 : 1));
     const hasMore = merged.length > limit || perCollection.some((page) => page.length === limit);
     const taken = merged.slice(0, limit).map((s) => s.event);
@@ -459,15 +500,21 @@ export class SyncCore {
 
   /** Purges tombstones and idempotency records older than the retention. */
   async purge(): Promise<PurgeResult> {
+    this.ensureOpen();
     let result: PurgeResult | undefined;
     await this.pipeline.exclusive(async () => {
-      result = await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+      try {
+        result = await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+      } catch (error) {
+        throw asFailure(error);
+      }
       this.purgedThrough = result.purgedThrough;
     });
     return result!;
   }
 
   async close(): Promise<void> {
+    await this.link.close();
     await this.pipeline.close();
     await this.storage.close();
   }

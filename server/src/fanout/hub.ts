@@ -16,6 +16,8 @@ export interface LiveSubscriber {
    * mutate) and the watermark below which every commit has been published.
    */
   offer(changes: readonly ChangeEvent[], watermark: bigint): void;
+  /** Commits up to `watermark` may have gone unseen: catch up from storage. */
+  resync(watermark: bigint): void;
   /** Ends the subscription cleanly (server shutdown). */
   close(): void;
 }
@@ -45,8 +47,17 @@ export class FanoutHub {
     };
   }
 
-  publish(committed: readonly StoredChange[], watermark: bigint): void {
+  /**
+   * Fans a commit out. With `complete` false, changes up to the watermark
+   * may be missing from `committed` (a commit whose outcome was unknown):
+   * every subscriber then catches up from storage instead.
+   */
+  publish(committed: readonly StoredChange[], watermark: bigint, complete = true): void {
     if (this.count === 0) return;
+    if (!complete) {
+      for (const { members } of this.groups.values()) for (const subscriber of members) subscriber.resync(watermark);
+      return;
+    }
     const byCollection = new Map<string, ChangeEvent[]>();
     for (const { event } of committed) {
       const list = byCollection.get(event.collection);

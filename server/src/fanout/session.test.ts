@@ -225,6 +225,32 @@ describe("a subscriber session", () => {
   });
 });
 
+describe("a commit whose outcome was unknown", () => {
+  it("sends every subscriber to storage, so what it wrote is not missed", async () => {
+    const core = await SyncCore.open(createMemoryStorage());
+    const hub = new FanoutHub();
+    let heard = true;
+    core.onCommit((changes, watermark, complete) => heard && hub.publish(changes, watermark, complete));
+    const sink = new RecordingSink();
+    const session = new SubscriberSession(core, hub, principal, { collections: ["todos"] }, sink, { heartbeatMs: 60_000, pageSize: 10, maxQueuedChanges: 100 });
+    sessions.push(session);
+    await session.open();
+    const push = (id: string, n: number) => core.push(principal, create(PushRequestSchema, { clientId: "w", changes: [pushed(id, { id }, n)] }));
+    await push("a", 1);
+    // The commit of b is written, but the hub only hears that something up
+    // to its sequence may have been.
+    heard = false;
+    await push("b", 2);
+    heard = true;
+    expect(sink.ids()).toEqual(["a"]);
+    hub.publish([], core.visibleSequence, false);
+    await until(() => sink.ids().includes("b"));
+    await push("c", 3);
+    await until(() => sink.ids().includes("c"));
+    expect(sink.ids()).toEqual(["a", "b", "c"]);
+  });
+});
+
 describe("credentials", () => {
   class Revoked extends Error {}
 

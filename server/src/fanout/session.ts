@@ -126,6 +126,15 @@ export class SubscriberSession implements LiveSubscriber {
     this.hold({ changes, watermark });
   }
 
+  resync(watermark: bigint): void {
+    this.watermark = watermark;
+    if (this.phase === "ended") return;
+    this.held = [];
+    this.heldCount = 0;
+    this.overflowed = true;
+    this.pump();
+  }
+
   /** The transport can take more. */
   resume(): void {
     if (!this.blocked) return;

@@ -1,6 +1,6 @@
 // The command-line server as a real process: killed without warning, it keeps
 // every acknowledged push; buf curl talks to it.
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -9,29 +9,18 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { errorInfo } from "../../../common/src/errors.js";
 import { signToken } from "./hmac-token.js";
 import { pushed, syncClient, tempDir } from "./testing.js";
+import { runCliToExit, startCli as start, stopAllClis } from "./testing-cli.js";
 
-const children: ChildProcess[] = [];
 const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill("SIGKILL");
+afterEach(async () => {
+  await stopAllClis();
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
-
-async function startCli(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--port", "0", "--log-level", "warn", ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = out.match(/listening on (http:\/\/\S+)/);
-      if (match) resolve(match[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-  return { child, url };
+const startCli = (args: string[]) => start(args, { logLevel: "warn" });
+function scratchDir(): string {
+  const d = tempDir();
+  cleanups.push(d.remove);
+  return d.path;
 }
 
 describe.each(["process", "fsync"])("with durability %s", (durability) => {
@@ -46,8 +35,7 @@ describe.each(["process", "fsync"])("with durability %s", (durability) => {
         for (let i = 1; i <= 15; i++) await client.push({ clientId: `w${w}`, changes: [pushed(`w${w}-${i}`, { i }, i)] });
       })(),
     ));
-    first.child.kill("SIGKILL");
-    await new Promise((resolve) => first.child.once("exit", resolve));
+    await first.stop("SIGKILL");
 
     const second = await startCli(["--data-dir", dir.path, "--durability", durability]);
     const pulled = await syncClient(second.url).pull({ collections: ["todos"], limit: 1000 });
@@ -71,12 +59,14 @@ describe("the command line", () => {
     cleanups.push(dir.remove);
     const tokens = join(dir.path, "tokens");
     writeFileSync(tokens, "good-token alice\n# fine\nbad-token bob collections=\n");
-    for (const [path, expected] of [[tokens, `${tokens}:3: "" is not a collection name`], [join(dir.path, "absent"), "cannot read the token file"]] as const) {
+    // A malformed file is a mistake in the configuration (2, like a bad flag);
+    // a missing one is something the server cannot start without (1).
+    for (const [path, expected, status] of [[tokens, `${tokens}:3: "" is not a collection name`, 2], [join(dir.path, "absent"), "cannot read the token file", 1]] as const) {
       const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "memory", "--port", "0", "--token-file", path]).then(
         () => ({ code: 0, stderr: "" }),
         (e: { code: number; stderr: string }) => e,
       );
-      expect(result.code).toBe(2);
+      expect(result.code).toBe(status);
       expect(result.stderr).toContain(expected);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
     }
@@ -181,4 +171,69 @@ describe("revocation under traffic, against the server process", () => {
     expect(result.late.length).toBeGreaterThan(0);
     expect(result.delivered.filter((id) => result.late.includes(id))).toEqual([]);
   }, 30_000);
+});
+
+/**
+ * What an operator sees when the server cannot start: exactly one line on
+ * stderr naming the problem, no stack trace, a non-zero exit status.
+ */
+async function refusal(args: string[]) {
+  const result = await runCliToExit(["--log-level", "warn", ...args]);
+  const lines = result.stderr.split("\n").filter(Boolean);
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(result.stderr).not.toMatch(/\n\s+at |node:internal|Error:/);
+  expect(result.stdout).toBe("");
+  return { code: result.code, line: lines[0]! };
+}
+
+describe("the command line refuses to start with one clear line", () => {
+  it.each([
+    [["--prot", "8080"], /^pocket-sync-server: Unknown option '--prot' \(pocket-sync-server --help lists the options\)$/],
+    [["--storage", "memory", "stray"], /Unexpected argument 'stray'/],
+    [["--storage", "memory", "--port"], /Option '--port <value>' argument missing/],
+    [["--storage", "memory", "--port", "70000"], /--port must be at most 65535, got 70000/],
+    [["--storage", "memory", "--log-level", "loud"], /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
+  ])("a command-line mistake %j: exit status 2", async (args, message) => {
+    const { code, line } = await refusal(args);
+    expect(code).toBe(2);
+    expect(line).toMatch(message);
+  });
+
+  it("a port in use", async () => {
+    const first = await startCli(["--storage", "memory"]);
+    const port = new URL(first.url).port;
+    const { code, line } = await refusal(["--storage", "memory", "--port", port]);
+    expect(code).toBe(1);
+    expect(line).toBe(`pocket-sync-server: port ${port} on 127.0.0.1 is already in use (another server?); stop it or choose another --port`);
+  });
+
+  it("a missing or unreadable token file", async () => {
+    const missing = join(scratchDir(), "tokens.txt");
+    const gone = await refusal(["--storage", "memory", "--port", "0", "--token-file", missing]);
+    expect(gone.code).toBe(1);
+    expect(gone.line).toBe(`pocket-sync-server: cannot read the token file ${missing} (--token-file): no such file or directory`);
+    const directory = scratchDir();
+    const notAFile = await refusal(["--storage", "memory", "--port", "0", "--token-file", directory]);
+    expect(notAFile.code).toBe(1);
+    expect(notAFile.line).toBe(`pocket-sync-server: cannot read the token file ${directory} (--token-file): is a directory, not a file`);
+  });
+
+  it("an unusable data directory", async () => {
+    const file = join(scratchDir(), "not-a-directory");
+    writeFileSync(file, "");
+    const isFile = await refusal(["--port", "0", "--data-dir", file]);
+    expect(isFile.code).toBe(1);
+    expect(isFile.line).toBe(`pocket-sync-server: cannot use the data directory ${file} (--data-dir): exists and is not a directory`);
+    const below = await refusal(["--port", "0", "--data-dir", join(file, "data")]);
+    expect(below.code).toBe(1);
+    expect(below.line).toBe(`pocket-sync-server: cannot use the data directory ${join(file, "data")} (--data-dir): a part of the path is not a directory`);
+  });
+
+  it("a data directory another server is using", async () => {
+    const data = scratchDir();
+    await startCli(["--data-dir", data]);
+    const { code, line } = await refusal(["--port", "0", "--data-dir", data]);
+    expect(code).toBe(1);
+    expect(line).toMatch(new RegExp(`^pocket-sync-server: cannot start on LevelDB in ${data}: .*LOCK`));
+  });
 });

@@ -8,6 +8,7 @@ import { anyAuthenticator, type Authenticate } from "./auth.js";
 import { hmacAuthenticator } from "./hmac-token.js";
 import { tokenFileAuthenticator } from "./token-file.js";
 import { createSyncServer } from "./server.js";
+import { explain, listenProblem, unreadableFile, unusableDirectory } from "./startup-problems.js";
 
 const HELP = `Usage: pocket-sync-server [options]
 
@@ -17,7 +18,9 @@ const HELP = `Usage: pocket-sync-server [options]
   --storage level|memory|postgres
                               storage (env POCKET_STORAGE; default level)
   --postgres-url URL          with --storage postgres: postgres://user:password@host:port/database
-                              (env POCKET_POSTGRES_URL); one server per schema
+                              (env POCKET_POSTGRES_URL); one server per schema. A database that is
+                              unreachable (at start or later) is retried; meanwhile writes answer
+                              unavailable and health says NOT_SERVING
   --postgres-schema NAME      schema holding the tables, created if missing
                               (env POCKET_POSTGRES_SCHEMA; default pocket)
   --durability process|fsync  process: acknowledged pushes survive a killed process;
@@ -39,38 +42,61 @@ const HELP = `Usage: pocket-sync-server [options]
   --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
   --help                      this text
 
-Without --token-file or --hmac-secret the server accepts every call as "anonymous".`;
+Without --token-file or --hmac-secret the server accepts every call as "anonymous".
 
-const { values } = parseArgs({
-  options: {
-    port: { type: "string" },
-    host: { type: "string" },
-    "data-dir": { type: "string" },
-    storage: { type: "string" },
-    "postgres-url": { type: "string" },
-    "postgres-schema": { type: "string" },
-    durability: { type: "string" },
-    "token-file": { type: "string" },
-    "hmac-secret": { type: "string" },
-    "conflict-strategy": { type: "string" },
-    "tombstone-retention-ms": { type: "string" },
-    "purge-interval-ms": { type: "string" },
-    "heartbeat-ms": { type: "string" },
-    "max-document-bytes": { type: "string" },
-    "max-message-bytes": { type: "string" },
-    "log-level": { type: "string" },
-    help: { type: "boolean" },
-  },
-});
+Exit status: 0 after a clean shutdown; 1 when the server cannot start (a port in
+use, a missing token file, an unusable data directory, a storage that cannot
+open); 2 for a command-line mistake. Either way one line on stderr says why.`;
+
+/**
+ * A mistake on the command line: one line on stderr, exit status 2. Nothing
+ * the operator can fix by reading a stack trace gets one.
+ */
+function fail(message: string): never {
+  console.error(`pocket-sync-server: ${message} (pocket-sync-server --help lists the options)`);
+  process.exit(2);
+}
+
+/** The server cannot start: one line on stderr, exit status 1. */
+function cannotStart(message: string): never {
+  console.error(`pocket-sync-server: ${message}`);
+  process.exit(1);
+}
+
+const options = {
+  port: { type: "string" },
+  host: { type: "string" },
+  "data-dir": { type: "string" },
+  storage: { type: "string" },
+  "postgres-url": { type: "string" },
+  "postgres-schema": { type: "string" },
+  durability: { type: "string" },
+  "token-file": { type: "string" },
+  "hmac-secret": { type: "string" },
+  "conflict-strategy": { type: "string" },
+  "tombstone-retention-ms": { type: "string" },
+  "purge-interval-ms": { type: "string" },
+  "heartbeat-ms": { type: "string" },
+  "max-document-bytes": { type: "string" },
+  "max-message-bytes": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+let parsed: ReturnType<typeof parseArgs<{ options: typeof options }>>;
+try {
+  parsed = parseArgs({ options });
+} catch (error) {
+  // Node's messages name the offending argument ("Unknown option '--prot'");
+  // their advice on quoting dashes is noise here, and one line is the rule.
+  const sentences = (error as Error).message.split(/(?<=[.?])\s+/).filter((sentence) => !sentence.startsWith("To specify"));
+  fail(sentences.join(" "));
+}
+const { values } = parsed;
 
 if (values.help) {
   console.log(HELP);
   process.exit(0);
-}
-
-function fail(message: string): never {
-  console.error(`pocket-sync-server: ${message}\n\n${HELP}`);
-  process.exit(2);
 }
 
 const env = process.env;
@@ -111,6 +137,22 @@ const postgresSchema = setting("postgres-schema", "POCKET_POSTGRES_SCHEMA") ?? "
 if (storageKind === "postgres" && !postgresUrl) {
   fail("--storage postgres needs --postgres-url URL or env POCKET_POSTGRES_URL, e.g. postgres://pocket:pocket@127.0.0.1:55432/pocket");
 }
+// Every flag is checked before anything is opened, so a typo never looks
+// like a storage problem.
+const port = integer("port", "PORT") ?? 8080;
+if (port > 65535) fail(`--port must be at most 65535, got ${port}`);
+const host = setting("host", "HOST") ?? "127.0.0.1";
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const logLevel = setting("log-level", "POCKET_LOG_LEVEL") ?? "info";
+if (!LOG_LEVELS.includes(logLevel)) fail(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+const conflicts = conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY"));
+const limits = {
+  tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
+  purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
+  heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
+  maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
+  maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
+};
 
 /** The URL without its password, for logs. */
 function redacted(url: string): string {
@@ -133,16 +175,20 @@ try {
     storage = createMemoryStorage();
     storageDescription = "memory";
   } else {
+    const problem = unusableDirectory(dataDir);
+    if (problem) cannotStart(`cannot use the data directory ${dataDir} (--data-dir): ${problem}`);
     storage = createLevelStorage(dataDir);
     storageDescription = `LevelDB in ${dataDir}`;
   }
 } catch (error) {
-  fail((error as Error).message);
+  fail((error as Error).message); // e.g. a --postgres-schema that is not a plain identifier
 }
 
 let authenticate: Authenticate | undefined;
 const tokenFile = setting("token-file", "POCKET_TOKEN_FILE");
 const hmacSecret = setting("hmac-secret", "POCKET_HMAC_SECRET");
+const tokenFileProblem = tokenFile === undefined ? undefined : unreadableFile(tokenFile);
+if (tokenFileProblem) cannotStart(`cannot read the token file ${tokenFile} (--token-file): ${tokenFileProblem}`);
 // Until the server's logger exists, problems go to stderr.
 let logError = (message: string) => console.error(`pocket-sync-server: ${message}`);
 try {
@@ -157,43 +203,31 @@ try {
   process.exit(2);
 }
 
-/** An error and its causes on one line: "a: b: c". */
-function explain(error: unknown): string {
-  const parts: string[] = [];
-  for (let e = error, depth = 0; e !== undefined && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof AggregateError && !e.message) parts.push(e.errors.map((x) => explain(x)).join("; "));
-    else parts.push(e instanceof Error ? e.message || e.name : String(e));
-  }
-  return parts.join(": ");
-}
-
 let server: Awaited<ReturnType<typeof createSyncServer>>;
 try {
   server = await createSyncServer({
     storage,
     durability,
     authenticate,
-    conflicts: conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY")),
-    tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
-    purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
-    heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
-    maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
-    maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
-    logger: { level: setting("log-level", "POCKET_LOG_LEVEL") ?? "info" },
+    conflicts,
+    ...limits,
+    logger: { level: logLevel },
   });
 } catch (error) {
-  // Storage that cannot open (a lock held by another server, an unreachable
-  // database) is the usual reason: say it in one line, without a stack.
-  console.error(`pocket-sync-server: cannot start on ${storageDescription}: ${explain(error)}`);
-  process.exit(1);
+  // Storage that can never open (a schema held by another server, a wrong
+  // password) is the usual reason: say it in one line, without a stack. An
+  // unreachable database is not a reason: the server starts and retries.
+  cannotStart(`cannot start on ${storageDescription}: ${explain(error)}`);
 }
 
 logError = (message) => server.app.log.error(message);
 
-const url = await server.listen({
-  port: integer("port", "PORT") ?? 8080,
-  host: setting("host", "HOST") ?? "127.0.0.1",
-});
+let url: string;
+try {
+  url = await server.listen({ port, host });
+} catch (error) {
+  cannotStart(listenProblem(error, host, port));
+}
 console.log(
   `Pocket Sync server listening on ${url} (storage: ${storageDescription}, auth: ${authenticate ? "bearer tokens" : "none"})`,
 );

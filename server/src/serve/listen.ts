@@ -45,7 +45,10 @@ class Connections<C> {
     const finish = () => {
       if (done) return;
       done = true;
-      const left = (this.busy.get(connection) ?? 1) - 1;
+      // A response can close after its connection did (a vanished client):
+      // counting it then would put the dead connection back in the map forever.
+      if (!this.busy.has(connection)) return;
+      const left = this.busy.get(connection)! - 1;
       this.busy.set(connection, left);
       if (this.closing && left === 0) this.end(connection);
     };

@@ -60,6 +60,14 @@ export function createMetrics(core: SyncCore, hub: FanoutHub): Metrics {
     },
   });
   new Gauge({
+    name: "pocket_sync_storage_writable",
+    help: "1 while pushes can be committed, 0 while the storage is unavailable (health then says NOT_SERVING)",
+    registers: [registry],
+    collect() {
+      this.set(core.availability.writable ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: "pocket_sync_server_sequence",
     help: "The highest committed server sequence",
     registers: [registry],

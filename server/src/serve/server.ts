@@ -14,7 +14,7 @@ import { createLevelStorage } from "../storage/index.js";
 import type { Storage } from "../storage/types.js";
 import { scopeAuthorize, type Authenticate } from "./auth.js";
 import { decodingErrorGate } from "./decoding-errors.js";
-import { HealthState, healthRoutes } from "./health.js";
+import { followAvailability, HealthState, healthRoutes } from "./health.js";
 import { serveHttp1And2, type DualServer } from "./listen.js";
 import { createMetrics } from "./metrics.js";
 import { createGuard } from "./guard.js";
@@ -56,8 +56,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const storage = options.storage ?? createLevelStorage(options.dataDir ?? "./data");
   const core = await SyncCore.open(storage, { authorize: scopeAuthorize, ...options });
   const hub = new FanoutHub();
-  core.onCommit((changes, watermark) => hub.publish(changes, watermark));
-  const health = new HealthState();
+  core.onCommit((changes, watermark, complete) => hub.publish(changes, watermark, complete));
+  const health = new HealthState(core.availability.writable);
   const metrics = createMetrics(core, hub);
   const maxMessageBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
   const shutdown = new AbortController();
@@ -107,6 +107,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       observe: metrics.observeStream("Subscribe"),
     }),
   );
+  const unfollow = followAvailability(core, health, app.log);
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();
@@ -141,6 +142,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     close() {
       closing ??= (async () => {
         clearInterval(purgeTimer);
+        unfollow();
         health.stopServing();
         hub.closeAll();
         await dual?.close();

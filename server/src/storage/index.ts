@@ -7,6 +7,7 @@ import type { Storage } from "./types.js";
 
 export type * from "./types.js";
 export { ClientIdAlreadyBound } from "./types.js";
+export { StorageUnavailableError, isStorageUnavailable } from "./errors.js";
 export { LevelStorage } from "./level.js";
 export { PostgresStorage, type PostgresStorageOptions } from "./postgres.js";
 
@@ -23,7 +24,8 @@ export function createMemoryStorage(): Storage {
 /**
  * PostgreSQL at `url` (postgres://user:password@host:port/database), tables in
  * `schema` (default "pocket"), created if missing. One server per schema: a
- * second one fails to open while the first runs.
+ * second one fails to open while the first runs. A lost connection or a
+ * restarted database is recovered from by itself (see postgres.ts).
  */
 export function createPostgresStorage(options: string | PostgresStorageOptions): Storage {
   return new PostgresStorage(typeof options === "string" ? { connectionString: options } : options);

@@ -1,26 +1,40 @@
 // Storage on PostgreSQL, for deployments that want the data in a database
 // server rather than embedded next to the process. Same guarantees as the
 // LevelDB storage: every commit is ONE transaction (documents, the change
-// index, kept history, idempotency records, client-id bindings and the sequence
-// counter together),
+// index, kept history, idempotency records and the sequence counter together),
 // reads see a commit entirely or not at all.
 //
 // Single writer: the core assigns sequences in memory, so exactly one server
 // process may use a schema at a time. open() takes a session advisory lock on a
-// dedicated connection and fails with a clear error while another server holds
-// it; every commit and purge also checks, inside its transaction, that this
-// process still holds the lock (so a server whose lock connection dropped can
-// never write behind a successor's back; it fails its writes instead and must
-// be restarted).
+// dedicated connection (postgres-lock.ts) and fails with a clear error while
+// another server holds it; every commit and purge also checks, inside its
+// transaction, that this process still holds the lock through the very session
+// it held when the transaction began, so a server can never write behind a
+// successor's back.
+//
+// Surviving the database: a killed backend or a restarted PostgreSQL costs
+// the lock connection. The storage then reports "unavailable" (every write
+// fails with a StorageUnavailableError, which the core answers as retryable
+// `unavailable`), reconnects with backoff, takes the lock again (or keeps
+// reporting who holds it, if another server took it meanwhile) and reports
+// "available" with the metadata re-read, so the core resumes from the
+// persisted last sequence and sequences never go backwards. Reads keep going
+// through the pool whenever the database answers. Every driver error that
+// means "the database is unreachable right now" becomes a
+// StorageUnavailableError (postgres-errors.ts); nothing else is disguised.
 //
 // Durability: PostgreSQL acknowledges a COMMIT once its WAL is flushed (with
 // the default synchronous_commit = on), so with default settings both
 // durability modes survive power loss. A database tuned with
 // synchronous_commit = off would weaken "fsync" mode, so a synced commit sets
 // it back on for its own transaction.
-import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
+import { backoffDelay } from "../../../common/src/backoff.js";
 import { decodeEvent, decodeRecord, encodeEvent, encodeRecord } from "./codec.js";
+import { StorageUnavailableError } from "./errors.js";
+import { classify } from "./postgres-errors.js";
+import { HOLDS_LOCK, holdsLockParams, LockTakenError, releaseWriterLock, takeWriterLock, type HeldLock } from "./postgres-lock.js";
+import { CLIENT_OWNERS_KEY, parsePurgedThrough, prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
 import {
   ClientIdAlreadyBound,
   type CommitBatch,
@@ -28,6 +42,7 @@ import {
   type IdempotencyRecord,
   type PurgeResult,
   type Storage,
+  type StorageEvent,
   type StorageMeta,
   type StoredChange,
 } from "./types.js";
@@ -39,76 +54,24 @@ export interface PostgresStorageOptions {
   readonly schema?: string;
   /** Connections for reads and commits (default 10); one more holds the writer lock. */
   readonly poolSize?: number;
+  /** Longest wait for a new connection, ms (default 5000). */
+  readonly connectTimeoutMs?: number;
+  /** Longest statement, ms, enforced by PostgreSQL (default 30000). */
+  readonly statementTimeoutMs?: number;
+  /** Backoff between attempts to regain the lock: first and longest wait, ms (default 100 and 3000). */
+  readonly reconnectDelayMs?: { readonly first: number; readonly max: number };
 }
 
-/** Version of the table layout, kept in meta, for migrations to come. */
-const FORMAT = 1;
-/** First key of the advisory lock: "Pock". The second is derived from the schema. */
-const LOCK_CLASS = 0x506f636b;
-
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
-// Added after the first layout: created on open where missing, ignored by
-// servers from before it. The primary key is the rule: a client id is bound
-// once, and two commits (even from two servers) cannot both bind it.
-const clientOwnersTable = (s: string) => `
-CREATE TABLE IF NOT EXISTS ${s}.client_owners (
-  client_id text COLLATE "C" PRIMARY KEY,
-  principal text NOT NULL
-);
-`;
-/** The primary key of client_owners, as PostgreSQL names it. */
-const CLIENT_OWNERS_KEY = "client_owners_pkey";
-
-// Collection names, document ids and client ids are compared byte for byte
-// (COLLATE "C"): faster, and immune to the OS collation changes that corrupt
-// text indexes across upgrades. Sequences are bigint; a client sequence is a
-// uint64 on the wire, kept in its signed 64-bit two's complement (a lossless
-// bijection; only equality is ever asked of it).
-const tables = (s: string) => `
-CREATE SCHEMA IF NOT EXISTS ${s};
-CREATE TABLE IF NOT EXISTS ${s}.meta (
-  id smallint PRIMARY KEY CHECK (id = 1),
-  format integer NOT NULL,
-  epoch text NOT NULL,
-  last_sequence bigint NOT NULL,
-  purged_through jsonb NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ${s}.changes (
-  collection text COLLATE "C" NOT NULL,
-  server_sequence bigint NOT NULL,
-  document_id text COLLATE "C" NOT NULL,
-  event bytea NOT NULL,
-  committed_at_ms double precision NOT NULL,
-  deleted boolean NOT NULL,
-  PRIMARY KEY (collection, server_sequence)
-);
-CREATE INDEX IF NOT EXISTS changes_tombstones ON ${s}.changes (committed_at_ms) WHERE deleted;
-CREATE TABLE IF NOT EXISTS ${s}.documents (
-  collection text COLLATE "C" NOT NULL,
-  document_id text COLLATE "C" NOT NULL,
-  server_sequence bigint NOT NULL,
-  PRIMARY KEY (collection, document_id)
-);
-CREATE TABLE IF NOT EXISTS ${s}.history (
-  collection text COLLATE "C" NOT NULL,
-  document_id text COLLATE "C" NOT NULL,
-  revision text COLLATE "C" NOT NULL,
-  event bytea NOT NULL,
-  committed_at_ms double precision NOT NULL,
-  PRIMARY KEY (collection, document_id, revision)
-);
-CREATE INDEX IF NOT EXISTS history_committed_at ON ${s}.history (committed_at_ms);
-CREATE TABLE IF NOT EXISTS ${s}.idempotency (
-  client_id text COLLATE "C" NOT NULL,
-  client_sequence bigint NOT NULL,
-  record text NOT NULL,
-  committed_at_ms double precision NOT NULL,
-  PRIMARY KEY (client_id, client_sequence)
-);
-CREATE INDEX IF NOT EXISTS idempotency_committed_at ON ${s}.idempotency (committed_at_ms);
-${clientOwnersTable(s)}`;
-
+export const POSTGRES_DEFAULTS = {
+  poolSize: 10,
+  connectTimeoutMs: 5_000,
+  statementTimeoutMs: 30_000,
+  /** A transaction left open this long (a stuck client) is ended by PostgreSQL. */
+  idleInTransactionTimeoutMs: 60_000,
+  /** TCP keepalive from this much idle time, so a dead network path is noticed. */
+  keepAliveInitialDelayMs: 10_000,
+  reconnectDelayMs: { first: 100, max: 3_000 },
+} as const;
 
 const int64 = (value: bigint) => BigInt.asIntN(64, value).toString();
 const bytes = (event: StoredChange["event"]) => {
@@ -136,11 +99,15 @@ function lastByKey<T>(items: readonly T[], key: (item: T) => string): T[] {
 export class PostgresStorage implements Storage {
   private readonly schema: string;
   private readonly s: string; // the quoted schema, prefix of every table
-  private readonly lockKey: number;
   private pool: pg.Pool | undefined;
-  private lock: pg.Client | undefined;
-  private lockPid = 0;
-  private lockLost: Error | undefined;
+  private lock: HeldLock | undefined;
+  /** Why writes cannot succeed now; undefined while the lock is held. */
+  private unavailable: string | undefined = "not open";
+  /** Bumped at every loss of the lock: a transaction begun before cannot commit after. */
+  private generation = 0;
+  private readonly listeners = new Set<(event: StorageEvent) => void>();
+  private closed = false;
+  private wakeRecovery: (() => void) | undefined;
 
   constructor(private readonly options: PostgresStorageOptions) {
     this.schema = options.schema ?? "pocket";
@@ -148,93 +115,111 @@ export class PostgresStorage implements Storage {
       throw new Error(`postgres schema must be a plain identifier (letters, digits, _; at most 63), got "${this.schema}"`);
     }
     this.s = `"${this.schema}"`;
-    this.lockKey = createHash("sha256").update(`pocket-sync:${this.schema}`).digest().readInt32BE(0) & 0x7fffffff;
+  }
+
+  watch(listener: (event: StorageEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: StorageEvent): void {
+    for (const listener of this.listeners) listener(event);
   }
 
   async open(): Promise<StorageMeta> {
     if (this.pool) throw new Error("postgres storage is already open");
-    const lock = new pg.Client({ ...this.connection(), application_name: "pocket-sync writer lock" });
-    // An error on an idle connection is emitted, not thrown: without this
-    // handler it would crash the process. Losing this connection loses the lock.
-    lock.on("error", (error) => this.loseLock(error));
-    lock.on("end", () => this.loseLock(new Error("the connection holding it ended")));
-    this.lockLost = undefined;
+    this.closed = false;
     try {
-      await lock.connect();
-      const { rows } = await lock.query<{ locked: boolean; pid: number }>(
-        "SELECT pg_try_advisory_lock($1::int4, $2::int4) AS locked, pg_backend_pid() AS pid",
-        [LOCK_CLASS, this.lockKey],
-      );
-      if (!rows[0]?.locked) throw new Error(await this.describeHolder(lock));
-      this.lockPid = rows[0].pid;
-      await lock.query("BEGIN");
-      // Only when missing: a role that may not create (its DBA provisioned
-      // the schema) still opens an existing data set.
-      const present = await lock.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${this.s}.meta`]);
-      if (!present.rows[0]?.present) await lock.query(tables(this.s));
-      const owners = await lock.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${this.s}.client_owners`]);
-      if (!owners.rows[0]?.present) await lock.query(clientOwnersTable(this.s));
-      await lock.query(
-        `INSERT INTO ${this.s}.meta (id, format, epoch, last_sequence, purged_through) VALUES (1, $1, $2, 0, '{}') ON CONFLICT (id) DO NOTHING`,
-        [FORMAT, randomUUID()],
-      );
-      const meta = await lock.query<{ format: number; epoch: string; last_sequence: string; purged_through: Record<string, string> }>(
-        `SELECT format, epoch, last_sequence, purged_through FROM ${this.s}.meta WHERE id = 1`,
-      );
-      await lock.query("COMMIT");
-      const row = meta.rows[0]!;
-      if (row.format > FORMAT) {
-        throw new Error(`schema "${this.schema}" holds data of a newer Pocket Sync (format ${row.format}; this one reads ${FORMAT})`);
-      }
-      this.lock = lock;
-      this.pool = new pg.Pool({ ...this.connection(), max: this.options.poolSize ?? 10, application_name: "pocket-sync" });
+      const meta = await this.takeLock();
+      this.pool = new pg.Pool({
+        ...this.connection(`pocket-sync ${this.schema}`),
+        max: this.options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+      });
       // An idle pooled connection that fails is dropped and replaced; the
       // next query reports a lasting problem.
       this.pool.on("error", () => {});
-      return {
-        epoch: row.epoch,
-        lastSequence: BigInt(row.last_sequence),
-        purgedThrough: Object.fromEntries(Object.entries(row.purged_through).map(([k, v]) => [k, BigInt(v)])),
-      };
+      return meta;
     } catch (error) {
-      lock.removeAllListeners("end");
-      await lock.end().catch(() => {});
+      throw classify(error);
+    }
+  }
+
+  /** Takes the writer lock on a new session and reads the metadata; the storage is writable after. */
+  private async takeLock(): Promise<StorageMeta> {
+    const generation = this.generation;
+    const held = await takeWriterLock(this.connection(`pocket-sync ${this.schema} writer lock`), this.schema, (cause) => {
+      if (this.lock === held) this.loseLock(cause.message);
+    });
+    try {
+      const meta = await prepareSchema(held.client, this.schema, this.s);
+      if (this.closed || generation !== this.generation) throw new StorageUnavailableError("the storage was closed meanwhile");
+      this.lock = held;
+      this.unavailable = undefined;
+      return meta;
+    } catch (error) {
+      await releaseWriterLock(held.client, this.schema, { unlock: true });
       throw error;
     }
   }
 
-  private connection(): pg.ClientConfig {
+  private connection(applicationName: string): pg.ClientConfig {
     // TCP keepalive notices a dead network path (and so a lost lock) even
-    // when idle; an unreachable server fails the call instead of hanging.
-    return { connectionString: this.options.connectionString, keepAlive: true, connectionTimeoutMillis: 10_000 };
+    // when idle; an unreachable server fails the call instead of hanging, and
+    // no statement (not even one waiting for a row lock) runs forever. The
+    // lock itself belongs to the session, so no timeout ends it.
+    return {
+      connectionString: this.options.connectionString,
+      application_name: applicationName,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: POSTGRES_DEFAULTS.keepAliveInitialDelayMs,
+      connectionTimeoutMillis: this.options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+      statement_timeout: this.options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs,
+      idle_in_transaction_session_timeout: POSTGRES_DEFAULTS.idleInTransactionTimeoutMs,
+    };
   }
 
-  private loseLock(cause: Error): void {
-    this.lockLost ??= new Error(
-      `lost the writer lock on PostgreSQL schema "${this.schema}" (${cause.message}); this server can no longer write and must be restarted`,
-    );
+  /** The lock is gone: refuse writes, tell the core, and work to regain it. */
+  private loseLock(why: string): void {
+    const lock = this.lock;
+    if (!lock || this.closed) return;
+    this.lock = undefined;
+    this.generation++;
+    this.unavailable = `lost the writer lock on PostgreSQL schema "${this.schema}" (${why})`;
+    void releaseWriterLock(lock.client, this.schema, { unlock: true });
+    this.emit({ kind: "unavailable", reason: this.unavailable });
+    void this.recover();
   }
 
-  /** Why the lock is taken, naming who holds it as far as PostgreSQL tells. */
-  private async describeHolder(client: pg.Client): Promise<string> {
-    let holder = "";
-    try {
-      const { rows } = await client.query<{ pid: number; client_addr: string | null; application_name: string | null }>(
-        `SELECT l.pid, host(a.client_addr) AS client_addr, a.application_name
-           FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2 AND l.granted`,
-        [LOCK_CLASS, this.lockKey],
-      );
-      const row = rows[0];
-      if (row) holder = ` (PostgreSQL backend pid ${row.pid}${row.client_addr ? `, client ${row.client_addr}` : ""})`;
-    } catch {
-      // the message below is enough
+  private async recover(): Promise<void> {
+    const { first, max } = this.options.reconnectDelayMs ?? POSTGRES_DEFAULTS.reconnectDelayMs;
+    let delay = backoffDelay(1, first, max);
+    for (let attempt = 1; !this.closed; attempt++) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakeRecovery = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeRecovery = undefined;
+      if (this.closed) return;
+      try {
+        const meta = await this.takeLock();
+        this.emit({ kind: "available", meta });
+        return;
+      } catch (error) {
+        if (this.closed) return;
+        // Another server took the lock meanwhile: never write behind its
+        // back; keep saying so (and who it is) until it lets go.
+        const classified = classify(error);
+        const why = error instanceof LockTakenError
+          ? error.message
+          : `cannot regain the writer lock: ${classified instanceof Error ? classified.message : String(classified)}`;
+        this.unavailable = why;
+        delay = backoffDelay(attempt + 1, first, max);
+        this.emit({ kind: "unavailable", reason: why, retryInMs: Math.round(delay) });
+      }
     }
-    return (
-      `PostgreSQL schema "${this.schema}" is in use by another Pocket Sync server${holder}: ` +
-      "the postgres storage allows one server per schema; stop the other server or use another schema"
-    );
   }
 
   private ready(): pg.Pool {
@@ -242,28 +227,44 @@ export class PostgresStorage implements Storage {
     return this.pool;
   }
 
-  private writable(): pg.Pool {
+  /** Runs a read on the pool, reporting an unreachable database as such. */
+  private async read<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     const pool = this.ready();
-    if (this.lockLost) throw this.lockLost;
-    return pool;
+    try {
+      return await pool.query<R>(text, values);
+    } catch (error) {
+      throw classify(error);
+    }
   }
 
   /** Runs `work` in one transaction that commits only while this process holds the writer lock. */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.writable().connect();
+    // Taken before any wait: a transaction begun under one holding of the
+    // lock can never commit under the next (its reads may be stale by then).
+    const generation = this.generation;
+    const lock = this.lock;
+    const pool = this.ready();
+    if (this.unavailable !== undefined || !lock) throw new StorageUnavailableError(`cannot write: ${this.unavailable ?? "no writer lock"}`);
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw classify(error);
+    }
+    // A checked-out connection that dies between two statements emits its
+    // error instead of failing a query: unheard, it would crash the process.
     let broken = false;
+    const onError = () => {
+      broken = true;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await work(client);
-      const { rowCount } = await client.query(
-        `SELECT 1 FROM pg_locks
-          WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2 AND pid = $3 AND granted`,
-        [LOCK_CLASS, this.lockKey, this.lockPid],
-      );
-      if (rowCount !== 1) {
-        this.loseLock(new Error("it is no longer held"));
-        throw this.lockLost!;
+      const { rowCount } = await client.query(HOLDS_LOCK, holdsLockParams(this.schema, lock.pid));
+      if (rowCount !== 1 || generation !== this.generation) {
+        if (this.lock === lock) this.loseLock("it is no longer held");
+        throw new StorageUnavailableError(`cannot write: ${this.unavailable ?? "lost the writer lock"}`);
       }
       await client.query("COMMIT");
       return result;
@@ -271,15 +272,16 @@ export class PostgresStorage implements Storage {
       await client.query("ROLLBACK").catch(() => {
         broken = true;
       });
-      throw error;
+      throw classify(error);
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }
 
   async getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>> {
     if (keys.length === 0) return [];
-    const { rows } = await this.ready().query<ChangeRow & { i: string }>(
+    const { rows } = await this.read<ChangeRow & { i: string }>(
       `SELECT k.i, c.event, c.committed_at_ms
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, document_id, i)
          JOIN ${this.s}.documents d ON d.collection = k.collection AND d.document_id = k.document_id
@@ -292,7 +294,7 @@ export class PostgresStorage implements Storage {
   }
 
   async getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
-    const { rows } = await this.ready().query<ChangeRow>(
+    const { rows } = await this.read<ChangeRow>(
       `SELECT event, committed_at_ms FROM ${this.s}.history WHERE collection = $1 AND document_id = $2 AND revision = $3`,
       [collection, documentId, revision],
     );
@@ -301,7 +303,7 @@ export class PostgresStorage implements Storage {
 
   async getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>> {
     if (clientSequences.length === 0) return [];
-    const { rows } = await this.ready().query<{ client_sequence: string; record: string }>(
+    const { rows } = await this.read<{ client_sequence: string; record: string }>(
       `SELECT client_sequence, record FROM ${this.s}.idempotency WHERE client_id = $1 AND client_sequence = ANY($2::bigint[])`,
       [clientId, clientSequences.map(int64)],
     );
@@ -398,7 +400,7 @@ export class PostgresStorage implements Storage {
 
   async readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]> {
     if (upToSequence <= afterSequence || limit <= 0) return [];
-    const { rows } = await this.ready().query<ChangeRow>(
+    const { rows } = await this.read<ChangeRow>(
       `SELECT event, committed_at_ms FROM ${this.s}.changes
         WHERE collection = $1 AND server_sequence > $2::bigint AND server_sequence <= $3::bigint
         ORDER BY server_sequence LIMIT $4`,
@@ -410,9 +412,7 @@ export class PostgresStorage implements Storage {
   async purge(cutoffMs: number): Promise<PurgeResult> {
     return this.transaction(async (client) => {
       const meta = await client.query<{ purged_through: Record<string, string> }>(`SELECT purged_through FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);
-      const purgedThrough: Record<string, bigint> = Object.fromEntries(
-        Object.entries(meta.rows[0]!.purged_through).map(([k, v]) => [k, BigInt(v)]),
-      );
+      const purgedThrough = parsePurgedThrough(meta.rows[0]!.purged_through);
       // A tombstone is its document's only index entry: both go.
       const tombstones = await client.query<{ collection: string; through: string; purged: number }>(
         `WITH gone AS (
@@ -444,13 +444,13 @@ export class PostgresStorage implements Storage {
 
   async close(): Promise<void> {
     const { pool, lock } = this;
+    this.closed = true;
+    this.wakeRecovery?.();
     this.pool = undefined;
     this.lock = undefined;
+    this.unavailable = "closed";
+    this.generation++;
     await pool?.end();
-    if (lock) {
-      lock.removeAllListeners("end");
-      await lock.query("SELECT pg_advisory_unlock($1::int4, $2::int4)", [LOCK_CLASS, this.lockKey]).catch(() => {});
-      await lock.end().catch(() => {});
-    }
+    if (lock) await releaseWriterLock(lock.client, this.schema, { unlock: true });
   }
 }

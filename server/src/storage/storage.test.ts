@@ -9,8 +9,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ChangeEventSchema, Operation } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, createPostgresStorage } from "./index.js";
-import type { Storage, StoredChange } from "./types.js";
+import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, createPostgresStorage, StorageUnavailableError } from "./index.js";
+import type { Storage, StorageEvent, StoredChange } from "./types.js";
 
 function stored(collection: string, documentId: string, serverSequence: bigint, extra: { deleted?: boolean; at?: number; document?: string } = {}): StoredChange {
   return {
@@ -34,6 +34,13 @@ const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+async function eventually(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 function tempDir() {
   const dir = mkdtempSync(join(tmpdir(), "pocket-storage-"));
   dirs.push(dir);
@@ -286,27 +293,72 @@ describe.runIf(postgresUrl)("postgres storage, one server per schema", () => {
     await reopened.close();
   });
 
-  it("stops writing once it has lost the writer lock", async () => {
+  it("refuses writes once it lost the writer lock, stays off while another session holds it, then regains it by itself", async () => {
     const schema = freshSchema();
-    const storage = postgres(schema);
+    const storage = createPostgresStorage({ connectionString: postgresUrl!, schema, reconnectDelayMs: { first: 20, max: 100 } });
+    const events: StorageEvent[] = [];
+    storage.watch!((event) => events.push(event));
     await storage.open();
+    await storage.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: false });
     const admin = new pg.Client({ connectionString: postgresUrl });
     await admin.connect();
     try {
+      // Kill the lock's session and take the lock in its place, as a second
+      // server would: pg_advisory_lock waits until the dying session let go.
       const key = createHash("sha256").update(`pocket-sync:${schema}`).digest().readInt32BE(0) & 0x7fffffff;
       const { rowCount } = await admin.query(
         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1::int4::oid AND objsubid = 2 AND granted",
         [key],
       );
       expect(rowCount).toBe(1);
+      await admin.query("SELECT pg_advisory_lock($1::int4, $2::int4)", [0x506f636b, key]);
+      await expect(storage.commit({ changes: [stored("t", "b", 2n)], idempotency: [], lastSequence: 2n }, { sync: false }))
+        .rejects.toThrow(StorageUnavailableError);
+      expect(events[0]).toEqual({ kind: "unavailable", reason: expect.stringMatching(/^lost the writer lock on PostgreSQL schema "pocket_test_\w+"/) });
+      // It keeps trying, and says who holds the lock.
+      await eventually(() => events.some((e) => e.kind === "unavailable" && /in use by another Pocket Sync server \(PostgreSQL backend pid \d+/.test(e.reason)));
+      expect(events.some((e) => e.kind === "available")).toBe(false);
+      // Meanwhile "the other server" wrote up to sequence 9; reads still work.
+      await admin.query(`UPDATE "${schema}".meta SET last_sequence = 9`);
+      expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
+      await admin.query("SELECT pg_advisory_unlock($1::int4, $2::int4)", [0x506f636b, key]);
     } finally {
       await admin.end();
     }
-    await expect(storage.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: false })).rejects.toThrow(/lost the writer lock/);
-    expect(await storage.readChanges("t", 0n, 9n, 10)).toEqual([]);
+    // Back, with the sequence as persisted now: the core resumes from it.
+    await eventually(() => events.some((e) => e.kind === "available"));
+    expect(events.at(-1)).toMatchObject({ kind: "available", meta: { lastSequence: 9n } });
+    await storage.commit({ changes: [stored("t", "c", 10n)], idempotency: [], lastSequence: 10n }, { sync: false });
+    expect((await storage.readChanges("t", 0n, 10n, 10)).map((c) => c.event.documentId)).toEqual(["a", "c"]);
     await storage.close();
-    const successor = postgres(schema);
-    expect((await successor.open()).lastSequence).toBe(0n);
+    const successor = postgres(schema); // closing released the lock
+    expect((await successor.open()).lastSequence).toBe(10n);
     await successor.close();
+  });
+
+  it("reports an unreachable database as unavailable, at open and after", async () => {
+    const unreachable = createPostgresStorage({ connectionString: "postgres://pocket:pocket@127.0.0.1:1/pocket", schema: freshSchema() });
+    await expect(unreachable.open()).rejects.toThrow(StorageUnavailableError);
+    await expect(unreachable.open()).rejects.toThrow(/the PostgreSQL database is unavailable: .*ECONNREFUSED/);
+    await unreachable.close();
+  });
+
+  it("names its sessions after the schema, so an operator can find them", async () => {
+    const schema = freshSchema();
+    const storage = postgres(schema);
+    await storage.open();
+    await storage.readChanges("t", 0n, 1n, 1); // opens a pooled session
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ application_name: string }>(
+        "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE $1 ORDER BY 1",
+        [`pocket-sync ${schema}%`],
+      );
+      expect(new Set(rows.map((r) => r.application_name))).toEqual(new Set([`pocket-sync ${schema}`, `pocket-sync ${schema} writer lock`]));
+    } finally {
+      await admin.end();
+    }
+    await storage.close();
   });
 });

@@ -90,9 +90,30 @@ export interface PurgeResult {
   readonly purgedThrough: Readonly<Record<string, bigint>>;
 }
 
+/**
+ * Whether writes can succeed, as a storage backed by a server learns it after
+ * open(): "unavailable" when they cannot (emitted again at each failed attempt
+ * to recover, with the delay before the next), "available" once they can
+ * again, with the metadata as persisted NOW: others may have written meanwhile,
+ * so the core must take it up before writing.
+ */
+export type StorageEvent =
+  | { readonly kind: "unavailable"; readonly reason: string; readonly retryInMs?: number }
+  | { readonly kind: "available"; readonly meta: StorageMeta };
+
 export interface Storage {
-  /** Opens (creating if needed) and returns the persisted metadata. */
+  /**
+   * Opens (creating if needed) and returns the persisted metadata. Throws a
+   * StorageUnavailableError when the backend cannot be reached (worth
+   * retrying), any other error when it never will be (misconfiguration).
+   */
   open(): Promise<StorageMeta>;
+  /**
+   * Follows availability after open(). Storages that are always writable
+   * (LevelDB, memory) need not implement it. Every operation of an
+   * unavailable storage fails with a StorageUnavailableError.
+   */
+  watch?(listener: (event: StorageEvent) => void): () => void;
   /** The latest stored change of each document, in the order asked. */
   getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>>;
   /** A superseded state kept in `CommitBatch.history`, by its revision. */
