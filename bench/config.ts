@@ -35,7 +35,7 @@ const full: BenchConfig = {
   rounds: 5,
   push: {
     batches: [
-      { batch: 1, changes: 2_000 },
+      { batch: 1, changes: 1_000 },
       { batch: 100, changes: 20_000 },
       { batch: 500, changes: 25_000 },
     ],
@@ -46,12 +46,12 @@ const full: BenchConfig = {
   fanout: {
     subscribers: [1, 100, 1000, 5000],
     periodMs: 50,
-    commitsPerRound: 60,
-    drainMs: 10_000,
+    commitsPerRound: 40,
+    drainMs: 5_000,
     connectionsPerProcess: 2,
     processesFor: (k) => (k >= 1000 ? 4 : k >= 100 ? 2 : 1),
   },
-  idle: { streams: 2000, processes: 2, connectionsPerProcess: 2, settleMs: 2_000 },
+  idle: { streams: 2000, processes: 2, connectionsPerProcess: 2, settleMs: 1_000 },
   conflicts: { clients: 10, documents: 100, batch: 10, pushesPerClient: 40, processes: 2 },
   app: { documents: 10_000, batch: 500 },
   growth: { sizes: [1_000, 10_000, 100_000, 1_000_000], updates: 2_000, pull: 10_000, fillBatch: 500, fillProcesses: 2 },
@@ -93,7 +93,7 @@ const smoke: BenchConfig = {
   mode: "smoke",
   warmup: 1,
   rounds: 2,
-  push: { batches: [{ batch: 1, changes: 20 }, { batch: 100, changes: 300 }], probeChanges: 100 },
+  push: { batches: [{ batch: 100, changes: 300 }], probeChanges: 100 },
   catchUp: { documents: 1_000, page: 1000 },
   fanout: { ...quick.fanout, subscribers: [1, 8], commitsPerRound: 4, drainMs: 3_000, processesFor: (k) => (k >= 8 ? 2 : 1) },
   idle: { streams: 20, processes: 1, connectionsPerProcess: 2, settleMs: 100 },

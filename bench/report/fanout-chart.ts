@@ -6,7 +6,7 @@ import { summarize } from "../harness/stats.js";
 
 const WIDTH = 680;
 const HEIGHT = 380;
-const MARGIN = { left: 70, right: 150, top: 40, bottom: 56 };
+const MARGIN = { left: 90, right: 150, top: 40, bottom: 56 };
 const SERIES = [
   { key: "p50" as const, name: "delivery p50", color: "#1f77b4" },
   { key: "p99" as const, name: "delivery p99", color: "#d62728" },

@@ -61,10 +61,13 @@ function targetsSection(report: RunReport): string {
   const unmet = rows.filter(({ m }) => m.target!.met === false);
   lines.push("");
   if (unmet.length) {
+    const profiled = report.workloads.some((w) => w.profiles.length > 0);
     lines.push(
       `${unmet.length} of ${rows.length} targets are not met. Each workload's section below shows the measured limit: the server's CPU ` +
-        "use during the rounds (one core busy means the single-threaded server is saturated) and, when the bench ran with `--profile`, " +
-        "the functions that take its time.",
+        "use during the rounds (one core busy means the single-threaded server is saturated)" +
+        (profiled
+          ? " and the functions that take its time in a CPU profile of the server."
+          : ". This run had no CPU profiles: `npm run bench -- --profile` adds the server's top functions to each section."),
       "",
     );
   }

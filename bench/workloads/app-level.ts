@@ -20,43 +20,42 @@ export const appLevel: Workload = {
   async run(context) {
     const { documents, batch } = context.config.app;
     ensurePeers(context.log);
-    const server = await context.startServer({ label: "app-level" });
-    const workers: Worker[] = [];
+    const [server, couch, app, pouch, wire] = await Promise.all([
+      context.startServer({ label: "app-level" }),
+      startWorker("baselines/pouchdb-server.ts", "express-pouchdb"),
+      startWorker("generators/app-client.ts", "client library"),
+      startWorker("generators/pouchdb-client.ts", "PouchDB client"),
+      startWorker("generators/wire.ts", "wire client"),
+    ]);
+    const workers: Worker[] = [couch, app, pouch, wire];
     let rounds: Record<string, Timing[]>;
     try {
-      const [couch, app, pouch, wire] = await Promise.all([
-        startWorker("baselines/pouchdb-server.ts", "express-pouchdb"),
-        startWorker("generators/app-client.ts", "client library"),
-        startWorker("generators/pouchdb-client.ts", "PouchDB client"),
-        startWorker("generators/wire.ts", "wire client"),
-      ]);
-      workers.push(couch!, app!, pouch!, wire!);
-      const couchUrl = await couch!.call<string>("start");
+      const couchUrl = await couch.call<string>("start");
       // The engine's default transport: Connect, binary, HTTP/1.1.
-      await wire!.call("connect", server.url, "1.1");
+      await wire.call("connect", server.url, "1.1");
       const work = { documents, batch };
       rounds = await interleave<Timing>(
         context.config,
         {
           "client library": async ({ index }) => {
             const plan = { ...work, url: server.url, collection: `app${index}` };
-            const pushed = await app!.call<{ ms: number }>("push", plan);
-            const pulled = await app!.call<{ ms: number }>("pull", plan);
+            const pushed = await app.call<{ ms: number }>("push", plan);
+            const pulled = await app.call<{ ms: number }>("pull", plan);
             return { pushMs: pushed.ms, pullMs: pulled.ms };
           },
           PouchDB: async ({ index }) => {
             const plan = { ...work, remote: `${couchUrl}/bench-${index}` };
-            const pushed = await pouch!.call<{ ms: number }>("push", plan);
-            const pulled = await pouch!.call<{ ms: number }>("pull", plan);
+            const pushed = await pouch.call<{ ms: number }>("push", plan);
+            const pulled = await pouch.call<{ ms: number }>("pull", plan);
             return { pushMs: pushed.ms, pullMs: pulled.ms };
           },
           wire: async ({ index }) => {
             const collection = `wire${index}`;
-            const pushed = await wire!.call<{ ms: number; accepted: number }>("push", {
+            const pushed = await wire.call<{ ms: number; accepted: number }>("push", {
               collection, clientId: `wire-${index}`, idPrefix: "a", from: 0, count: documents, batch,
             });
             if (pushed.accepted !== documents) throw new Error(`wire push: ${pushed.accepted} of ${documents}`);
-            const pulled = await wire!.call<{ ms: number; changes: number }>("pull", { collections: [collection], limit: batch });
+            const pulled = await wire.call<{ ms: number; changes: number }>("pull", { collections: [collection], limit: batch });
             if (pulled.changes !== documents) throw new Error(`wire pull: ${pulled.changes} of ${documents}`);
             return { pushMs: pushed.ms, pullMs: pulled.ms };
           },

@@ -15,9 +15,11 @@ export const catchUp: Workload = {
   title: "Catch-up pull",
   async run(context) {
     const { documents, page } = context.config.catchUp;
-    const level = await startWorker("baselines/level-peer.ts", "raw level");
-    const server = await context.startServer({ label: "catch-up" });
-    const wire = await startWorker("generators/wire.ts", "pull client");
+    const [level, server, wire] = await Promise.all([
+      startWorker("baselines/level-peer.ts", "raw level"),
+      context.startServer({ label: "catch-up" }),
+      startWorker("generators/wire.ts", "pull client"),
+    ]);
     const busy: number[] = [];
     let layout: Layout;
     let rounds: Record<string, number[]>;
@@ -58,9 +60,7 @@ export const catchUp: Workload = {
         (line) => context.log(`catch-up: ${line}`),
       );
     } finally {
-      await wire.stop();
-      await context.stopServer(server);
-      await level.stop();
+      await Promise.all([wire.stop(), level.stop(), context.stopServer(server)]);
     }
     const subject = figure(`Pocket Sync server, ${documents} documents, pages of ${page}`, "documents/s", rounds.server!);
     const baseline = figure(`raw level iterator, pages of ${page}`, "entries/s", rounds["raw level"]!);

@@ -18,13 +18,15 @@ export const conflicts: Workload = {
   title: "Conflict-heavy updates",
   async run(context) {
     const { clients, documents, batch, pushesPerClient, processes } = context.config.conflicts;
-    const server = await context.startServer({ label: "conflicts" });
-    const workers: Worker[] = [];
+    const [server, seeder, ...workers] = await Promise.all([
+      context.startServer({ label: "conflicts" }),
+      startWorker("generators/wire.ts", "seeder"),
+      ...Array.from({ length: processes }, (_, i) => startWorker("generators/conflict-clients.ts", `conflict clients#${i + 1}`)),
+    ]);
     const busy: Record<string, number[]> = { contended: [], disjoint: [] };
     let rounds: Record<string, RoundTotals[]>;
     try {
       // Seed: the shared documents, and each client's own documents.
-      const seeder = await startWorker("generators/wire.ts", "seeder");
       await seeder.call("connect", server.url);
       const seed = async (prefix: string) =>
         (await seeder.call<{ revisions: Array<[string, string]> }>("push", {
@@ -35,7 +37,6 @@ export const conflicts: Workload = {
       await seeder.stop();
       if (shared.length !== documents) throw new Error(`conflicts: seeded ${shared.length} of ${documents}`);
 
-      workers.push(...(await startWorkers("generators/conflict-clients.ts", processes, "conflict clients")));
       const ofProcess = (p: number) => Array.from({ length: clients }, (_, c) => c).filter((c) => c % processes === p);
       await Promise.all(
         workers.map((w, p) =>

@@ -2,7 +2,7 @@
 // first sync makes it, against a bare fastify route that returns the same
 // bytes: what the Connect handler, validation, the core and storage add to the
 // HTTP stack they run on.
-import { startWorker, startWorkers, stopAll, type Worker } from "../harness/processes.js";
+import { startWorker, stopAll, type Worker } from "../harness/processes.js";
 import { nowMs } from "../harness/clock.js";
 import { CpuMeter } from "../harness/proc.js";
 import { interleave } from "../harness/rounds.js";
@@ -18,14 +18,16 @@ export const connectPull: Workload = {
   title: "Connect JSON Pull of 20 documents",
   async run(context) {
     const { documents, durationMs, processes, concurrency } = context.config.connectPull;
-    const server = await context.startServer({ label: "connect-pull" });
-    const loaders: Worker[] = [];
-    let fastify: Worker | undefined;
+    const [server, seeder, fastify, ...loaders] = await Promise.all([
+      context.startServer({ label: "connect-pull" }),
+      startWorker("generators/wire.ts", "seeder"),
+      startWorker("baselines/fastify-peer.ts", "bare fastify"),
+      ...Array.from({ length: processes }, (_, i) => startWorker("generators/http-load.ts", `http load#${i + 1}`)),
+    ]);
     const busy: number[] = [];
     let rounds: Record<string, number[]>;
     let responseBytes = 0;
     try {
-      const seeder = await startWorker("generators/wire.ts", "seeder");
       await seeder.call("connect", server.url);
       await seeder.call("push", { collection: "todos", clientId: "seeder", idPrefix: "d", from: 0, count: documents, batch: documents });
       await seeder.stop();
@@ -40,9 +42,7 @@ export const connectPull: Workload = {
       }
       responseBytes = bytes.length;
 
-      fastify = await startWorker("baselines/fastify-peer.ts", "bare fastify");
       const fastifyUrl = await fastify.call<string>("start", PULL_PATH, bytes, answer.headers.get("content-type") ?? "application/json");
-      loaders.push(...(await startWorkers("generators/http-load.ts", processes, "http load")));
 
       const load = async (base: string) => {
         const startAt = nowMs() + 100;
@@ -71,9 +71,7 @@ export const connectPull: Workload = {
         (line) => context.log(`connect-pull: ${line}`),
       );
     } finally {
-      await stopAll(loaders);
-      await fastify?.stop();
-      await context.stopServer(server);
+      await Promise.all([stopAll(loaders as Worker[]), fastify.stop(), seeder.stop(), context.stopServer(server)]);
     }
     const subject = figure(`Pocket Sync server, Connect JSON Pull of ${documents} documents`, "requests/s", rounds.server!);
     const baseline = figure("bare fastify route, the same bytes", "requests/s", rounds["bare fastify"]!);

@@ -50,15 +50,14 @@ function split(total: number, parts: number): number[] {
 async function runLevel(context: Parameters<Workload["run"]>[0], subscribers: number): Promise<FanoutLevel> {
   const { fanout } = context.config;
   const processes = Math.min(fanout.processesFor(subscribers), subscribers);
-  const server = await context.startServer({ label: `fanout-${subscribers}` });
-  const workers: Worker[] = [];
+  const [server, writer, ...subs] = await Promise.all([
+    context.startServer({ label: `fanout-${subscribers}` }),
+    startWorker("generators/writer.ts", "writer"),
+    ...split(subscribers, processes).map((_, i) => startWorker("generators/subscribers.ts", `subscribers#${i + 1}`)),
+  ]);
+  const workers: Worker[] = [writer, ...subs];
   try {
-    const [writer, ...subs] = await Promise.all([
-      startWorker("generators/writer.ts", "writer"),
-      ...split(subscribers, processes).map((_, i) => startWorker("generators/subscribers.ts", `subscribers#${i + 1}`)),
-    ]);
-    workers.push(writer!, ...subs);
-    await writer!.call("connect", server.url);
+    await writer.call("connect", server.url);
     const counts = split(subscribers, processes);
     const opened = await Promise.all(
       subs.map((s, i) => s.call<{ ms: number }>("open", { url: server.url, count: counts[i]!, connections: fanout.connectionsPerProcess, collection: COLLECTION })),
@@ -78,7 +77,7 @@ async function runLevel(context: Parameters<Workload["run"]>[0], subscribers: nu
           const generatorCpu = new CpuMeter(generatorPids);
           const deadline = plan.t0 + plan.commits * plan.periodMs + fanout.drainMs;
           const [written, ...collected] = await Promise.all([
-            writer!.call<OpenLoopResult>("run", { ...plan, collection: COLLECTION }),
+            writer.call<OpenLoopResult>("run", { ...plan, collection: COLLECTION }),
             ...subs.map((s) => s.call<RoundResult>("collect", plan.round, deadline)),
           ]);
           const w = written as OpenLoopResult;

@@ -4,7 +4,7 @@
 // and pulls of a fixed number of documents from a random position (pages of
 // 1000). Filling between sizes is not measured as a result, only reported.
 import { CpuMeter } from "../harness/proc.js";
-import { startWorker, startWorkers, stopAll, type Worker } from "../harness/processes.js";
+import { startWorker, stopAll, type Worker } from "../harness/processes.js";
 import { interleave } from "../harness/rounds.js";
 import { summarize } from "../harness/stats.js";
 import type { PushOutcome } from "../generators/wire.js";
@@ -26,17 +26,18 @@ export const growth: Workload = {
   title: "Growth",
   async run(context) {
     const { sizes, updates, pull, fillBatch, fillProcesses } = context.config.growth;
-    const server = await context.startServer({ label: "growth" });
-    const workers: Worker[] = [];
+    const [server, measurer, ...fillers] = await Promise.all([
+      context.startServer({ label: "growth" }),
+      startWorker("generators/wire.ts", "growth client"),
+      ...Array.from({ length: fillProcesses }, (_, i) => startWorker("generators/wire.ts", `filler#${i + 1}`)),
+    ]);
+    const workers: Worker[] = [measurer, ...fillers];
     const metrics: Metric[] = [];
     const extra: Record<string, string | number> = {};
     const known = new Map<string, string>();
     let epoch = "";
     let lastSequence = 0n;
     try {
-      const fillers = await startWorkers("generators/wire.ts", fillProcesses, "filler");
-      const measurer = await startWorker("generators/wire.ts", "growth client");
-      workers.push(...fillers, measurer);
       await Promise.all([...fillers, measurer].map((w) => w.call("connect", server.url)));
       const ascending = [...sizes].sort((a, b) => a - b);
       const wanted = new Set(ascending.flatMap((n) => targetsAt(n, updates)));

@@ -15,8 +15,7 @@ export function serverLayout(context: BenchContext, levelPeer: Worker): Promise<
 
 async function probe(context: BenchContext, levelPeer: Worker): Promise<Layout> {
   const changes = context.config.push.probeChanges;
-  const server = await context.startServer({ label: "layout-probe" });
-  const wire = await startWorker("generators/wire.ts", "probe client");
+  const [server, wire] = await Promise.all([context.startServer({ label: "layout-probe" }), startWorker("generators/wire.ts", "probe client")]);
   try {
     await wire.call("connect", server.url);
     await wire.call("push", { collection: "probe", clientId: "probe", idPrefix: "p", from: 0, count: changes, batch: 100 });

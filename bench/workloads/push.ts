@@ -20,7 +20,8 @@ export const push: Workload = {
   title: "Push",
   async run(context) {
     const { config } = context;
-    const level = await startWorker("baselines/level-peer.ts", "raw level");
+    // One client process serves every batch size, connecting to each fresh server.
+    const [level, wire] = await Promise.all([startWorker("baselines/level-peer.ts", "raw level"), startWorker("generators/wire.ts", "push client")]);
     const metrics: Metric[] = [];
     const serverCores: Record<string, number> = {};
     let layout: Layout | undefined;
@@ -28,7 +29,6 @@ export const push: Workload = {
       layout = await serverLayout(context, level);
       for (const { batch, changes } of config.push.batches) {
         const server = await context.startServer({ label: `push-batch${batch}` });
-        const wire = await startWorker("generators/wire.ts", "push client");
         const busy: number[] = [];
         try {
           await wire.call("connect", server.url);
@@ -70,12 +70,11 @@ export const push: Workload = {
           });
           serverCores[`server CPU (cores busy), batches of ${batch}`] = summarize(busy).median;
         } finally {
-          await wire.stop();
           await context.stopServer(server);
         }
       }
     } finally {
-      await level.stop();
+      await Promise.all([level.stop(), wire.stop()]);
     }
     return {
       id: "push",
