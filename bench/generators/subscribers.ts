@@ -38,7 +38,10 @@ export interface RoundPlan {
 }
 
 export interface RoundResult {
-  /** Latency of every delivery that arrived, ms from its intended send time. */
+  /**
+   * Latency of every delivery, ms from its intended send time; one that never
+   * arrived counts at the time waited for it (a lower bound).
+   */
   readonly latencies: Float64Array;
   readonly missing: number;
   readonly duplicates: number;
@@ -157,7 +160,7 @@ export const handlers = {
       await Promise.race([complete, sleepUntil(deadline)]);
     }
     rounds.delete(round);
-    const { latencies, missing } = deliveryLatencies(state.arrivals, state.commits, state.t0, state.periodMs);
+    const { latencies, missing } = deliveryLatencies(state.arrivals, state.commits, state.t0, state.periodMs, Math.max(nowMs(), deadline));
     return { latencies, missing, duplicates: state.duplicates };
   },
 

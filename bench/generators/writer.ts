@@ -16,18 +16,25 @@ export const handlers = {
     client = syncClient(url, "2");
   },
 
-  async run(plan: RoundPlan & { collection: string }): Promise<OpenLoopResult> {
+  /** Commits on schedule; what is not acknowledged by `deadline` is aborted and counted as timed out. */
+  async run(plan: RoundPlan & { collection: string; deadline: number }): Promise<OpenLoopResult> {
     const c = client;
     if (!c) throw new Error("call connect first");
     const clientId = `writer-${plan.round}`;
     const requests = Array.from({ length: plan.commits }, (_, i) =>
       create(PushRequestSchema, { clientId, changes: [pushedChange(plan.collection, commitId(plan.round, i), i, i + 1)] }),
     );
-    return openLoop(plan.t0, plan.periodMs, plan.commits, async (i) => {
-      const response = await c.push(requests[i]!);
-      const outcome = response.results[0]?.outcome.case;
-      if (outcome !== "accepted") throw new Error(`commit ${i} was not accepted: ${outcome}`);
-    });
+    return openLoop(
+      plan.t0,
+      plan.periodMs,
+      plan.commits,
+      async (i, signal) => {
+        const response = await c.push(requests[i]!, { signal });
+        const outcome = response.results[0]?.outcome.case;
+        if (outcome !== "accepted") throw new Error(`commit ${i} was not accepted: ${outcome}`);
+      },
+      { deadline: plan.deadline },
+    );
   },
 
   close(): void {

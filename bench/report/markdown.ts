@@ -32,6 +32,11 @@ function workloadSection(workload: WorkloadReport, report: RunReport, chartFile:
   lines.push("| metric | median | spread (min–max) | baseline median (min–max) | ratio median (min–max) | target | |", "|---|---|---|---|---|---|---|");
   for (const metric of workload.metrics) lines.push(metricRow(metric));
   lines.push("");
+  const notes = workload.metrics.filter((m) => m.note);
+  if (notes.length) {
+    for (const m of notes) lines.push(`- ${m.label}: ${m.note}`);
+    lines.push("");
+  }
   if (baselines.length) {
     lines.push("Compared:", "");
     for (const b of baselines) lines.push(`- ${b}`);

@@ -14,7 +14,7 @@ const pushRatio = ratio(server, level, "server / raw level");
 const p99 = figure("delivery p99", "ms", [40, 45, 60, 42, 44]);
 
 function fanoutLevel(subscribers: number, p50: number, p99: number): FanoutLevel {
-  const round = { p50, p99, max: p99 * 2, delivered: 100, missing: 0, duplicates: 0, ackP50: 1, ackP99: 2, ackFailed: 0, writerLateMs: 0, serverCores: 0.5, generatorCores: 0.2, deliveriesPerCpuSecond: 1000 };
+  const round = { p50, p99, max: p99 * 2, delivered: 100, missing: 0, duplicates: 0, ackP50: 1, ackP99: 2, ackFailed: 0, ackTimedOut: 0, writerLateMs: 0, serverCores: 0.5, generatorCores: 0.2, deliveriesPerCpuSecond: 1000 };
   return { subscribers, processes: 1, connections: 1, openMs: 10, reconnects: 0, streamErrors: 0, rounds: [round, { ...round, p99: p99 * 1.5 }] };
 }
 

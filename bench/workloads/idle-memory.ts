@@ -32,8 +32,9 @@ export const idleMemory: Workload = {
     const prime = Math.max(1, Math.ceil(streams / processes / 10));
     let rounds: Record<string, IdleRound[]>;
     try {
+      // No warm-up round: each round is a fresh server whose primer streams pay the one-time costs.
       rounds = await interleave<IdleRound>(
-        context.config,
+        { warmup: 0, rounds: context.config.rounds },
         {
           server: async () => {
             const server = await context.startServer({ label: "idle-memory", gcHook: true });
