@@ -9,9 +9,11 @@
 //   npm run bench -- --only push,fanout
 //   npm run bench -- --profile         servers run with --cpu-prof; profiles and their top functions are reported
 //   npm run bench -- --out DIR         write the report there instead
+//   npm run bench -- --render docs/benchmarks.json
+//                                      re-render the report (and the README block) from a run's JSON
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { configFor, type Mode } from "./config.js";
 import { createContext } from "./harness/context.js";
@@ -100,18 +102,23 @@ export async function runBench(options: RunOptions): Promise<RunReport> {
     profileSummaries,
   };
 
-  mkdirSync(options.outDir, { recursive: true });
-  const fanout = workloads.find((w) => w.id === "fanout");
-  if (fanout) writeFileSync(join(options.outDir, CHART_FILE), fanoutChart(fanout.raw as FanoutLevel[]));
-  writeFileSync(join(options.outDir, "BENCHMARKS.md"), renderMarkdown(report, fanout ? CHART_FILE : undefined));
-  writeFileSync(join(options.outDir, "benchmarks.json"), `${json({ ...report, config })}\n`);
-  if (options.updateReadme) {
+  writeReport(report, { ...config }, options.outDir, options.updateReadme, log);
+  for (const summary of Object.values(profileSummaries)) log(`\n${summary}`);
+  return report;
+}
+
+/** BENCHMARKS.md, the chart and the JSON into `outDir`; the README's block when asked. */
+export function writeReport(report: RunReport, config: object, outDir: string, updateReadme: boolean, log: (line: string) => void): void {
+  mkdirSync(outDir, { recursive: true });
+  const fanout = report.workloads.find((w) => w.id === "fanout");
+  if (fanout) writeFileSync(join(outDir, CHART_FILE), fanoutChart(fanout.raw as FanoutLevel[]));
+  writeFileSync(join(outDir, "BENCHMARKS.md"), renderMarkdown(report, fanout ? CHART_FILE : undefined));
+  writeFileSync(join(outDir, "benchmarks.json"), `${json({ ...report, config })}\n`);
+  if (updateReadme) {
     const readmePath = join(ROOT, "README.md");
     writeFileSync(readmePath, withHeadline(readFileSync(readmePath, "utf8"), headline(report)));
   }
-  log(`\nwrote ${join(options.outDir, "BENCHMARKS.md")}, ${CHART_FILE} and benchmarks.json${options.updateReadme ? ", and the README's headline" : ""}`);
-  for (const [path, summary] of Object.entries(profileSummaries)) log(`\n${summary}`);
-  return report;
+  log(`\nwrote ${join(outDir, "BENCHMARKS.md")}, ${CHART_FILE} and benchmarks.json${updateReadme ? ", and the README's headline" : ""}`);
 }
 
 async function main(): Promise<void> {
@@ -122,6 +129,7 @@ async function main(): Promise<void> {
       only: { type: "string" },
       profile: { type: "boolean" },
       out: { type: "string" },
+      render: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -129,9 +137,16 @@ async function main(): Promise<void> {
     console.log(readFileSync(new URL(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).map((l) => l.slice(3)).join("\n"));
     return;
   }
+  const docs = join(ROOT, "docs");
+  if (values.render) {
+    // The figures stay those of the run; only their presentation is new.
+    const { config, ...report } = JSON.parse(readFileSync(values.render, "utf8")) as RunReport & { config: object };
+    const outDir = resolve(values.out ?? dirname(values.render));
+    writeReport(report, config, outDir, report.mode === "full" && outDir === docs, (line) => process.stderr.write(`${line}\n`));
+    return;
+  }
   const envMode = process.env.POCKET_BENCH;
   const mode: Mode = values.smoke || envMode === "smoke" ? "smoke" : values.quick || envMode === "quick" ? "quick" : "full";
-  const docs = join(ROOT, "docs");
   // Tiny runs never overwrite the committed report.
   const outDir = values.out ?? (mode === "full" ? docs : mkdtempSync(join(tmpdir(), `pocket-bench-${mode}-`)));
   const args = process.argv.slice(2);

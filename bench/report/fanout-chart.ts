@@ -1,6 +1,7 @@
 // The fan-out chart, as hand-written SVG: delivery p50 and p99 (median of
 // rounds, with the rounds' min–max as whiskers) against the subscriber count,
-// both axes logarithmic, with the targets marked.
+// both axes logarithmic, with the targets marked. A hollow point is a lower
+// bound: some deliveries never arrived and count at the time waited.
 import type { FanoutLevel } from "../workloads/fanout.js";
 import { summarize } from "../harness/stats.js";
 
@@ -30,7 +31,7 @@ function decades(min: number, max: number): number[] {
 export function fanoutChart(levels: readonly FanoutLevel[], title = "Fan-out: push sent → delivered"): string {
   const points = levels.map((level) => {
     const of = (key: "p50" | "p99") => summarize(level.rounds.map((r) => r[key]));
-    return { subscribers: level.subscribers, p50: of("p50"), p99: of("p99") };
+    return { subscribers: level.subscribers, p50: of("p50"), p99: of("p99"), lowerBound: level.rounds.some((r) => r.missing > 0) };
   });
   const values = points.flatMap((p) => [p.p50.min, p.p99.max]).filter((v) => Number.isFinite(v) && v > 0);
   const showTargets = TARGETS.filter((t) => points.some((p) => p.subscribers === t.subscribers));
@@ -66,7 +67,9 @@ export function fanoutChart(levels: readonly FanoutLevel[], title = "Fan-out: pu
       const s = p[series.key];
       const cx = x(p.subscribers).toFixed(1);
       out.push(`<line x1="${cx}" x2="${cx}" y1="${y(s.min).toFixed(1)}" y2="${y(s.max).toFixed(1)}" stroke="${series.color}" stroke-width="1"/>`);
-      out.push(`<circle cx="${cx}" cy="${y(s.median).toFixed(1)}" r="3.5" fill="${series.color}"><title>${series.name}, ${p.subscribers} subscribers: ${s.median.toFixed(1)} ms (rounds ${s.min.toFixed(1)}–${s.max.toFixed(1)})</title></circle>`);
+      const fill = p.lowerBound ? `fill="#ffffff" stroke="${series.color}" stroke-width="2"` : `fill="${series.color}"`;
+      const bound = p.lowerBound ? "at least " : "";
+      out.push(`<circle cx="${cx}" cy="${y(s.median).toFixed(1)}" r="3.5" ${fill}><title>${series.name}, ${p.subscribers} subscribers: ${bound}${s.median.toFixed(1)} ms (rounds ${s.min.toFixed(1)}–${s.max.toFixed(1)})</title></circle>`);
     }
   }
   for (const t of showTargets) {
@@ -75,6 +78,12 @@ export function fanoutChart(levels: readonly FanoutLevel[], title = "Fan-out: pu
   }
   const legendX = MARGIN.left + plotW + 16;
   const legend = [...SERIES.map((s) => ({ color: s.color, name: `${s.name} (median, min–max)`, width: 2 })), ...(showTargets.length ? [{ color: "#2ca02c", name: "p99 target", width: 3 }] : [])];
+  if (points.some((p) => p.lowerBound)) {
+    const ly = MARGIN.top + 10 + legend.length * 34;
+    out.push(`<circle cx="${legendX + 9}" cy="${ly}" r="3.5" fill="#ffffff" stroke="#555" stroke-width="2"/>`);
+    out.push(`<text x="${legendX + 24}" y="${ly + 4}">lower bound</text>`);
+    out.push(`<text x="${legendX + 24}" y="${ly + 18}" fill="#555">(deliveries missing)</text>`);
+  }
   legend.forEach((item, i) => {
     const ly = MARGIN.top + 10 + i * 34;
     out.push(`<line x1="${legendX}" x2="${legendX + 18}" y1="${ly}" y2="${ly}" stroke="${item.color}" stroke-width="${item.width}"/>`);

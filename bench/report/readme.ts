@@ -7,9 +7,11 @@ export const BEGIN = "<!-- bench:headline:begin -->";
 export const END = "<!-- bench:headline:end -->";
 
 export function headline(report: RunReport): string {
+  const load = Math.max(report.loadBefore[0]!, report.loadAfter[0]!);
+  const busy = load > report.machine.cores / 2 ? ` **The machine was busy (load average ${load.toFixed(1)} on ${report.machine.cores} cores): noisy figures.**` : "";
   const lines = [
     `Measured by \`${report.command}\` on ${report.startedAt.slice(0, 10)} (${report.machine.cores} cores, ${report.machine.cpuModel}); ` +
-      "every figure with its spread and method in [docs/BENCHMARKS.md](docs/BENCHMARKS.md).",
+      `every figure with its spread and method in [docs/BENCHMARKS.md](docs/BENCHMARKS.md).${busy}`,
     "",
     "| measure | median | target | |",
     "|---|---|---|---|",

@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeReport } from "../run.js";
 import { figure, ratio, atLeast, atMost } from "../workloads/metrics.js";
 import type { FanoutLevel } from "../workloads/fanout.js";
 import type { WorkloadReport } from "../workloads/types.js";
@@ -97,6 +101,14 @@ describe("the fan-out chart", () => {
   it("draws no target for a subscriber count the run did not have", () => {
     expect(svg).not.toContain("at 5000");
   });
+
+  it("marks a level where deliveries went missing as a lower bound", () => {
+    expect(svg).not.toContain("lower bound");
+    const collapsed = fanoutLevel(5000, 900, 1000);
+    const marked = fanoutChart([...(workloads[1]!.raw as FanoutLevel[]), { ...collapsed, rounds: collapsed.rounds.map((r) => ({ ...r, missing: 10 })) }]);
+    expect(marked).toContain("lower bound");
+    expect(marked).toContain("delivery p50, 5000 subscribers: at least 900.0 ms");
+  });
 });
 
 describe("the README headline block", () => {
@@ -109,6 +121,11 @@ describe("the README headline block", () => {
     expect(updated).toContain("| push, batches of 100 | 0.105× | ≥ 1/3 of raw level | not met |");
   });
 
+  it("says when the machine was busy, so loaded figures are not read as final", () => {
+    expect(headline(report)).toContain("The machine was busy (load average 3.5 on 2 cores)");
+    expect(headline({ ...report, loadAfter: [0.2, 0.2, 0.2] })).not.toContain("busy");
+  });
+
   it("refuses a README without the markers instead of appending somewhere", () => {
     expect(() => withHeadline("no markers here", "x")).toThrow(/bench:headline/);
   });
@@ -119,5 +136,23 @@ describe("formatting", () => {
     expect(formatWithUnit(123456.7, "changes/s")).toBe("123,457 changes/s");
     expect(formatWithUnit(0.04321, "×")).toBe("0.0432×");
     expect(formatWithUnit(Number.NaN, "ms")).toBe("– ms");
+  });
+});
+
+describe("re-rendering a run from its JSON (--render)", () => {
+  it("gives the same report as the run wrote", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-render-"));
+    try {
+      writeReport(report, { mode: "full" }, dir, false, () => {});
+      const first = readFileSync(join(dir, "BENCHMARKS.md"), "utf8");
+      const chart = readFileSync(join(dir, "benchmarks-fanout.svg"), "utf8");
+      const { config, ...again } = JSON.parse(readFileSync(join(dir, "benchmarks.json"), "utf8")) as RunReport & { config: object };
+      expect(config).toEqual({ mode: "full" });
+      writeReport(again, config, dir, false, () => {});
+      expect(readFileSync(join(dir, "BENCHMARKS.md"), "utf8")).toBe(first);
+      expect(readFileSync(join(dir, "benchmarks-fanout.svg"), "utf8")).toBe(chart);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

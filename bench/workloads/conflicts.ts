@@ -3,7 +3,7 @@
 // each (no contention): what the conflict path costs the server.
 import { nowMs } from "../harness/clock.js";
 import { CpuMeter } from "../harness/proc.js";
-import { startWorker, startWorkers, stopAll, type Worker } from "../harness/processes.js";
+import { startWorker, stopAll, type Worker } from "../harness/processes.js";
 import { interleave } from "../harness/rounds.js";
 import { summarize } from "../harness/stats.js";
 import type { RoundTotals } from "../generators/conflict-clients.js";

@@ -4,7 +4,7 @@
 // commit's intended send time to its delivery on each stream.
 import { nowMs } from "../harness/clock.js";
 import { CpuMeter } from "../harness/proc.js";
-import { startWorker, startWorkers, stopAll, type Worker } from "../harness/processes.js";
+import { startWorker, stopAll, type Worker } from "../harness/processes.js";
 import { interleave } from "../harness/rounds.js";
 import { latencies, summarize } from "../harness/stats.js";
 import type { RoundResult } from "../generators/subscribers.js";
@@ -145,7 +145,7 @@ function levelMetrics(level: FanoutLevel, ackAt100: number | undefined): Metric[
   const timedOut = level.rounds.reduce((n, r) => n + r.ackTimedOut, 0);
   const lowerBound =
     lost > 0
-      ? `${lost} of ${expected} deliveries (${((lost / expected) * 100).toFixed(1)} %) had not arrived by the round's deadline; they count at the time waited, so these percentiles are lower bounds.`
+      ? `${lost.toLocaleString("en-US")} of ${expected.toLocaleString("en-US")} deliveries (${((lost / expected) * 100).toFixed(1)} %) had not arrived by the round's deadline; they count at the time waited, so these percentiles are lower bounds.`
       : undefined;
   const ackNote = timedOut > 0 ? `${timedOut} pushes were not acknowledged by the round's deadline; they count at the time waited (a lower bound).` : undefined;
   const metrics: Metric[] = [

@@ -20,9 +20,3 @@ export function atMost(figure: Figure, threshold: number, text: string): Target 
   const median = figure.summary.median;
   return { text, met: Number.isFinite(median) ? median <= threshold : undefined };
 }
-
-/** Several conditions that must all hold. */
-export function allOf(text: string, ...targets: Target[]): Target {
-  if (targets.some((t) => t.met === undefined)) return { text, met: undefined };
-  return { text, met: targets.every((t) => t.met) };
-}
