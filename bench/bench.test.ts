@@ -4,7 +4,7 @@
 // nothing (the workloads run three at a time on a busy test machine).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configFor } from "./config.js";
 import { createContext } from "./harness/context.js";
@@ -97,10 +97,13 @@ describe("npm run bench, every workload at tiny size", () => {
 describe("npm run bench -- --only, with --profile", () => {
   it("writes the report files, profiles the server and summarizes the profile", async () => {
     const out = mkdtempSync(join(tmpdir(), "bench-smoke-out-"));
+    const profileDirs = new Set<string>();
     try {
       await result("document-encoding"); // after the workloads above, not alongside them
       const report = await runBench({ mode: "smoke", only: ["connect-pull"], profile: true, outDir: out, updateReadme: false, command: "test", log: () => {} });
+      for (const path of Object.keys(report.profileSummaries)) profileDirs.add(dirname(path));
       expect(report.failures).toEqual([]);
+      expect(profileDirs.size).toBe(1);
       const markdown = readFileSync(join(out, "BENCHMARKS.md"), "utf8");
       expect(markdown).toContain("## Connect JSON Pull of 20 documents");
       expect(markdown).toMatch(/CPU profile of the server: `[^`]+\.cpuprofile`/);
@@ -110,6 +113,7 @@ describe("npm run bench -- --only, with --profile", () => {
       expect(json.machine.cores).toBeGreaterThan(0);
     } finally {
       rmSync(out, { recursive: true, force: true });
+      for (const dir of profileDirs) rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });
