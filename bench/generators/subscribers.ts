@@ -1,0 +1,182 @@
+// Role: many Subscribe streams over a few HTTP/2 connections, as many devices
+// behind one process would hold them. For each round it records when each
+// stream first received each commit, and reports latency from the commit's
+// INTENDED send time (t0 + i × period on the shared clock), so a writer that
+// fell behind its schedule cannot hide the delay (no coordinated omission).
+// A stream the server ends is resumed from its last checkpoint, as a client
+// does; what never arrives by the round's deadline counts as missing.
+import { setMaxListeners } from "node:events";
+import type { Checkpoint } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { nowMs, sleep, sleepUntil } from "../harness/clock.js";
+import { deliveryLatencies } from "../harness/open-loop.js";
+import { syncClient, type SyncClient } from "./connect-clients.js";
+
+interface Stream {
+  readonly index: number;
+  readonly client: SyncClient;
+  checkpoint: Checkpoint | undefined;
+  /** Called once, at the stream's first message (it is then caught up). */
+  onFirst: (() => void) | undefined;
+}
+
+interface Round {
+  readonly t0: number;
+  readonly periodMs: number;
+  readonly commits: number;
+  /** Arrival time per stream × commit; NaN until it arrives. */
+  readonly arrivals: Float64Array;
+  remaining: number;
+  duplicates: number;
+  done?: () => void;
+}
+
+export interface RoundPlan {
+  readonly round: number;
+  readonly t0: number;
+  readonly periodMs: number;
+  readonly commits: number;
+}
+
+export interface RoundResult {
+  /**
+   * Latency of every delivery, ms from its intended send time; one that never
+   * arrived counts at the time waited for it (a lower bound).
+   */
+  readonly latencies: Float64Array;
+  readonly missing: number;
+  readonly duplicates: number;
+}
+
+let streams: Stream[] = [];
+let collection = "";
+const rounds = new Map<number, Round>();
+let abort = new AbortController();
+let reconnects = 0;
+let streamErrors = 0;
+let lastError: string | undefined;
+
+/** Commit ids are "<round>.<i>": see commitId. */
+function record(stream: Stream, documentId: string, at: number): void {
+  const dot = documentId.indexOf(".");
+  if (dot < 0) return;
+  const round = rounds.get(Number(documentId.slice(0, dot)));
+  if (!round) return;
+  const i = Number(documentId.slice(dot + 1));
+  const slot = stream.index * round.commits + i;
+  if (!Number.isNaN(round.arrivals[slot]!)) {
+    round.duplicates++;
+    return;
+  }
+  round.arrivals[slot] = at;
+  if (--round.remaining === 0) round.done?.();
+}
+
+async function follow(stream: Stream, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const responses = stream.client.subscribe(
+        { collections: [collection], ...(stream.checkpoint ? { checkpoint: stream.checkpoint } : {}) },
+        { signal },
+      );
+      for await (const response of responses) {
+        const at = nowMs();
+        const event = response.event;
+        if (event.case === "changes") {
+          for (const change of event.value.changes) record(stream, change.documentId, at);
+          stream.checkpoint = event.value.checkpoint;
+        } else if (event.case === "heartbeat") {
+          stream.checkpoint = event.value.checkpoint ?? stream.checkpoint;
+        }
+        if (stream.onFirst) {
+          stream.onFirst();
+          stream.onFirst = undefined;
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      streamErrors++;
+      lastError = (error as Error).message;
+    }
+    if (signal.aborted) return;
+    reconnects++;
+    await sleep(50);
+  }
+}
+
+export const handlers = {
+  /**
+   * Opens `count` more streams spread over `connections` new HTTP/2
+   * connections and resolves once each has had its first message (caught up).
+   */
+  async open(plan: { url: string; count: number; connections: number; collection: string; timeoutMs?: number }): Promise<{ ms: number }> {
+    collection = plan.collection;
+    if (streams.length === 0) {
+      abort = new AbortController();
+      setMaxListeners(0, abort.signal); // one signal ends thousands of streams
+    }
+    const clients = Array.from({ length: Math.max(1, Math.min(plan.connections, plan.count)) }, () => syncClient(plan.url, "2"));
+    const start = nowMs();
+    let opened = 0;
+    let allOpen!: () => void;
+    const done = new Promise<void>((resolve) => (allOpen = resolve));
+    const added: Stream[] = Array.from({ length: plan.count }, (_, k) => ({
+      index: streams.length + k,
+      client: clients[k % clients.length]!,
+      checkpoint: undefined,
+      onFirst: () => {
+        if (++opened === plan.count) allOpen();
+      },
+    }));
+    streams.push(...added);
+    for (const stream of added) void follow(stream, abort.signal);
+    if (added.length > 0) {
+      const timeoutMs = plan.timeoutMs ?? 120_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        done,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`${opened} of ${plan.count} streams opened in ${timeoutMs} ms (${streamErrors} errors; last: ${lastError})`)),
+            timeoutMs,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+    }
+    return { ms: nowMs() - start };
+  },
+
+  /** Starts recording a round (before its first commit is sent). */
+  expect(plan: RoundPlan): void {
+    const arrivals = new Float64Array(streams.length * plan.commits).fill(Number.NaN);
+    rounds.set(plan.round, { t0: plan.t0, periodMs: plan.periodMs, commits: plan.commits, arrivals, remaining: arrivals.length, duplicates: 0 });
+  },
+
+  /** Waits until every stream has every commit of the round, or until `deadline`; then reports it. */
+  async collect(round: number, deadline: number): Promise<RoundResult> {
+    const state = rounds.get(round);
+    if (!state) throw new Error(`round ${round} was not expected`);
+    if (state.remaining > 0) {
+      const complete = new Promise<void>((resolve) => (state.done = resolve));
+      await Promise.race([complete, sleepUntil(deadline)]);
+    }
+    rounds.delete(round);
+    const { latencies, missing } = deliveryLatencies(state.arrivals, state.commits, state.t0, state.periodMs, Math.max(nowMs(), deadline));
+    return { latencies, missing, duplicates: state.duplicates };
+  },
+
+  /** Streams that the server ended or that failed, and were resumed. */
+  health(): { streams: number; reconnects: number; errors: number; lastError?: string } {
+    return { streams: streams.length, reconnects, errors: streamErrors, ...(lastError ? { lastError } : {}) };
+  },
+
+  close(): void {
+    abort.abort();
+    streams = [];
+    rounds.clear();
+  },
+};
+
+/** The document id of commit `i` of `round`, as the writer names it. */
+export function commitId(round: number, i: number): string {
+  return `${round}.${i}`;
+}
