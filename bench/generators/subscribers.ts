@@ -5,16 +5,22 @@
 // fell behind its schedule cannot hide the delay (no coordinated omission).
 // A stream the server ends is resumed from its last checkpoint, as a client
 // does; what never arrives by the round's deadline counts as missing.
+//
+// The streams are raw HTTP/2 readers (./subscribe-reader.ts) that decode only
+// what the measurement needs: a full client library per stream would make
+// these processes, not the server, the limit at thousands of subscribers (the
+// client library has its own workload, app-level).
 import { setMaxListeners } from "node:events";
-import type { Checkpoint } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import http2 from "node:http2";
 import { nowMs, sleep, sleepUntil } from "../harness/clock.js";
 import { deliveryLatencies } from "../harness/open-loop.js";
-import { syncClient, type SyncClient } from "./connect-clients.js";
+import { readSubscribe } from "./subscribe-reader.js";
 
 interface Stream {
   readonly index: number;
-  readonly client: SyncClient;
-  checkpoint: Checkpoint | undefined;
+  readonly session: () => http2.ClientHttp2Session;
+  /** The last checkpoint received, as its protobuf bytes: resent as it came. */
+  checkpoint: Uint8Array | undefined;
   /** Called once, at the stream's first message (it is then caught up). */
   onFirst: (() => void) | undefined;
 }
@@ -74,24 +80,15 @@ function record(stream: Stream, documentId: string, at: number): void {
 async function follow(stream: Stream, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     try {
-      const responses = stream.client.subscribe(
-        { collections: [collection], ...(stream.checkpoint ? { checkpoint: stream.checkpoint } : {}) },
-        { signal },
-      );
-      for await (const response of responses) {
+      await readSubscribe(stream.session(), collection, stream.checkpoint, signal, (message) => {
         const at = nowMs();
-        const event = response.event;
-        if (event.case === "changes") {
-          for (const change of event.value.changes) record(stream, change.documentId, at);
-          stream.checkpoint = event.value.checkpoint;
-        } else if (event.case === "heartbeat") {
-          stream.checkpoint = event.value.checkpoint ?? stream.checkpoint;
-        }
+        for (const documentId of message.documentIds) record(stream, documentId, at);
+        if (message.checkpoint) stream.checkpoint = message.checkpoint;
         if (stream.onFirst) {
           stream.onFirst();
           stream.onFirst = undefined;
         }
-      }
+      });
     } catch (error) {
       if (signal.aborted) return;
       streamErrors++;
@@ -101,6 +98,18 @@ async function follow(stream: Stream, signal: AbortSignal): Promise<void> {
     reconnects++;
     await sleep(50);
   }
+}
+
+/** An HTTP/2 connection that is opened again once it is gone. */
+function connection(url: string): () => http2.ClientHttp2Session {
+  let session: http2.ClientHttp2Session | undefined;
+  return () => {
+    if (!session || session.closed || session.destroyed) {
+      session = http2.connect(url);
+      session.on("error", () => {});
+    }
+    return session;
+  };
 }
 
 export const handlers = {
@@ -114,14 +123,14 @@ export const handlers = {
       abort = new AbortController();
       setMaxListeners(0, abort.signal); // one signal ends thousands of streams
     }
-    const clients = Array.from({ length: Math.max(1, Math.min(plan.connections, plan.count)) }, () => syncClient(plan.url, "2"));
+    const connections = Array.from({ length: Math.max(1, Math.min(plan.connections, plan.count)) }, () => connection(plan.url));
     const start = nowMs();
     let opened = 0;
     let allOpen!: () => void;
     const done = new Promise<void>((resolve) => (allOpen = resolve));
     const added: Stream[] = Array.from({ length: plan.count }, (_, k) => ({
       index: streams.length + k,
-      client: clients[k % clients.length]!,
+      session: connections[k % connections.length]!,
       checkpoint: undefined,
       onFirst: () => {
         if (++opened === plan.count) allOpen();
