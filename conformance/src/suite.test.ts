@@ -238,10 +238,13 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
 
   const broken: [string, string][] = [
     ["push", "stale-base"],
+    ["push", "ignore-remote-clock"],
     ["pull", "echo"],
     ["resume", "no-checkpoint"],
     ["retry", "resequence"],
     ["conflict-report", "ignore-conflicts"],
+    ["conflict-report", "always-local"],
+    ["conflict-report", "two-way-merge"],
     ["conflict-resolved", "ignore-resolved"],
     ["offline", "sync-offline"],
     ["tombstones", "no-resync"],
@@ -249,7 +252,7 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
     ["convergence", "no-retry"],
   ];
   it("breaks every client suite with some bug", () => {
-    expect(broken.map(([suite]) => suite).sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].sort());
+    expect([...new Set(broken.map(([suite]) => suite))].sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].sort());
   });
   it.each(broken)("suite %s fails against the client with --bug %s", async (suite, bug) => {
     const results = await runClientMode({ command: [...client, "--bug", bug], cases: filterCases(clientCases, [suite]), timeoutMs: 30_000 });

@@ -17,6 +17,7 @@ from . import pull, push
 from .backoff import RetryPolicy
 from .conflicts import Strategy
 from .errors import Offline, Recovery, recovery, reraise_cancellation, resync_collections
+from .hlc import HybridLogicalClock, Timestamp
 from .live import LiveStream
 from .store import Replica
 
@@ -35,6 +36,9 @@ BUGS = {
     "sync-offline": "calls the server while offline (§1)",
     "no-resync": "keeps documents a resync did not bring back (§8.4)",
     "stream-from-start": "subscribes from the beginning, not from the stored checkpoint (§5.4)",
+    "ignore-remote-clock": "a clock that never observes received timestamps (§10.2)",
+    "always-local": "last-write-wins that always keeps the local change (§10.1)",
+    "two-way-merge": "merges without the base the client received (§7)",
 }
 
 
@@ -68,6 +72,8 @@ class SyncEngine:
             raise ValueError(f"unknown bug {config.bug!r}; known: {', '.join(BUGS)}")
         self.replica = replica
         self.config = config
+        if config.bug == "ignore-remote-clock":
+            replica.clock = _DeafClock(replica.clock.last)
         # No client-wide timeout: it would end Subscribe streams too.
         self.rpc = SyncServiceClient(config.server_url.rstrip("/"), send_compression=None)
         self.online = False
@@ -151,3 +157,10 @@ class SyncEngine:
         """Resyncs after a live stream was refused with resync-required."""
         async with self._lock:
             await self._retrying(lambda: pull.resync(self, resync_collections(error)))
+
+
+class _DeafClock(HybridLogicalClock):
+    """The ignore-remote-clock bug: local time only."""
+
+    def observe(self, remote: Timestamp) -> None:
+        pass

@@ -11,7 +11,7 @@ from connectrpc.errors import ConnectError
 from pocket.sync.v1 import sync_pb2 as pb
 
 from . import documents
-from .conflicts import ClientWins, Conflict, ServerWins, Side, settle
+from .conflicts import ClientWins, Conflict, Resolution, ServerWins, Side, Strategy, settle
 from .errors import has_reason
 from .hlc import Timestamp
 from .store import PendingChange, document_of
@@ -117,9 +117,12 @@ def _settle_conflict(engine: SyncEngine, change: PendingChange, current: pb.Chan
     conflict = Conflict(
         client=Side(_parsed(change.document), change.timestamp, engine.replica.client_id),
         server=Side(_parsed(server_text), Timestamp.from_wire(current.timestamp), current.client_id),
-        base=_parsed(change.base_document),
+        base=None if engine.config.bug == "two-way-merge" else _parsed(change.base_document),
     )
-    resolution = settle(engine.config.strategy, conflict)
+    if engine.config.bug == "always-local" and engine.config.strategy is Strategy.LAST_WRITE_WINS:
+        resolution: Resolution = ClientWins()
+    else:
+        resolution = settle(engine.config.strategy, conflict)
     if isinstance(resolution, ServerWins):
         engine.replica.adopt(change, current)
     elif isinstance(resolution, ClientWins):
