@@ -1,0 +1,224 @@
+// What the client library adds over the wire (issue 8, item 4): push and pull
+// of N documents through createSyncEngine, timed against the same work done
+// with the raw generated client, against the real server CLI in its own
+// process (fresh data directory each round). A tool for profiling the client,
+// not the benchmark report (that is `npm run bench`).
+//
+//   npx tsx client/scripts/measure.ts [--docs 10000] [--rounds 5] [--batch 100] [--only push|pull]
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx client/scripts/measure.ts --rounds 1 --only pull
+//
+// push: N documents inserted into a LevelDB database (not timed), then timed
+//   until forceSync() has emptied the outbox; raw: N changes in Push calls of
+//   `batch` changes, one call at a time.
+// pull: a fresh LevelDB database pulls N documents with forceSync() (Pull pages
+//   of `batch`) and with the live stream (Subscribe catch-up); raw: Pull pages
+//   of `batch`, and Subscribe until caught up, bytes received and decoded only.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { ChangeEventSchema, CheckpointSchema, Operation, SyncService, type ChangeEvent } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { createDatabase, createNodeTransport, createSyncEngine, type Database, type SyncEngineConfig } from "../src/node.js";
+import { startServer, waitFor, type ServerProcess } from "../src/test-support/server-process.js";
+
+const { values } = parseArgs({
+  options: {
+    docs: { type: "string", default: "10000" },
+    rounds: { type: "string", default: "5" },
+    batch: { type: "string", default: "100" },
+    only: { type: "string" },
+  },
+});
+const DOCS = Number(values.docs);
+const ROUNDS = Number(values.rounds);
+const BATCH = Number(values.batch);
+const only = values.only;
+
+/** About 150 bytes of JSON, as in the issue's measurements. */
+const documentOf = (i: number) => ({ title: `todo number ${i}`, done: i % 2 === 0, rank: i, tags: ["home", "errand"], note: "x".repeat(70) });
+
+const tempDirs: string[] = [];
+async function freshDatabase(): Promise<Database> {
+  const dir = mkdtempSync(join(tmpdir(), "pocket-measure-"));
+  tempDirs.push(dir);
+  return createDatabase({ name: join(dir, "db"), storage: "level" });
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+function engineFor(db: Database, url: string, config: Partial<SyncEngineConfig>) {
+  return createSyncEngine(db, { serverUrl: url, collections: ["app"], batchSize: BATCH, ...config });
+}
+
+async function rawPush(url: string, n: number): Promise<number> {
+  const client = createClient(SyncService, createNodeTransport("connect", url));
+  const clientId = `raw-${Math.random().toString(16).slice(2)}`;
+  return timed(async () => {
+    for (let from = 0; from < n; from += BATCH) {
+      const changes: ChangeEvent[] = [];
+      for (let i = from; i < Math.min(n, from + BATCH); i++) {
+        changes.push(create(ChangeEventSchema, {
+          operation: Operation.INSERT,
+          collection: "raw",
+          documentId: `d${i}`,
+          document: JSON.stringify(documentOf(i)),
+          clientSequence: BigInt(i + 1),
+          timestamp: { wallTimeMs: BigInt(Date.now()), logical: 0 },
+        }));
+      }
+      await client.push({ clientId, changes });
+    }
+  });
+}
+
+async function appPush(url: string, n: number): Promise<number> {
+  const db = await freshDatabase();
+  const app = db.collection("app");
+  for (let i = 0; i < n; i++) await app.insert({ _id: `d${i}`, ...documentOf(i) });
+  const engine = engineFor(db, url, { direction: "push" });
+  const ms = await timed(() => engine.forceSync());
+  if ((await db.syncStore.pendingCount(["app"])) !== 0) throw new Error("outbox not empty after push");
+  engine.destroy();
+  await db.close();
+  return ms;
+}
+
+async function rawPull(url: string, n: number): Promise<number> {
+  const client = createClient(SyncService, createNodeTransport("connect", url));
+  let received = 0;
+  const ms = await timed(async () => {
+    let checkpoint = create(CheckpointSchema);
+    for (;;) {
+      const res = await client.pull({ collections: ["app"], checkpoint, limit: BATCH });
+      received += res.changes.length;
+      checkpoint = res.checkpoint ?? checkpoint;
+      if (!res.hasMore) break;
+    }
+  });
+  if (received !== n) throw new Error(`raw pull received ${received} of ${n}`);
+  return ms;
+}
+
+async function rawSubscribe(url: string, n: number): Promise<number> {
+  const client = createClient(SyncService, createNodeTransport("connect", url));
+  const abort = new AbortController();
+  let received = 0;
+  const ms = await timed(async () => {
+    const stream = client.subscribe({ collections: ["app"], checkpoint: create(CheckpointSchema) }, { signal: abort.signal });
+    for await (const message of stream) {
+      if (message.event.case !== "changes") continue;
+      received += message.event.value.changes.length;
+      if (message.event.value.caughtUp) break;
+    }
+  });
+  abort.abort();
+  if (received !== n) throw new Error(`raw subscribe received ${received} of ${n}`);
+  return ms;
+}
+
+async function appPull(url: string, n: number, mode: "poll" | "stream"): Promise<number> {
+  const db = await freshDatabase();
+  const engine = engineFor(db, url, { direction: "pull", useWebSocket: mode === "stream" });
+  let pulled = 0;
+  let idle = false;
+  engine.getStats().subscribe((s) => (pulled = s.pullCount));
+  engine.getStatus().subscribe((s) => (idle = s === "idle"));
+  const ms = await timed(async () => {
+    if (mode === "poll") await engine.forceSync();
+    else {
+      await engine.start();
+      await waitFor(() => pulled >= n && idle, "stream catch-up", 120_000);
+    }
+  });
+  await engine.stop();
+  engine.destroy();
+  const count = (await db.collection("app").find()).length;
+  if (count !== n) throw new Error(`app pull stored ${count} of ${n}`);
+  await db.close();
+  return ms;
+}
+
+type Measure = "raw push" | "app push" | "raw pull" | "app pull (forceSync)" | "raw subscribe" | "app pull (stream)";
+const results = new Map<Measure, number[]>();
+
+async function round(server: ServerProcess, n: number, appFirst: boolean, record: boolean): Promise<void> {
+  const note = (m: Measure, ms: number) => {
+    if (record) results.set(m, [...(results.get(m) ?? []), ms]);
+  };
+  const pair = async (a: () => Promise<void>, b: () => Promise<void>) => {
+    if (appFirst) {
+      await b();
+      await a();
+    } else {
+      await a();
+      await b();
+    }
+  };
+  // The app's pushed documents are what both pulls read, so push always runs.
+  await pair(
+    async () => note("raw push", await rawPush(server.url, n)),
+    async () => note("app push", await appPush(server.url, n)),
+  );
+  if (only === "push") return;
+  await pair(
+    async () => note("raw pull", await rawPull(server.url, n)),
+    async () => note("app pull (forceSync)", await appPull(server.url, n, "poll")),
+  );
+  await pair(
+    async () => note("raw subscribe", await rawSubscribe(server.url, n)),
+    async () => note("app pull (stream)", await appPull(server.url, n, "stream")),
+  );
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function main() {
+  for (let r = -1; r < ROUNDS; r++) {
+    const server = await startServer();
+    try {
+      // Round -1 is a discarded warm-up at a tenth of the size.
+      await round(server, r < 0 ? Math.max(BATCH, Math.floor(DOCS / 10)) : DOCS, r % 2 === 1, r >= 0);
+    } finally {
+      await server.stop();
+    }
+    if (r >= 0) process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
+  }
+  const row = (m: Measure) => {
+    const xs = results.get(m);
+    return xs ? `${m.padEnd(22)} median ${median(xs).toFixed(0).padStart(6)} ms  (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})` : "";
+  };
+  const ratio = (a: Measure, b: Measure) => {
+    const x = results.get(a);
+    const y = results.get(b);
+    return x && y ? `  ${a} / ${b}: ${(median(x) / median(y)).toFixed(2)}x` : "";
+  };
+  console.log(`${DOCS} documents, batch ${BATCH}, ${ROUNDS} rounds (medians); load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  for (const line of [
+    row("raw push"),
+    row("app push"),
+    ratio("app push", "raw push"),
+    row("raw pull"),
+    row("app pull (forceSync)"),
+    ratio("app pull (forceSync)", "raw pull"),
+    row("raw subscribe"),
+    row("app pull (stream)"),
+    ratio("app pull (stream)", "raw subscribe"),
+  ])
+    if (line) console.log(line);
+}
+
+try {
+  await main();
+} finally {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
