@@ -1,0 +1,75 @@
+// The outbox: at most one entry per document, keyed by the client sequence of
+// its last local write, so that reading it in key order gives the pending
+// changes oldest first (PROTOCOL §9.1, §9.2). Entries are written in the same
+// batch as the documents they point to.
+import { Subject, type Observable } from "rxjs";
+import type { PendingChange } from "../store.js";
+import { META, OUTBOX_PREFIX, decodeTs, outboxKey, readRecord, type BatchOp } from "./records.js";
+import type { LevelLike } from "./storage.js";
+
+interface OutboxEntry {
+  c: string;
+  i: string;
+}
+
+export class Outbox {
+  private readonly subject = new Subject<void>();
+
+  constructor(private sequence: bigint) {}
+
+  /** Emits after every write that added to the outbox. */
+  changed(): Observable<void> {
+    return this.subject.asObservable();
+  }
+
+  /**
+   * Takes the next client sequence for a local write of a document, and the
+   * operations that make it the document's only entry (replacing the entry of
+   * its `previous` pending sequence, if any) and store the sequence reached.
+   */
+  enqueue(collection: string, id: string, previous: string | undefined): { seq: bigint; ops: BatchOp[] } {
+    const seq = ++this.sequence;
+    const ops: BatchOp[] = [];
+    if (previous !== undefined) ops.push(this.drop(previous));
+    ops.push({ type: "put", key: outboxKey(seq), value: JSON.stringify({ c: collection, i: id } satisfies OutboxEntry) });
+    ops.push({ type: "put", key: META.clientSeq, value: seq.toString() });
+    return { seq, ops };
+  }
+
+  /** Removes the entry of a pending sequence. */
+  drop(pending: string): BatchOp {
+    return { type: "del", key: outboxKey(BigInt(pending)) };
+  }
+
+  /** Pending changes of `collections`, oldest first, at most `limit`. */
+  async pending(level: LevelLike, collections: readonly string[], limit: number): Promise<PendingChange[]> {
+    const wanted = new Set(collections);
+    const out: PendingChange[] = [];
+    for await (const [key, value] of level.iterator({ gte: OUTBOX_PREFIX, lt: "o0" })) {
+      if (out.length >= limit) break;
+      const entry = JSON.parse(value) as OutboxEntry;
+      if (!wanted.has(entry.c)) continue;
+      const seq = BigInt(key.slice(OUTBOX_PREFIX.length));
+      const record = await readRecord(level, entry.c, entry.i);
+      if (!record || record.pending !== seq.toString()) continue;
+      out.push({
+        collection: entry.c,
+        documentId: entry.i,
+        clientSequence: seq,
+        document: record.doc,
+        baseRevision: record.base,
+        ...(record.baseDoc !== undefined ? { baseDocument: record.baseDoc } : {}),
+        timestamp: decodeTs(record.ts),
+      });
+    }
+    return out;
+  }
+
+  notify(): void {
+    this.subject.next();
+  }
+
+  complete(): void {
+    this.subject.complete();
+  }
+}

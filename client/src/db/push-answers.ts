@@ -1,0 +1,100 @@
+// Storing the server's answer to a pushed change: accepted, settled by the
+// server, settled here (rebase) or rejected. Each first checks that the
+// document's pending change is still the one pushed (../store.ts promise 3).
+import { jsonEqual, type JsonObject } from "../../../common/src/index.js";
+import type { PendingChange, RemoteChange } from "../store.js";
+import type { DbCore } from "./core.js";
+import { cleanDocument } from "./documents.js";
+import { decodeTs, docKey, encodeTs, newerServer, serverStateOf, type BatchOp, type DocRecord, type ServerState } from "./records.js";
+import type { ChangeEvent } from "./types.js";
+
+/** Replaces the local state with a server state, dropping the pending change. */
+export function adoptOps(core: DbCore, collection: string, id: string, record: DocRecord, state: ServerState, events: ChangeEvent[]): BatchOp[] {
+  const ops: BatchOp[] = [];
+  if (record.pending !== undefined) ops.push(core.outbox.drop(record.pending));
+  const next: DocRecord = { doc: state.doc, rev: state.rev, ts: state.ts, by: state.by, base: state.rev, baseDoc: state.doc, server: state };
+  ops.push({ type: "put", key: docKey(collection, id), value: JSON.stringify(next) });
+  core.feed.remoteEvent(collection, id, record, next, events);
+  return ops;
+}
+
+export async function acknowledge(core: DbCore, change: PendingChange, accepted: { revision: string; serverSequence: bigint }): Promise<void> {
+  const { collection, documentId: id } = change;
+  const record = await core.record(collection, id);
+  if (!record) return;
+  const mine = record.pending === change.clientSequence.toString();
+  const events: ChangeEvent[] = [];
+  let ops: BatchOp[];
+  if (record.server && BigInt(record.server.seq) > accepted.serverSequence) {
+    // A later server state already arrived (it was held back while this change was pending).
+    if (mine) ops = adoptOps(core, collection, id, record, record.server, events);
+    else ops = [{ type: "put", key: docKey(collection, id), value: JSON.stringify({ ...record, base: accepted.revision, baseDoc: change.document }) }];
+  } else {
+    const server: ServerState = {
+      rev: accepted.revision,
+      seq: accepted.serverSequence.toString(),
+      doc: change.document,
+      ts: encodeTs(change.timestamp),
+      by: core.clientId,
+    };
+    if (mine) ops = adoptOps(core, collection, id, record, server, events);
+    else ops = [{ type: "put", key: docKey(collection, id), value: JSON.stringify({ ...record, base: accepted.revision, baseDoc: change.document, server }) }];
+  }
+  await core.commit(ops, events);
+}
+
+export async function adopt(core: DbCore, change: PendingChange, current: RemoteChange): Promise<void> {
+  const { collection, documentId: id } = change;
+  const record = await core.record(collection, id);
+  if (!record) return;
+  const state = newerServer(record.server, serverStateOf(current));
+  core.hlc.observe(decodeTs(state.ts));
+  const events: ChangeEvent[] = [];
+  const ops =
+    record.pending === change.clientSequence.toString()
+      ? adoptOps(core, collection, id, record, state, events)
+      : [{ type: "put" as const, key: docKey(collection, id), value: JSON.stringify({ ...record, server: state }) }];
+  await core.commit(ops, events);
+}
+
+export async function rebase(core: DbCore, change: PendingChange, current: RemoteChange, document: JsonObject | null): Promise<boolean> {
+  const { collection, documentId: id } = change;
+  const record = await core.record(collection, id);
+  if (!record) return false;
+  const server = newerServer(record.server, serverStateOf(current));
+  core.hlc.observe(current.timestamp);
+  if (record.pending !== change.clientSequence.toString()) {
+    await core.commit([{ type: "put", key: docKey(collection, id), value: JSON.stringify({ ...record, server }) }], []);
+    return false;
+  }
+  const entry = core.outbox.enqueue(collection, id, record.pending);
+  const ts = core.hlc.now();
+  const next: DocRecord = {
+    doc: document === null ? null : cleanDocument(document, "resolved document"),
+    rev: `local-${core.feed.nextSequence}`,
+    ts: encodeTs(ts),
+    by: core.clientId,
+    pending: entry.seq.toString(),
+    base: current.revision,
+    baseDoc: current.document,
+    server,
+  };
+  const events: ChangeEvent[] = [];
+  if (!jsonEqual(record.doc, next.doc)) core.feed.remoteEvent(collection, id, record, next, events);
+  else next.rev = record.rev;
+  await core.commit([...entry.ops, { type: "put", key: docKey(collection, id), value: JSON.stringify(next) }], events, true);
+  return true;
+}
+
+export async function reject(core: DbCore, change: PendingChange): Promise<void> {
+  const { collection, documentId: id } = change;
+  const record = await core.record(collection, id);
+  if (!record || record.pending !== change.clientSequence.toString()) return;
+  const events: ChangeEvent[] = [];
+  if (record.server) {
+    await core.commit(adoptOps(core, collection, id, record, record.server, events), events);
+    return;
+  }
+  core.feed.remoteEvent(collection, id, record, undefined, events);
+  await core.commit([core.outbox.drop(record.pending), { type: "del", key: docKey(collection, id) }], events);
+}
