@@ -289,3 +289,146 @@ describe("local database", () => {
     expect(await store.getCheckpoint()).toEqual(new Uint8Array([7]));
   });
 });
+
+/** A memory store that counts writes and reads and fails the next batch on request. */
+async function flakyDb() {
+  const inner = (await import("memory-level")).MemoryLevel;
+  const level = new inner<string, string>() as unknown as LevelLike & { getMany(keys: string[]): Promise<Array<string | undefined>> };
+  const io = { failNext: false, batches: 0, gets: 0, getManys: 0 };
+  const flaky: LevelLike = {
+    open: () => level.open(),
+    close: () => level.close(),
+    get: (k) => {
+      io.gets++;
+      return level.get(k);
+    },
+    getMany: (keys) => {
+      io.getManys++;
+      return level.getMany(keys);
+    },
+    put: (k, v) => level.put(k, v),
+    iterator: (o) => level.iterator(o),
+    batch: (ops) => {
+      io.batches++;
+      if (io.failNext) {
+        io.failNext = false;
+        return Promise.reject(new Error("disk full"));
+      }
+      return level.batch(ops);
+    },
+  };
+  const db = await createDatabase({ name: "flaky", storage: flaky });
+  open.push(db);
+  return { db, io };
+}
+
+describe("local database, batched sync writes", () => {
+  it("acknowledges a whole push in one atomic write; if it fails, every change stays pending with its client sequence", async () => {
+    const { db, io } = await flakyDb();
+    const todos = db.collection("todos");
+    const store = db.syncStore;
+    for (const id of ["a", "b", "c"]) await todos.insert({ _id: id, v: id });
+    const pushed = await store.pendingChanges(["todos"], 10);
+    const acks = pushed.map((change, n) => ({ change, accepted: { revision: `1-${change.documentId}`, serverSequence: BigInt(n + 1) } }));
+
+    io.failNext = true;
+    await expect(store.acknowledgeAll!(acks)).rejects.toThrow("disk full");
+    const still = await store.pendingChanges(["todos"], 10);
+    expect(still.map((p) => [p.documentId, p.clientSequence])).toEqual(pushed.map((p) => [p.documentId, p.clientSequence]));
+    expect(await todos.get("a")).toMatchObject({ _rev: expect.stringMatching(/^local-/) });
+
+    const batches = io.batches;
+    const reads = io.gets + io.getManys;
+    await store.acknowledgeAll!(acks);
+    expect(io.batches - batches).toBe(1);
+    expect(io.gets + io.getManys - reads).toBe(1);
+    expect(await store.pendingCount(["todos"])).toBe(0);
+    expect((await todos.find()).map((d) => [d._id, d._rev])).toEqual([
+      ["a", "1-a"],
+      ["b", "1-b"],
+      ["c", "1-c"],
+    ]);
+  });
+
+  it("acknowledges several changes at once as one by one: a newer local write stays pending, a later server state wins", async () => {
+    const { db } = await flakyDb();
+    const todos = db.collection("todos");
+    const store = db.syncStore;
+    await todos.insert({ _id: "plain", v: 1 });
+    await todos.insert({ _id: "rewritten", v: 1 });
+    await todos.insert({ _id: "overtaken", v: 1 });
+    const pushed = await store.pendingChanges(["todos"], 10);
+    await todos.update("rewritten", { v: 2 }); // written while the push is in flight
+    await store.applyRemoteChanges([remote("overtaken", "9-o", 9n, { v: "other" })], undefined);
+    const events: ChangeEvent[] = [];
+    const sub = todos.changes().subscribe((e) => events.push(e));
+    await store.acknowledgeAll!(pushed.map((change, n) => ({ change, accepted: { revision: `1-${change.documentId}`, serverSequence: BigInt(n + 1) } })));
+    sub.unsubscribe();
+    expect(await todos.get("plain")).toMatchObject({ v: 1, _rev: "1-plain" });
+    expect(await todos.get("overtaken")).toMatchObject({ v: "other", _rev: "9-o" });
+    const pending = await store.pendingChanges(["todos"], 10);
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({ documentId: "rewritten", document: { v: 2 }, baseRevision: "1-rewritten", baseDocument: { v: 1 } });
+    expect(events.map((e) => [e.documentId, e.operation, e.isFromSync])).toEqual([
+      ["plain", "update", true],
+      ["overtaken", "update", true],
+    ]);
+  });
+
+  it("reads the outbox's documents in one read per batch", async () => {
+    const { db, io } = await flakyDb();
+    const todos = db.collection("todos");
+    for (let i = 0; i < 50; i++) await todos.insert({ _id: `d${i}`, n: i });
+    const reads = io.gets + io.getManys;
+    const batch = await db.syncStore.pendingChanges(["todos"], 20);
+    expect(batch.map((p) => p.documentId)).toEqual(Array.from({ length: 20 }, (_, i) => `d${i}`));
+    expect(io.gets + io.getManys - reads).toBe(1);
+    expect(await db.syncStore.pendingCount(["todos"])).toBe(50);
+  });
+
+  it("applies a page of remote changes with one read and one write, checkpoint included", async () => {
+    const { db, io } = await flakyDb();
+    const store = db.syncStore;
+    const reads = io.gets + io.getManys;
+    const batches = io.batches;
+    await store.applyRemoteChanges(
+      Array.from({ length: 30 }, (_, i) => remote(`r${i}`, `1-${i}`, BigInt(i + 1), { n: i })),
+      new Uint8Array([4]),
+    );
+    expect(io.gets + io.getManys - reads).toBe(1);
+    expect(io.batches - batches).toBe(1);
+    expect(await db.collection("todos").find()).toHaveLength(30);
+
+    // A failed write stores neither the changes nor the checkpoint.
+    io.failNext = true;
+    await expect(store.applyRemoteChanges([remote("late", "1-late", 99n, { n: 1 })], new Uint8Array([5]))).rejects.toThrow("disk full");
+    expect(await db.collection("todos").get("late")).toBeNull();
+    expect(await store.getCheckpoint()).toEqual(new Uint8Array([4]));
+  });
+
+  it("pages through the outbox past other collections' entries, also on a store that ignores limit and gt", async () => {
+    for (const honoursOptions of [true, false]) {
+      const { MemoryLevel } = await import("memory-level");
+      const level = new MemoryLevel<string, string>() as unknown as LevelLike;
+      const storage: LevelLike = honoursOptions
+        ? level
+        : {
+            open: () => level.open(),
+            close: () => level.close(),
+            get: (k) => level.get(k),
+            put: (k, v) => level.put(k, v),
+            batch: (ops) => level.batch(ops),
+            iterator: (o) => level.iterator({ ...(o.gte !== undefined ? { gte: o.gte } : {}), ...(o.lt !== undefined ? { lt: o.lt } : {}) }),
+          };
+      const db = await createDatabase({ name: "paging", storage });
+      open.push(db);
+      for (let i = 0; i < 1500; i++) await db.collection(i % 3 === 0 ? "todos" : "notes").insert({ _id: `d${i}`, n: i });
+      const todos = Array.from({ length: 500 }, (_, k) => `d${3 * k}`);
+      expect((await db.syncStore.pendingChanges(["todos"], 7)).map((p) => p.documentId)).toEqual(todos.slice(0, 7));
+      expect((await db.syncStore.pendingChanges(["todos"], 600)).map((p) => p.documentId)).toEqual(todos);
+      expect(await db.syncStore.pendingCount(["todos"])).toBe(500);
+      expect(await db.syncStore.pendingCount(["notes", "todos"])).toBe(1500);
+      expect(await db.syncStore.pendingChanges(["todos"], 0)).toEqual([]);
+    }
+  });
+});

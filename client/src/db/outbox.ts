@@ -4,8 +4,11 @@
 // batch as the documents they point to.
 import { Subject, type Observable } from "rxjs";
 import type { PendingChange } from "../store.js";
-import { META, OUTBOX_PREFIX, decodeTs, outboxKey, readRecord, type BatchOp } from "./records.js";
+import { META, OUTBOX_PREFIX, decodeTs, docKey, outboxKey, readRecordsByKey, type BatchOp } from "./records.js";
 import type { LevelLike } from "./storage.js";
+
+/** Outbox entries (and their documents) read at once. */
+const READ_CHUNK = 1000;
 
 interface OutboxEntry {
   c: string;
@@ -43,24 +46,40 @@ export class Outbox {
 
   /** Pending changes of `collections`, oldest first, at most `limit`. */
   async pending(level: LevelLike, collections: readonly string[], limit: number): Promise<PendingChange[]> {
-    const wanted = new Set(collections);
     const out: PendingChange[] = [];
-    for await (const [key, value] of level.iterator({ gte: OUTBOX_PREFIX, lt: "o0" })) {
-      if (out.length >= limit) break;
-      const entry = JSON.parse(value) as OutboxEntry;
-      if (!wanted.has(entry.c)) continue;
-      const seq = BigInt(key.slice(OUTBOX_PREFIX.length));
-      const record = await readRecord(level, entry.c, entry.i);
-      if (!record || record.pending !== seq.toString()) continue;
-      out.push({
-        collection: entry.c,
-        documentId: entry.i,
-        clientSequence: seq,
-        document: record.doc,
-        baseRevision: record.base,
-        ...(record.baseDoc !== undefined ? { baseDocument: record.baseDoc } : {}),
-        timestamp: decodeTs(record.ts),
+    const wanted = new Set(collections);
+    // Page by page, no further into the outbox than the batch needs; the
+    // documents of a page in one read.
+    let after: string | undefined;
+    while (out.length < limit) {
+      const page = Math.min(limit - out.length, READ_CHUNK);
+      const range = after === undefined ? { gte: OUTBOX_PREFIX, lt: "o0", limit: page } : { gt: after, lt: "o0", limit: page };
+      const candidates: Array<{ seq: bigint; collection: string; id: string }> = [];
+      let read = 0;
+      for await (const [key, value] of level.iterator(range)) {
+        if (after !== undefined && key <= after) continue; // a store that does not know `gt`
+        if (read === page) break; // nor `limit`
+        read++;
+        after = key;
+        const entry = JSON.parse(value) as OutboxEntry;
+        if (wanted.has(entry.c)) candidates.push({ seq: BigInt(key.slice(OUTBOX_PREFIX.length)), collection: entry.c, id: entry.i });
+      }
+      const records = await readRecordsByKey(level, candidates.map((c) => docKey(c.collection, c.id)));
+      candidates.forEach(({ seq, collection, id }, n) => {
+        const record = records[n];
+        // An entry whose document has moved on is not pending (kept for safety; writes replace entries atomically).
+        if (!record || record.pending !== seq.toString()) return;
+        out.push({
+          collection,
+          documentId: id,
+          clientSequence: seq,
+          document: record.doc,
+          baseRevision: record.base,
+          ...(record.baseDoc !== undefined ? { baseDocument: record.baseDoc } : {}),
+          timestamp: decodeTs(record.ts),
+        });
       });
+      if (read < page) break; // the end of the outbox
     }
     return out;
   }

@@ -2,45 +2,68 @@
 // server, settled here (rebase) or rejected. Each first checks that the
 // document's pending change is still the one pushed (../store.ts promise 3).
 import { jsonEqual, type JsonObject } from "../../../common/src/index.js";
-import type { PendingChange, RemoteChange } from "../store.js";
+import type { Acknowledgement, PendingChange, RemoteChange } from "../store.js";
 import type { DbCore } from "./core.js";
 import { cleanDocument } from "./documents.js";
-import { decodeTs, docKey, encodeTs, newerServer, serverStateOf, type BatchOp, type DocRecord, type ServerState } from "./records.js";
+import { decodeTs, docKey, encodeTs, newerServer, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord, type ServerState } from "./records.js";
 import type { ChangeEvent } from "./types.js";
+
+/** The record once a server state is adopted: the local state is the server's, nothing pending. */
+function adopted(state: ServerState): DocRecord {
+  return { doc: state.doc, rev: state.rev, ts: state.ts, by: state.by, base: state.rev, baseDoc: state.doc, server: state };
+}
 
 /** Replaces the local state with a server state, dropping the pending change. */
 export function adoptOps(core: DbCore, collection: string, id: string, record: DocRecord, state: ServerState, events: ChangeEvent[]): BatchOp[] {
   const ops: BatchOp[] = [];
   if (record.pending !== undefined) ops.push(core.outbox.drop(record.pending));
-  const next: DocRecord = { doc: state.doc, rev: state.rev, ts: state.ts, by: state.by, base: state.rev, baseDoc: state.doc, server: state };
+  const next = adopted(state);
   ops.push({ type: "put", key: docKey(collection, id), value: JSON.stringify(next) });
   core.feed.remoteEvent(collection, id, record, next, events);
   return ops;
 }
 
-export async function acknowledge(core: DbCore, change: PendingChange, accepted: { revision: string; serverSequence: bigint }): Promise<void> {
-  const { collection, documentId: id } = change;
-  const record = await core.record(collection, id);
-  if (!record) return;
-  const mine = record.pending === change.clientSequence.toString();
-  const events: ChangeEvent[] = [];
-  let ops: BatchOp[];
+/**
+ * The record once the server accepted `change`: the server's state, unless a
+ * newer local write replaced the change (then only its base moves) or a later
+ * server state already arrived (then that one is adopted).
+ */
+function acknowledged(core: DbCore, record: DocRecord, { change, accepted }: Acknowledgement, mine: boolean): DocRecord {
   if (record.server && BigInt(record.server.seq) > accepted.serverSequence) {
     // A later server state already arrived (it was held back while this change was pending).
-    if (mine) ops = adoptOps(core, collection, id, record, record.server, events);
-    else ops = [{ type: "put", key: docKey(collection, id), value: JSON.stringify({ ...record, base: accepted.revision, baseDoc: change.document }) }];
-  } else {
-    const server: ServerState = {
-      rev: accepted.revision,
-      seq: accepted.serverSequence.toString(),
-      doc: change.document,
-      ts: encodeTs(change.timestamp),
-      by: core.clientId,
-    };
-    if (mine) ops = adoptOps(core, collection, id, record, server, events);
-    else ops = [{ type: "put", key: docKey(collection, id), value: JSON.stringify({ ...record, base: accepted.revision, baseDoc: change.document, server }) }];
+    return mine ? adopted(record.server) : { ...record, base: accepted.revision, baseDoc: change.document };
   }
-  await core.commit(ops, events);
+  const server: ServerState = {
+    rev: accepted.revision,
+    seq: accepted.serverSequence.toString(),
+    doc: change.document,
+    ts: encodeTs(change.timestamp),
+    by: core.clientId,
+  };
+  return mine ? adopted(server) : { ...record, base: accepted.revision, baseDoc: change.document, server };
+}
+
+/** Acknowledges the accepted changes of a push: one read, one atomic write. */
+export async function acknowledgeAll(core: DbCore, acks: readonly Acknowledgement[]): Promise<void> {
+  const keys = acks.map(({ change }) => docKey(change.collection, change.documentId));
+  const records = await readRecordsByKey(core.level, keys);
+  const staged = new Map<string, DocRecord>();
+  const ops: BatchOp[] = [];
+  const events: ChangeEvent[] = [];
+  acks.forEach((ack, n) => {
+    const key = keys[n]!;
+    const record = staged.get(key) ?? records[n];
+    if (!record) return;
+    const mine = record.pending === ack.change.clientSequence.toString();
+    const next = acknowledged(core, record, ack, mine);
+    if (mine) {
+      ops.push(core.outbox.drop(record.pending!));
+      core.feed.remoteEvent(ack.change.collection, ack.change.documentId, record, next, events);
+    }
+    ops.push({ type: "put", key, value: JSON.stringify(next) });
+    staged.set(key, next);
+  });
+  if (ops.length > 0) await core.commit(ops, events);
 }
 
 export async function adopt(core: DbCore, change: PendingChange, current: RemoteChange): Promise<void> {

@@ -80,6 +80,13 @@ export async function readRecord(level: LevelLike, collection: string, id: strin
   return text === undefined || text === null ? undefined : (JSON.parse(text) as DocRecord);
 }
 
+/** The records of several documents of one store, in one read where the store allows. */
+export async function readRecordsByKey(level: LevelLike, keys: string[]): Promise<Array<DocRecord | undefined>> {
+  if (keys.length === 0) return [];
+  const texts = level.getMany ? await level.getMany(keys) : await Promise.all(keys.map((k) => level.get(k)));
+  return texts.map((text) => (text === undefined || text === null ? undefined : (JSON.parse(text) as DocRecord)));
+}
+
 /** Every stored document of a collection, tombstones included, in id order. */
 export async function* readRecords(level: LevelLike, collection: string): AsyncGenerator<[string, DocRecord]> {
   const prefix = `${DOC_PREFIX}${collection}/`;

@@ -4,16 +4,19 @@
 import type { ApplyOptions, RemoteChange } from "../store.js";
 import { checkpointOp } from "./checkpoint.js";
 import type { DbCore } from "./core.js";
-import { docKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
+import { docKey, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
 import type { ChangeEvent } from "./types.js";
 
 export async function applyRemote(core: DbCore, changes: readonly RemoteChange[], checkpoint: Uint8Array | undefined, options: ApplyOptions): Promise<void> {
   const ops: BatchOp[] = [];
   const events: ChangeEvent[] = [];
+  // Every document of the page in one read; a document met twice sees its staged state.
+  const keys = changes.map((c) => docKey(c.collection, c.documentId));
+  const stored = await readRecordsByKey(core.level, keys);
   const staged = new Map<string, DocRecord | undefined>();
-  for (const change of changes) {
-    const key = docKey(change.collection, change.documentId);
-    const record = staged.has(key) ? staged.get(key) : await core.record(change.collection, change.documentId);
+  for (const [n, change] of changes.entries()) {
+    const key = keys[n]!;
+    const record = staged.has(key) ? staged.get(key) : stored[n];
     core.hlc.observe(change.timestamp);
     const known = record?.server;
     if (known && (known.rev === change.revision || (!options.resync && BigInt(known.seq) >= change.serverSequence))) continue;

@@ -9,9 +9,12 @@ export interface LevelLike {
   open(): Promise<void>;
   close(): Promise<void>;
   get(key: string): Promise<string | undefined>;
+  /** Several keys in one read (abstract-level has it); without it the database reads them one by one. */
+  getMany?(keys: string[]): Promise<Array<string | undefined>>;
   put(key: string, value: string): Promise<void>;
   batch(operations: Array<{ type: "put"; key: string; value: string } | { type: "del"; key: string }>): Promise<void>;
-  iterator(options: { gte?: string; lt?: string }): AsyncIterable<[string, string]>;
+  /** Entries in key order within the range, at most `limit` of them (abstract-level semantics). */
+  iterator(options: { gt?: string; gte?: string; lt?: string; limit?: number }): AsyncIterable<[string, string]>;
 }
 
 export type StorageOption = "level" | "memory" | LevelLike;

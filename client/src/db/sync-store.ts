@@ -3,7 +3,7 @@
 import type { SyncStore } from "../store.js";
 import { readCheckpoint } from "./checkpoint.js";
 import type { DbCore } from "./core.js";
-import { acknowledge, adopt, rebase, reject } from "./push-answers.js";
+import { acknowledgeAll, adopt, rebase, reject } from "./push-answers.js";
 import { applyRemote, finishResync } from "./remote.js";
 
 export function createSyncStore(core: DbCore): SyncStore {
@@ -12,7 +12,8 @@ export function createSyncStore(core: DbCore): SyncStore {
     outboxChanged: core.outbox.changed(),
     pendingChanges: (collections, limit) => core.outbox.pending(core.level, collections, limit),
     pendingCount: async (collections) => (await core.outbox.pending(core.level, collections, Number.MAX_SAFE_INTEGER)).length,
-    acknowledge: (change, accepted) => core.serial(() => acknowledge(core, change, accepted)),
+    acknowledge: (change, accepted) => core.serial(() => acknowledgeAll(core, [{ change, accepted }])),
+    acknowledgeAll: (acks) => core.serial(() => acknowledgeAll(core, acks)),
     adoptServerState: (change, current) => core.serial(() => adopt(core, change, current)),
     rebase: (change, current, document) => core.serial(() => rebase(core, change, current, document)),
     reject: (change) => core.serial(() => reject(core, change)),
