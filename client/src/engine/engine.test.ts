@@ -17,6 +17,7 @@ import {
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { syncError } from "../../../common/src/index.js";
 import { createDatabase, type Database } from "../db/database.js";
+import type { LevelLike } from "../db/storage.js";
 import { waitFor } from "../test-support/server-process.js";
 import { backoffDelay, classifyError } from "./backoff.js";
 import { createSyncEngine, type SyncEngine, type SyncEngineConfig, type SyncError } from "./engine.js";
@@ -342,5 +343,50 @@ describe("a batch too large for the server", () => {
     await engine.forceSync();
     expect(fake.docs.size).toBe(8);
     expect(fake.pushes.map((p) => p.changes.length)).toEqual([8, 4, 2, 2, 2, 2]);
+  });
+});
+
+describe("storing push results", () => {
+  it("acknowledges a pushed batch in one write; if that write fails, the batch is pushed again with the same client sequences", async () => {
+    const { fake, transport } = fakeServer();
+    const { MemoryLevel } = await import("memory-level");
+    const level = new MemoryLevel<string, string>() as unknown as Required<LevelLike>;
+    let failBatches = 0;
+    let batches = 0;
+    const storage: LevelLike = {
+      open: () => level.open(),
+      close: () => level.close(),
+      get: (k) => level.get(k),
+      getMany: (keys) => level.getMany(keys),
+      put: (k, v) => level.put(k, v),
+      iterator: (o) => level.iterator(o),
+      batch: (ops) => {
+        batches++;
+        if (failBatches > 0) {
+          failBatches--;
+          return Promise.reject(new Error("disk full"));
+        }
+        return level.batch(ops);
+      },
+    };
+    const db = await createDatabase({ name: "acks", storage });
+    dbs.push(db);
+    const engine = createSyncEngine(db, { serverUrl: "http://fake", collections: ["todos"], transport, direction: "push", batchSize: 10 });
+    engines.push(engine);
+    const todos = db.collection("todos");
+    for (let i = 0; i < 10; i++) await todos.insert({ _id: `d${i}`, n: i });
+
+    failBatches = 1;
+    await expect(engine.forceSync()).rejects.toThrow("disk full");
+    expect(await db.syncStore.pendingCount(["todos"])).toBe(10);
+    expect(fake.pushes).toHaveLength(1);
+
+    const before = batches;
+    await engine.forceSync();
+    expect(batches - before).toBe(1);
+    expect(fake.pushes).toHaveLength(2);
+    expect(fake.pushes[1]!.changes.map((c) => c.clientSequence)).toEqual(fake.pushes[0]!.changes.map((c) => c.clientSequence));
+    expect(await db.syncStore.pendingCount(["todos"])).toBe(0);
+    expect((await firstValueFrom(engine.getStats())).pushCount).toBe(10);
   });
 });

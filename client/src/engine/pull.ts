@@ -45,14 +45,16 @@ export class Puller {
 
   private async pullPages(signal?: AbortSignal): Promise<void> {
     const { ctx } = this;
+    let checkpoint = await this.loadCheckpoint();
     for (;;) {
-      const checkpoint = await this.loadCheckpoint();
       const response = await ctx.client.pull(
         { collections: ctx.settings.collections, checkpoint, limit: ctx.settings.batchSize, clientId: ctx.clientId },
         ctx.callOptions(signal),
       );
       await this.applyRemote(response.changes, response.checkpoint);
       if (!response.hasMore) break;
+      // Stored with the page just applied: the next page starts there without reading it back.
+      checkpoint = response.checkpoint ?? checkpoint;
     }
     ctx.status.touch();
   }

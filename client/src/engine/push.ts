@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PushRequestSchema, type PushResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { PendingChange } from "../store.js";
+import type { Acknowledgement, PendingChange } from "../store.js";
 import { classifyError } from "./backoff.js";
 import { resolveConflict, withIdentity } from "./conflicts.js";
 import type { EngineContext } from "./context.js";
@@ -115,43 +115,54 @@ export class PushLoop {
     ctx.status.setPush("idle");
   }
 
-  /** Stores the server's answer to each change of a batch; returns how many it answered. */
+  /**
+   * Stores the server's answer to each change of a batch; returns how many it
+   * answered. The accepted ones (nearly all) are acknowledged together in one
+   * write; the rest, one by one. Each change is a different document, so the
+   * order between them does not matter.
+   */
   private async handleResults(batch: PendingChange[], results: PushResponse["results"]): Promise<number> {
     const { ctx } = this;
+    const { store, status } = ctx;
     const bySequence = new Map(batch.map((c) => [c.clientSequence, c]));
-    let answered = 0;
+    const answered: Array<[PendingChange, PushResponse["results"][number]["outcome"]]> = [];
+    const accepted: Acknowledgement[] = [];
     for (const result of results) {
       const change = bySequence.get(result.clientSequence);
       if (!change) continue;
-      answered++;
+      answered.push([change, result.outcome]);
       const outcome = result.outcome;
+      if (outcome.case === "accepted") accepted.push({ change, accepted: { revision: outcome.value.revision, serverSequence: outcome.value.serverSequence } });
+    }
+    if (accepted.length > 0) {
+      if (store.acknowledgeAll) await store.acknowledgeAll(accepted);
+      else for (const ack of accepted) await store.acknowledge(ack.change, ack.accepted);
+      status.bump({ pushCount: accepted.length });
+    }
+    for (const [change, outcome] of answered) {
       switch (outcome.case) {
-        case "accepted":
-          await ctx.store.acknowledge(change, { revision: outcome.value.revision, serverSequence: outcome.value.serverSequence });
-          ctx.status.bump({ pushCount: 1 });
-          break;
         case "resolved": {
           const current = outcome.value.current;
-          if (current) await ctx.store.adoptServerState(change, fromWire(withIdentity(current, change)));
-          ctx.status.bump({ pushCount: 1, conflictCount: 1 });
+          if (current) await store.adoptServerState(change, fromWire(withIdentity(current, change)));
+          status.bump({ pushCount: 1, conflictCount: 1 });
           break;
         }
         case "conflict": {
-          ctx.status.bump({ conflictCount: 1 });
+          status.bump({ conflictCount: 1 });
           const current = outcome.value.current;
           if (current) await resolveConflict(ctx, change, fromWire(withIdentity(current, change)));
           break;
         }
         case "rejected": {
           const r = outcome.value;
-          await ctx.store.reject(change);
-          ctx.status.report("rejected", new ConnectError(`${r.reason}: ${r.message}`, r.code), change);
+          await store.reject(change);
+          status.report("rejected", new ConnectError(`${r.reason}: ${r.message}`, r.code), change);
           break;
         }
         default:
           break;
       }
     }
-    return answered;
+    return answered.length;
   }
 }
