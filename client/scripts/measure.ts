@@ -13,14 +13,14 @@
 // pull: a fresh LevelDB database pulls N documents with forceSync() (Pull pages
 //   of `batch`) and with the live stream (Subscribe catch-up); raw: Pull pages
 //   of `batch`, and Subscribe until caught up, bytes received and decoded only.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { ChangeEventSchema, CheckpointSchema, Operation, SyncService, type ChangeEvent } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { createDatabase, createNodeTransport, createSyncEngine, type Database, type SyncEngineConfig } from "../src/node.js";
+import { createDatabase, createNodeTransport, createSyncEngine, type Database, type SyncEngineConfig, type SyncStore } from "../src/node.js";
 import { startServer, waitFor, type ServerProcess } from "../src/test-support/server-process.js";
 
 const { values } = parseArgs({
@@ -29,6 +29,10 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     batch: { type: "string", default: "100" },
     only: { type: "string" },
+    // Time spent in each SyncStore method during the app runs (the rest is the network and the engine).
+    breakdown: { type: "boolean", default: false },
+    // Write a CPU profile of each timed app run into this directory.
+    profile: { type: "string" },
   },
 });
 const DOCS = Number(values.docs);
@@ -52,8 +56,54 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return performance.now() - start;
 }
 
+const storeTimes = new Map<string, { calls: number; ms: number }>();
+
+/** The database's SyncStore, timing each method when --breakdown is on. */
+function storeOf(db: Database): SyncStore {
+  if (!values.breakdown) return db.syncStore;
+  const store = db.syncStore as unknown as Record<string, unknown>;
+  const timedStore: Record<string, unknown> = {};
+  for (const [name, member] of Object.entries(store)) {
+    if (typeof member !== "function") {
+      timedStore[name] = member;
+      continue;
+    }
+    timedStore[name] = async (...args: unknown[]) => {
+      const start = performance.now();
+      try {
+        return await (member as (...a: unknown[]) => Promise<unknown>)(...args);
+      } finally {
+        const t = storeTimes.get(name) ?? { calls: 0, ms: 0 };
+        t.calls++;
+        t.ms += performance.now() - start;
+        storeTimes.set(name, t);
+      }
+    };
+  }
+  return timedStore as unknown as SyncStore;
+}
+
 function engineFor(db: Database, url: string, config: Partial<SyncEngineConfig>) {
-  return createSyncEngine(db, { serverUrl: url, collections: ["app"], batchSize: BATCH, ...config });
+  return createSyncEngine(storeOf(db), { serverUrl: url, collections: ["app"], batchSize: BATCH, ...config });
+}
+
+let profiles = 0;
+/** Runs `fn`, under the CPU profiler when --profile is given. */
+async function profiled(name: string, fn: () => Promise<void>): Promise<void> {
+  if (!values.profile) return fn();
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  try {
+    await fn();
+  } finally {
+    const { profile } = await session.post("Profiler.stop");
+    mkdirSync(values.profile, { recursive: true });
+    writeFileSync(join(values.profile, `${++profiles}-${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
 }
 
 async function rawPush(url: string, n: number): Promise<number> {
@@ -82,7 +132,7 @@ async function appPush(url: string, n: number): Promise<number> {
   const app = db.collection("app");
   for (let i = 0; i < n; i++) await app.insert({ _id: `d${i}`, ...documentOf(i) });
   const engine = engineFor(db, url, { direction: "push" });
-  const ms = await timed(() => engine.forceSync());
+  const ms = await timed(() => profiled("push", () => engine.forceSync()));
   if ((await db.syncStore.pendingCount(["app"])) !== 0) throw new Error("outbox not empty after push");
   engine.destroy();
   await db.close();
@@ -129,13 +179,15 @@ async function appPull(url: string, n: number, mode: "poll" | "stream"): Promise
   let idle = false;
   engine.getStats().subscribe((s) => (pulled = s.pullCount));
   engine.getStatus().subscribe((s) => (idle = s === "idle"));
-  const ms = await timed(async () => {
-    if (mode === "poll") await engine.forceSync();
-    else {
-      await engine.start();
-      await waitFor(() => pulled >= n && idle, "stream catch-up", 120_000);
-    }
-  });
+  const ms = await timed(() =>
+    profiled(`pull-${mode}`, async () => {
+      if (mode === "poll") await engine.forceSync();
+      else {
+        await engine.start();
+        await waitFor(() => pulled >= n && idle, "stream catch-up", 120_000);
+      }
+    }),
+  );
   await engine.stop();
   engine.destroy();
   const count = (await db.collection("app").find()).length;
@@ -215,6 +267,10 @@ async function main() {
     ratio("app pull (stream)", "raw subscribe"),
   ])
     if (line) console.log(line);
+  if (values.breakdown) {
+    console.log("SyncStore time over all app runs, warm-up included:");
+    for (const [name, t] of storeTimes) console.log(`  ${name.padEnd(20)} ${String(t.calls).padStart(7)} calls ${t.ms.toFixed(0).padStart(7)} ms`);
+  }
 }
 
 try {
