@@ -1,6 +1,6 @@
 // The engine against a tiny in-test fake of SyncService (router transport, no
 // network): backoff, coalescing, retries and conflict handling.
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import { firstValueFrom, filter } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
@@ -388,5 +388,136 @@ describe("storing push results", () => {
     expect(fake.pushes[1]!.changes.map((c) => c.clientSequence)).toEqual(fake.pushes[0]!.changes.map((c) => c.clientSequence));
     expect(await db.syncStore.pendingCount(["todos"])).toBe(0);
     expect((await firstValueFrom(engine.getStats())).pushCount).toBe(10);
+  });
+});
+
+describe("pulling pages", () => {
+  it("asks for the next page while applying one, but applies none after a page that failed, and resumes from the last stored", async () => {
+    // 25 documents in pages of 10; page n's checkpoint is the sequence of its last change.
+    const docs = Array.from({ length: 25 }, (_, i) =>
+      create(ChangeEventSchema, {
+        operation: Operation.INSERT,
+        collection: "todos",
+        documentId: `d${i}`,
+        document: JSON.stringify({ n: i }),
+        revision: `1-${i}`,
+        serverSequence: BigInt(i + 1),
+        clientId: "other",
+        timestamp: { wallTimeMs: 1n, logical: 0 },
+      }),
+    );
+    const requested: bigint[] = [];
+    let releaseSecond: () => void = () => undefined;
+    const secondAnswered = new Promise<void>((r) => (releaseSecond = r));
+    const transport = createRouterTransport(({ service }) => {
+      service(SyncService, {
+        push: () => ({ results: [] }),
+        async pull(request) {
+          const from = request.checkpoint?.serverSequence ?? 0n;
+          requested.push(from);
+          const page = docs.filter((d) => d.serverSequence > from).slice(0, request.limit);
+          const last = page.at(-1)?.serverSequence ?? from;
+          if (from === 10n) releaseSecond();
+          return { changes: page, checkpoint: { serverSequence: last }, hasMore: last < 25n };
+        },
+        async *subscribe() {},
+      });
+    });
+    const { MemoryLevel } = await import("memory-level");
+    const level = new MemoryLevel<string, string>() as unknown as Required<LevelLike>;
+    let applies = 0;
+    const storage: LevelLike = {
+      open: () => level.open(),
+      close: () => level.close(),
+      get: (k) => level.get(k),
+      getMany: (keys) => level.getMany(keys),
+      put: (k, v) => level.put(k, v),
+      iterator: (o) => level.iterator(o),
+      async batch(ops) {
+        if (!ops.some((op) => op.key === "m/checkpoint")) return level.batch(ops);
+        applies++;
+        if (applies === 1) await secondAnswered; // the second page was asked for before the first is stored
+        if (applies === 2) throw new Error("disk full");
+        return level.batch(ops);
+      },
+    };
+    const db = await createDatabase({ name: "pages", storage });
+    dbs.push(db);
+    const engine = createSyncEngine(db, { serverUrl: "http://fake", collections: ["todos"], transport, direction: "pull", useWebSocket: false, batchSize: 10 });
+    engines.push(engine);
+
+    await expect(engine.forceSync()).rejects.toThrow("disk full");
+    expect(requested).toEqual([0n, 10n, 20n]); // the third was asked for while the second was applied
+    expect(await db.collection("todos").find()).toHaveLength(10); // the third page never applied
+    const stored = await db.syncStore.getCheckpoint();
+    expect(fromBinary(CheckpointSchema, stored!).serverSequence).toBe(10n);
+
+    await engine.forceSync();
+    expect(requested.slice(3)).toEqual([10n, 20n]);
+    expect(await db.collection("todos").find()).toHaveLength(25);
+  });
+});
+
+describe("the live stream catching up", () => {
+  it("receives the next page while applying one, applies none after a page that failed, and resumes from the last stored", async () => {
+    const docs = Array.from({ length: 30 }, (_, i) =>
+      create(ChangeEventSchema, {
+        operation: Operation.INSERT,
+        collection: "todos",
+        documentId: `d${i}`,
+        document: JSON.stringify({ n: i }),
+        revision: `1-${i}`,
+        serverSequence: BigInt(i + 1),
+        clientId: "other",
+        timestamp: { wallTimeMs: 1n, logical: 0 },
+      }),
+    );
+    const opened: bigint[] = [];
+    let secondSent: () => void = () => undefined;
+    const secondPageSent = new Promise<void>((r) => (secondSent = r));
+    const transport = createRouterTransport(({ service }) => {
+      service(SyncService, {
+        push: () => ({ results: [] }),
+        pull: () => ({ changes: [], hasMore: false }),
+        async *subscribe(request) {
+          const from = request.checkpoint?.serverSequence ?? 0n;
+          opened.push(from);
+          const rest = docs.filter((d) => d.serverSequence > from);
+          for (let i = 0; i < rest.length; i += 10) {
+            const page = rest.slice(i, i + 10);
+            const last = page.at(-1)!.serverSequence;
+            if (i === 10) secondSent();
+            yield { event: { case: "changes", value: { changes: page, checkpoint: { serverSequence: last }, caughtUp: i + 10 >= rest.length } } };
+          }
+          await new Promise(() => undefined); // live: nothing more
+        },
+      });
+    });
+    const { MemoryLevel } = await import("memory-level");
+    const level = new MemoryLevel<string, string>() as unknown as Required<LevelLike>;
+    let applies = 0;
+    const storage: LevelLike = {
+      open: () => level.open(),
+      close: () => level.close(),
+      get: (k) => level.get(k),
+      getMany: (keys) => level.getMany(keys),
+      put: (k, v) => level.put(k, v),
+      iterator: (o) => level.iterator(o),
+      async batch(ops) {
+        if (!ops.some((op) => op.key === "m/checkpoint")) return level.batch(ops);
+        applies++;
+        if (applies === 1) await secondPageSent; // the second page was taken before the first is stored
+        if (applies === 2) throw new Error("disk full");
+        return level.batch(ops);
+      },
+    };
+    const db = await createDatabase({ name: "stream", storage });
+    dbs.push(db);
+    const engine = createSyncEngine(db, { serverUrl: "http://fake", collections: ["todos"], transport, direction: "pull", retryDelay: 5, random: () => 0.5 });
+    engines.push(engine);
+    await engine.start();
+    await waitFor(async () => (await db.collection("todos").find()).length === 30, "catch-up after the failed page");
+    expect(opened).toEqual([0n, 10n]); // reconnected from the first page's checkpoint
+    expect(applies).toBe(4); // pages 1, 2 (failed), then 2 and 3 again: page 3 was not applied after the failure
   });
 });

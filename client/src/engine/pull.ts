@@ -43,18 +43,36 @@ export class Puller {
     }
   }
 
+  /**
+   * Pulls pages until the server has no more. The next page is asked for
+   * while the current one is applied (it starts at the checkpoint the current
+   * one stores), so the network and the local writes overlap; pages are still
+   * applied one after the other, and none after a page that failed.
+   */
   private async pullPages(signal?: AbortSignal): Promise<void> {
     const { ctx } = this;
-    let checkpoint = await this.loadCheckpoint();
-    for (;;) {
-      const response = await ctx.client.pull(
-        { collections: ctx.settings.collections, checkpoint, limit: ctx.settings.batchSize, clientId: ctx.clientId },
-        ctx.callOptions(signal),
-      );
-      await this.applyRemote(response.changes, response.checkpoint);
-      if (!response.hasMore) break;
-      // Stored with the page just applied: the next page starts there without reading it back.
-      checkpoint = response.checkpoint ?? checkpoint;
+    const { collections, batchSize } = ctx.settings;
+    const prefetch = new AbortController();
+    const stopPrefetch = () => prefetch.abort(signal?.reason);
+    signal?.addEventListener("abort", stopPrefetch, { once: true });
+    const request = (checkpoint: Checkpoint) => {
+      const call = ctx.client.pull({ collections, checkpoint, limit: batchSize, clientId: ctx.clientId }, ctx.callOptions(prefetch.signal));
+      call.catch(() => undefined); // awaited below, unless an earlier page failed
+      return call;
+    };
+    try {
+      let checkpoint = await this.loadCheckpoint();
+      let next = request(checkpoint);
+      for (;;) {
+        const response = await next;
+        checkpoint = response.checkpoint ?? checkpoint;
+        if (response.hasMore) next = request(checkpoint);
+        await this.applyRemote(response.changes, response.checkpoint);
+        if (!response.hasMore) break;
+      }
+    } finally {
+      signal?.removeEventListener("abort", stopPrefetch);
+      prefetch.abort();
     }
     ctx.status.touch();
   }

@@ -38,6 +38,15 @@ export class LiveStream {
         clearTimeout(watchdog);
         watchdog = setTimeout(() => abort.abort(new SilentStream()), heartbeat * 3);
       };
+      // While catching up, a page is applied while the next message is
+      // received and decoded; at most one at a time, and none after a page
+      // that failed. Live pages (caughtUp) are applied before going on.
+      let applying: Promise<void> | null = null;
+      const apply = async (...page: Parameters<Puller["applyRemote"]>) => {
+        if (applying) await applying;
+        applying = puller.applyRemote(...page);
+        applying.catch(() => undefined); // awaited with the next page or at the end
+      };
       try {
         if (status.pull !== "error" && status.pull !== "offline") status.setPull("busy");
         const checkpoint = await puller.loadCheckpoint();
@@ -50,8 +59,9 @@ export class LiveStream {
           arm();
           const event = message.event;
           if (event.case === "changes") {
-            await puller.applyRemote(event.value.changes, event.value.checkpoint);
+            await apply(event.value.changes, event.value.checkpoint);
             if (event.value.caughtUp) {
+              await applying;
               if (attempt > 0 || status.pull !== "idle") {
                 // Reconnected: whatever waits in the outbox goes now.
                 if (this.push.stalled) this.push.wake();
@@ -62,9 +72,11 @@ export class LiveStream {
               status.touch();
             }
           } else if (event.case === "heartbeat" && event.value.checkpoint) {
-            await puller.applyRemote([], event.value.checkpoint);
+            await apply([], event.value.checkpoint);
+            await applying;
           }
         }
+        await applying;
         // The server ended the stream: resume from the stored checkpoint, at
         // once if it had caught up, after a short backoff if it ended early.
         if (status.pull !== "idle") {
@@ -72,6 +84,8 @@ export class LiveStream {
           await puller.sleeper.sleep(ctx.backoff(attempt));
         }
       } catch (error) {
+        // Reconnect from the checkpoint of the last page stored, not one that is still being written.
+        await (applying as Promise<void> | null)?.catch(() => undefined);
         if (!ctx.running) break;
         const reason: unknown = abort.signal.reason;
         if (abort.signal.aborted && reason instanceof ReauthSignal) continue;
