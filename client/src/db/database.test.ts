@@ -431,4 +431,30 @@ describe("local database, batched sync writes", () => {
       expect(await db.syncStore.pendingChanges(["todos"], 0)).toEqual([]);
     }
   });
+
+  it("opens a database written before the compact record encoding and syncs on from it", async () => {
+    const { MemoryLevel } = await import("memory-level");
+    const level = new MemoryLevel<string, string>() as unknown as LevelLike;
+    await level.open();
+    // As the earlier version stored them: every field in full.
+    const server = { rev: "1-a", seq: "1", doc: { v: 1 }, ts: ["4", 0], by: "other" };
+    await level.batch([
+      { type: "put", key: "m/clientId", value: "0123456789abcdef0123456789abcdef" },
+      { type: "put", key: "m/clientSeq", value: "7" },
+      { type: "put", key: "d/todos/clean", value: JSON.stringify({ doc: { v: 1 }, rev: "1-a", ts: ["4", 0], by: "other", base: "1-a", baseDoc: { v: 1 }, server }) },
+      { type: "put", key: "d/todos/edited", value: JSON.stringify({ doc: { v: 2 }, rev: "local-7", ts: ["5", 0], by: "me", pending: "7", base: "1-a", baseDoc: { v: 1 }, server }) },
+      { type: "put", key: `o/${"7".padStart(20, "0")}`, value: JSON.stringify({ c: "todos", i: "edited" }) },
+    ]);
+    const db = await createDatabase({ name: "old", storage: level });
+    open.push(db);
+    const todos = db.collection("todos");
+    expect(await todos.get("clean")).toEqual({ v: 1, _id: "clean", _rev: "1-a" });
+    const [pending] = await db.syncStore.pendingChanges(["todos"], 10);
+    expect(pending).toMatchObject({ documentId: "edited", clientSequence: 7n, document: { v: 2 }, baseRevision: "1-a", baseDocument: { v: 1 } });
+    await db.syncStore.acknowledgeAll!([{ change: pending!, accepted: { revision: "2-e", serverSequence: 2n } }]);
+    expect(await todos.get("edited")).toEqual({ v: 2, _id: "edited", _rev: "2-e" });
+    await todos.update("clean", { v: 3 });
+    const [next] = await db.syncStore.pendingChanges(["todos"], 10);
+    expect(next).toMatchObject({ documentId: "clean", clientSequence: 8n, baseRevision: "1-a", baseDocument: { v: 1 } });
+  });
 });

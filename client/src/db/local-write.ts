@@ -2,7 +2,7 @@
 // entry, in one atomic batch (PROTOCOL §9.1; ../store.ts promise 1).
 import type { JsonObject } from "../../../common/src/index.js";
 import type { DbCore } from "./core.js";
-import { docKey, encodeTs, toDoc, tombstone, type BatchOp, type DocRecord } from "./records.js";
+import { docKey, encodeTs, putRecord, toDoc, tombstone, type BatchOp, type DocRecord } from "./records.js";
 import type { ChangeOperation } from "./types.js";
 
 export type WriteMode = "insert" | "update" | "delete";
@@ -28,7 +28,7 @@ export async function writeLocal(
     if (next === null) ops.push({ type: "del", key: docKey(collection, id) });
     else {
       after = { doc: next, rev, ts: encodeTs(ts), by: core.clientId, base: "" };
-      ops.push({ type: "put", key: docKey(collection, id), value: JSON.stringify(after) });
+      ops.push(putRecord(collection, id, after));
     }
   } else {
     const entry = core.outbox.enqueue(collection, id, before?.pending);
@@ -45,7 +45,7 @@ export async function writeLocal(
         : before?.server ? { baseDoc: before.server.doc } : {}),
       ...(before?.server ? { server: before.server } : {}),
     };
-    ops.push(...entry.ops, { type: "put", key: docKey(collection, id), value: JSON.stringify(after) });
+    ops.push(...entry.ops, putRecord(collection, id, after));
   }
   const document = after && after.doc !== null ? toDoc(id, after) : tombstone(id, rev);
   const operation: ChangeOperation = next === null ? "delete" : live ? "update" : "insert";

@@ -5,20 +5,28 @@ import { jsonEqual, type JsonObject } from "../../../common/src/index.js";
 import type { Acknowledgement, PendingChange, RemoteChange } from "../store.js";
 import type { DbCore } from "./core.js";
 import { cleanDocument } from "./documents.js";
-import { decodeTs, docKey, encodeTs, newerServer, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord, type ServerState } from "./records.js";
+import {
+  adopted,
+  decodeTs,
+  docKey,
+  encodeRecord,
+  encodeTs,
+  newerServer,
+  putRecord,
+  readRecordsByKey,
+  serverStateOf,
+  type BatchOp,
+  type DocRecord,
+  type ServerState,
+} from "./records.js";
 import type { ChangeEvent } from "./types.js";
-
-/** The record once a server state is adopted: the local state is the server's, nothing pending. */
-function adopted(state: ServerState): DocRecord {
-  return { doc: state.doc, rev: state.rev, ts: state.ts, by: state.by, base: state.rev, baseDoc: state.doc, server: state };
-}
 
 /** Replaces the local state with a server state, dropping the pending change. */
 export function adoptOps(core: DbCore, collection: string, id: string, record: DocRecord, state: ServerState, events: ChangeEvent[]): BatchOp[] {
   const ops: BatchOp[] = [];
   if (record.pending !== undefined) ops.push(core.outbox.drop(record.pending));
   const next = adopted(state);
-  ops.push({ type: "put", key: docKey(collection, id), value: JSON.stringify(next) });
+  ops.push(putRecord(collection, id, next));
   core.feed.remoteEvent(collection, id, record, next, events);
   return ops;
 }
@@ -60,7 +68,7 @@ export async function acknowledgeAll(core: DbCore, acks: readonly Acknowledgemen
       ops.push(core.outbox.drop(record.pending!));
       core.feed.remoteEvent(ack.change.collection, ack.change.documentId, record, next, events);
     }
-    ops.push({ type: "put", key, value: JSON.stringify(next) });
+    ops.push({ type: "put", key, value: encodeRecord(next) });
     staged.set(key, next);
   });
   if (ops.length > 0) await core.commit(ops, events);
@@ -76,7 +84,7 @@ export async function adopt(core: DbCore, change: PendingChange, current: Remote
   const ops =
     record.pending === change.clientSequence.toString()
       ? adoptOps(core, collection, id, record, state, events)
-      : [{ type: "put" as const, key: docKey(collection, id), value: JSON.stringify({ ...record, server: state }) }];
+      : [putRecord(collection, id, { ...record, server: state })];
   await core.commit(ops, events);
 }
 
@@ -87,7 +95,7 @@ export async function rebase(core: DbCore, change: PendingChange, current: Remot
   const server = newerServer(record.server, serverStateOf(current));
   core.hlc.observe(current.timestamp);
   if (record.pending !== change.clientSequence.toString()) {
-    await core.commit([{ type: "put", key: docKey(collection, id), value: JSON.stringify({ ...record, server }) }], []);
+    await core.commit([putRecord(collection, id, { ...record, server })], []);
     return false;
   }
   const entry = core.outbox.enqueue(collection, id, record.pending);
@@ -105,7 +113,7 @@ export async function rebase(core: DbCore, change: PendingChange, current: Remot
   const events: ChangeEvent[] = [];
   if (!jsonEqual(record.doc, next.doc)) core.feed.remoteEvent(collection, id, record, next, events);
   else next.rev = record.rev;
-  await core.commit([...entry.ops, { type: "put", key: docKey(collection, id), value: JSON.stringify(next) }], events, true);
+  await core.commit([...entry.ops, putRecord(collection, id, next)], events, true);
   return true;
 }
 

@@ -61,6 +61,71 @@ export function tombstone<T extends object>(id: string, rev: string): Doc<T> {
   return { _id: id, _rev: rev, _deleted: true } as unknown as Doc<T>;
 }
 
+/** The record once a server state is adopted: the local state is the server's, nothing pending. */
+export function adopted(state: ServerState): DocRecord {
+  return { doc: state.doc, rev: state.rev, ts: state.ts, by: state.by, base: state.rev, baseDoc: state.doc, server: state };
+}
+
+// How a record is stored. Most records are "clean" (the local state is the
+// server's and nothing is pending): they are stored as the server state alone,
+// `{"s": {...}}`. Others keep every field, but a document equal (the same
+// object) to the local one is stored as SAME_AS_DOC, or as SAME_AS_BASE when
+// it is the base document, instead of a second copy. Records written before
+// this encoding have no markers and read as they are. Documents are JSON
+// objects or null, never numbers, so the markers cannot be mistaken for one.
+const SAME_AS_DOC = 0;
+const SAME_AS_BASE = 1;
+
+type StoredDoc = JsonObject | null | typeof SAME_AS_DOC | typeof SAME_AS_BASE;
+interface StoredRecord extends Omit<DocRecord, "baseDoc" | "server"> {
+  baseDoc?: StoredDoc;
+  server?: Omit<ServerState, "doc"> & { doc: StoredDoc };
+}
+
+function isClean(r: DocRecord): r is DocRecord & { server: ServerState } {
+  const s = r.server;
+  return (
+    s !== undefined &&
+    r.pending === undefined &&
+    r.doc === s.doc &&
+    r.baseDoc === s.doc &&
+    r.rev === s.rev &&
+    r.base === s.rev &&
+    r.by === s.by &&
+    r.ts[0] === s.ts[0] &&
+    r.ts[1] === s.ts[1]
+  );
+}
+
+export function encodeRecord(r: DocRecord): string {
+  if (isClean(r)) return JSON.stringify({ s: r.server });
+  const stored: StoredRecord = { doc: r.doc, rev: r.rev, ts: r.ts, by: r.by, base: r.base };
+  if (r.pending !== undefined) stored.pending = r.pending;
+  if (r.baseDoc !== undefined) stored.baseDoc = r.baseDoc === r.doc ? SAME_AS_DOC : r.baseDoc;
+  if (r.server) {
+    const { doc } = r.server;
+    stored.server = { ...r.server, doc: doc === r.doc ? SAME_AS_DOC : doc === r.baseDoc ? SAME_AS_BASE : doc };
+  }
+  return JSON.stringify(stored);
+}
+
+export function decodeRecord(text: string): DocRecord {
+  const stored = JSON.parse(text) as StoredRecord | { s: ServerState };
+  if ("s" in stored) return adopted(stored.s);
+  const record = stored as DocRecord;
+  if (stored.baseDoc === SAME_AS_DOC) record.baseDoc = record.doc;
+  if (stored.server) {
+    if (stored.server.doc === SAME_AS_DOC) record.server!.doc = record.doc;
+    else if (stored.server.doc === SAME_AS_BASE) record.server!.doc = record.baseDoc ?? null;
+  }
+  return record;
+}
+
+/** Stores a document's record. */
+export function putRecord(collection: string, id: string, record: DocRecord): BatchOp {
+  return { type: "put", key: docKey(collection, id), value: encodeRecord(record) };
+}
+
 export function newerServer(a: ServerState | undefined, b: ServerState): ServerState {
   return a && BigInt(a.seq) > BigInt(b.seq) ? a : b;
 }
@@ -77,20 +142,20 @@ export function serverStateOf(change: RemoteChange): ServerState {
 
 export async function readRecord(level: LevelLike, collection: string, id: string): Promise<DocRecord | undefined> {
   const text = await level.get(docKey(collection, id));
-  return text === undefined || text === null ? undefined : (JSON.parse(text) as DocRecord);
+  return text === undefined || text === null ? undefined : decodeRecord(text);
 }
 
 /** The records of several documents of one store, in one read where the store allows. */
 export async function readRecordsByKey(level: LevelLike, keys: string[]): Promise<Array<DocRecord | undefined>> {
   if (keys.length === 0) return [];
   const texts = level.getMany ? await level.getMany(keys) : await Promise.all(keys.map((k) => level.get(k)));
-  return texts.map((text) => (text === undefined || text === null ? undefined : (JSON.parse(text) as DocRecord)));
+  return texts.map((text) => (text === undefined || text === null ? undefined : decodeRecord(text)));
 }
 
 /** Every stored document of a collection, tombstones included, in id order. */
 export async function* readRecords(level: LevelLike, collection: string): AsyncGenerator<[string, DocRecord]> {
   const prefix = `${DOC_PREFIX}${collection}/`;
   for await (const [key, value] of level.iterator(collectionRange(collection))) {
-    yield [key.slice(prefix.length), JSON.parse(value) as DocRecord];
+    yield [key.slice(prefix.length), decodeRecord(value)];
   }
 }

@@ -4,7 +4,7 @@
 import type { ApplyOptions, RemoteChange } from "../store.js";
 import { checkpointOp } from "./checkpoint.js";
 import type { DbCore } from "./core.js";
-import { docKey, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
+import { adopted, docKey, encodeRecord, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
 import type { ChangeEvent } from "./types.js";
 
 export async function applyRemote(core: DbCore, changes: readonly RemoteChange[], checkpoint: Uint8Array | undefined, options: ApplyOptions): Promise<void> {
@@ -27,11 +27,11 @@ export async function applyRemote(core: DbCore, changes: readonly RemoteChange[]
     } else if (record && record.rev === change.revision) {
       next = { ...record, server };
     } else {
-      next = { doc: change.document, rev: change.revision, ts: server.ts, by: change.clientId, base: change.revision, baseDoc: change.document, server };
+      next = adopted(server);
       core.feed.remoteEvent(change.collection, change.documentId, record, next, events);
     }
     staged.set(key, next);
-    ops.push({ type: "put", key, value: JSON.stringify(next) });
+    ops.push({ type: "put", key, value: encodeRecord(next) });
   }
   if (checkpoint) ops.push(checkpointOp(checkpoint));
   await core.commit(ops, events);
