@@ -5,6 +5,9 @@ import { jsonEqual, type HybridLogicalClock, type Timestamp } from "../../../com
 import { META, decodeTs, toDoc, tombstone, type BatchOp, type DocRecord } from "./records.js";
 import type { ChangeEvent, ChangeOperation, Doc } from "./types.js";
 
+/** Events of one write, emitted once it is stored: built, or to be built if anyone listens. */
+export type FeedEvents = Array<ChangeEvent | (() => ChangeEvent)>;
+
 export class ChangeFeed {
   private readonly subject = new Subject<ChangeEvent>();
 
@@ -35,15 +38,29 @@ export class ChangeFeed {
     return { collection, operation, documentId: id, document, previousDocument, timestamp: Number(ts.wallTimeMs), sequence: ++this.sequence, isFromSync };
   }
 
-  /** Adds the event of a change from the server to `events`, if the document the application sees changed. */
-  remoteEvent(collection: string, id: string, before: DocRecord | undefined, after: DocRecord | undefined, events: ChangeEvent[]): void {
-    const prev = before ? toDoc(id, before) : null;
-    const next = after ? toDoc(id, after) : null;
-    if (prev === null && next === null) return;
-    if (prev !== null && next !== null && prev._rev === next._rev && jsonEqual(before!.doc, after!.doc)) return;
-    const ts = after ? decodeTs(after.ts) : this.hlc.current();
-    if (next === null) events.push(this.event(collection, "delete", id, tombstone(id, after?.rev ?? prev!._rev), prev, ts, true));
-    else events.push(this.event(collection, prev === null ? "insert" : "update", id, next, prev, ts, true));
+  /**
+   * Adds the event of a change from the server to `events`, if the document
+   * the application sees changed. The event takes its sequence now but is
+   * built only if someone listens when it is emitted.
+   */
+  remoteEvent(collection: string, id: string, before: DocRecord | undefined, after: DocRecord | undefined, events: FeedEvents): void {
+    const hadDoc = before !== undefined && before.doc !== null;
+    const hasDoc = after !== undefined && after.doc !== null;
+    if (!hadDoc && !hasDoc) return;
+    if (hadDoc && hasDoc && before.rev === after.rev && jsonEqual(before.doc, after.doc)) return;
+    const sequence = ++this.sequence;
+    const now = after ? undefined : this.hlc.current();
+    events.push(() => {
+      const prev = hadDoc ? toDoc(id, before) : null;
+      const ts = after ? decodeTs(after.ts) : now!;
+      const timestamp = Number(ts.wallTimeMs);
+      if (!hasDoc) {
+        const document = tombstone(id, after?.rev ?? prev!._rev);
+        return { collection, operation: "delete", documentId: id, document, previousDocument: prev, timestamp, sequence, isFromSync: true };
+      }
+      const operation = prev === null ? "insert" : "update";
+      return { collection, operation, documentId: id, document: toDoc(id, after), previousDocument: prev, timestamp, sequence, isFromSync: true };
+    });
   }
 
   /** Stores the sequence reached, with every write. */
@@ -51,8 +68,9 @@ export class ChangeFeed {
     return { type: "put", key: META.changeSeq, value: String(this.sequence) };
   }
 
-  emit(events: readonly ChangeEvent[]): void {
-    for (const e of events) this.subject.next(e);
+  emit(events: FeedEvents): void {
+    if (!this.subject.observed) return;
+    for (const e of events) this.subject.next(typeof e === "function" ? e() : e);
   }
 
   complete(): void {

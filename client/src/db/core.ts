@@ -1,11 +1,10 @@
 // The state every part of the local database shares: the store, the clock,
 // the change feed and the outbox, one write at a time, each write one batch.
 import type { HybridLogicalClock } from "../../../common/src/index.js";
-import type { ChangeFeed } from "./change-feed.js";
+import type { ChangeFeed, FeedEvents } from "./change-feed.js";
 import type { Outbox } from "./outbox.js";
 import { META, encodeTs, readRecord, readRecords, type BatchOp, type DocRecord } from "./records.js";
 import type { LevelLike } from "./storage.js";
-import type { ChangeEvent } from "./types.js";
 
 export class DbCore {
   private queue: Promise<unknown> = Promise.resolve();
@@ -40,7 +39,7 @@ export class DbCore {
   }
 
   /** Stores `ops` with the change sequence and clock reached, in one batch; then emits. */
-  async commit(ops: BatchOp[], events: ChangeEvent[], outboxChanged = false): Promise<void> {
+  async commit(ops: BatchOp[], events: FeedEvents, outboxChanged = false): Promise<void> {
     await this.level.batch([...ops, this.feed.sequenceOp(), { type: "put", key: META.hlc, value: JSON.stringify(encodeTs(this.hlc.current())) }]);
     this.feed.emit(events);
     if (outboxChanged) this.outbox.notify();

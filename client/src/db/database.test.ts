@@ -457,4 +457,41 @@ describe("local database, batched sync writes", () => {
     const [next] = await db.syncStore.pendingChanges(["todos"], 10);
     expect(next).toMatchObject({ documentId: "clean", clientSequence: 8n, baseRevision: "1-a", baseDocument: { v: 1 } });
   });
+
+  it("emits the events of a remote page to whoever listens once it is stored, even if they came while it was written", async () => {
+    const { MemoryLevel } = await import("memory-level");
+    const level = new MemoryLevel<string, string>() as unknown as LevelLike;
+    let release: () => void = () => undefined;
+    let hold = false;
+    const storage: LevelLike = {
+      open: () => level.open(),
+      close: () => level.close(),
+      get: (k) => level.get(k),
+      put: (k, v) => level.put(k, v),
+      iterator: (o) => level.iterator(o),
+      async batch(ops) {
+        if (hold) await new Promise<void>((r) => (release = r));
+        return level.batch(ops);
+      },
+    };
+    const db = await createDatabase({ name: "late", storage });
+    open.push(db);
+    const todos = db.collection("todos");
+    await db.syncStore.applyRemoteChanges([remote("a", "1-a", 1n, { v: 1 })], undefined); // nobody listens: no event is built
+    hold = true;
+    const writing = db.syncStore.applyRemoteChanges([remote("a", "2-a", 2n, { v: 2 }), remote("b", "1-b", 3n, { v: 1 })], undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    const events: ChangeEvent[] = [];
+    todos.changes().subscribe((e) => events.push(e));
+    const live = firstValueFrom(todos.observe().pipe(filter((docs) => docs.length === 2)));
+    hold = false;
+    release();
+    await writing;
+    expect(events.map((e) => [e.operation, e.documentId, e.document, e.previousDocument])).toEqual([
+      ["update", "a", { v: 2, _id: "a", _rev: "2-a" }, { v: 1, _id: "a", _rev: "1-a" }],
+      ["insert", "b", { v: 1, _id: "b", _rev: "1-b" }, null],
+    ]);
+    expect(events[1]!.sequence).toBe(events[0]!.sequence + 1);
+    expect((await live).map((d) => d._rev)).toEqual(["2-a", "1-b"]);
+  });
 });

@@ -19,10 +19,10 @@ import {
   type DocRecord,
   type ServerState,
 } from "./records.js";
-import type { ChangeEvent } from "./types.js";
+import type { FeedEvents } from "./change-feed.js";
 
 /** Replaces the local state with a server state, dropping the pending change. */
-export function adoptOps(core: DbCore, collection: string, id: string, record: DocRecord, state: ServerState, events: ChangeEvent[]): BatchOp[] {
+export function adoptOps(core: DbCore, collection: string, id: string, record: DocRecord, state: ServerState, events: FeedEvents): BatchOp[] {
   const ops: BatchOp[] = [];
   if (record.pending !== undefined) ops.push(core.outbox.drop(record.pending));
   const next = adopted(state);
@@ -57,7 +57,7 @@ export async function acknowledgeAll(core: DbCore, acks: readonly Acknowledgemen
   const records = await readRecordsByKey(core.level, keys);
   const staged = new Map<string, DocRecord>();
   const ops: BatchOp[] = [];
-  const events: ChangeEvent[] = [];
+  const events: FeedEvents = [];
   acks.forEach((ack, n) => {
     const key = keys[n]!;
     const record = staged.get(key) ?? records[n];
@@ -80,7 +80,7 @@ export async function adopt(core: DbCore, change: PendingChange, current: Remote
   if (!record) return;
   const state = newerServer(record.server, serverStateOf(current));
   core.hlc.observe(decodeTs(state.ts));
-  const events: ChangeEvent[] = [];
+  const events: FeedEvents = [];
   const ops =
     record.pending === change.clientSequence.toString()
       ? adoptOps(core, collection, id, record, state, events)
@@ -110,7 +110,7 @@ export async function rebase(core: DbCore, change: PendingChange, current: Remot
     baseDoc: current.document,
     server,
   };
-  const events: ChangeEvent[] = [];
+  const events: FeedEvents = [];
   if (!jsonEqual(record.doc, next.doc)) core.feed.remoteEvent(collection, id, record, next, events);
   else next.rev = record.rev;
   await core.commit([...entry.ops, putRecord(collection, id, next)], events, true);
@@ -121,7 +121,7 @@ export async function reject(core: DbCore, change: PendingChange): Promise<void>
   const { collection, documentId: id } = change;
   const record = await core.record(collection, id);
   if (!record || record.pending !== change.clientSequence.toString()) return;
-  const events: ChangeEvent[] = [];
+  const events: FeedEvents = [];
   if (record.server) {
     await core.commit(adoptOps(core, collection, id, record, record.server, events), events);
     return;

@@ -5,11 +5,11 @@ import type { ApplyOptions, RemoteChange } from "../store.js";
 import { checkpointOp } from "./checkpoint.js";
 import type { DbCore } from "./core.js";
 import { adopted, docKey, encodeRecord, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
-import type { ChangeEvent } from "./types.js";
+import type { FeedEvents } from "./change-feed.js";
 
 export async function applyRemote(core: DbCore, changes: readonly RemoteChange[], checkpoint: Uint8Array | undefined, options: ApplyOptions): Promise<void> {
   const ops: BatchOp[] = [];
-  const events: ChangeEvent[] = [];
+  const events: FeedEvents = [];
   // Every document of the page in one read; a document met twice sees its staged state.
   const keys = changes.map((c) => docKey(c.collection, c.documentId));
   const stored = await readRecordsByKey(core.level, keys);
@@ -45,7 +45,7 @@ export async function finishResync(
   checkpoint: Uint8Array,
 ): Promise<void> {
   const ops: BatchOp[] = [];
-  const events: ChangeEvent[] = [];
+  const events: FeedEvents = [];
   for (const collection of collections) {
     const ids = seen.get(collection);
     for await (const [id, record] of core.records(collection)) {
