@@ -3,6 +3,7 @@
 // document's pending change is still the one pushed (../store.ts promise 3).
 import { jsonEqual, type JsonObject } from "../../../common/src/index.js";
 import type { Acknowledgement, PendingChange, RemoteChange } from "../store.js";
+import type { FeedEvents } from "./change-feed.js";
 import type { DbCore } from "./core.js";
 import { cleanDocument } from "./documents.js";
 import {
@@ -19,7 +20,6 @@ import {
   type DocRecord,
   type ServerState,
 } from "./records.js";
-import type { FeedEvents } from "./change-feed.js";
 
 /** Replaces the local state with a server state, dropping the pending change. */
 export function adoptOps(core: DbCore, collection: string, id: string, record: DocRecord, state: ServerState, events: FeedEvents): BatchOp[] {

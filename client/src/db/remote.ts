@@ -3,9 +3,9 @@
 // end of a resync (§8.4).
 import type { ApplyOptions, RemoteChange } from "../store.js";
 import { checkpointOp } from "./checkpoint.js";
+import type { FeedEvents } from "./change-feed.js";
 import type { DbCore } from "./core.js";
 import { adopted, docKey, encodeRecord, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
-import type { FeedEvents } from "./change-feed.js";
 
 export async function applyRemote(core: DbCore, changes: readonly RemoteChange[], checkpoint: Uint8Array | undefined, options: ApplyOptions): Promise<void> {
   const ops: BatchOp[] = [];
