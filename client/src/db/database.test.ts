@@ -406,20 +406,28 @@ describe("local database, batched sync writes", () => {
     expect(await store.getCheckpoint()).toEqual(new Uint8Array([4]));
   });
 
-  it("pages through the outbox past other collections' entries, also on a store that ignores limit and gt", async () => {
-    for (const honoursOptions of [true, false]) {
+  it("pages through the outbox past other collections' entries, also on a store that ignores limit and gt or has no nextv", async () => {
+    for (const kind of ["abstract-level", "ignores limit and gt", "plain async iterable"]) {
       const { MemoryLevel } = await import("memory-level");
       const level = new MemoryLevel<string, string>() as unknown as LevelLike;
-      const storage: LevelLike = honoursOptions
-        ? level
-        : {
-            open: () => level.open(),
-            close: () => level.close(),
-            get: (k) => level.get(k),
-            put: (k, v) => level.put(k, v),
-            batch: (ops) => level.batch(ops),
-            iterator: (o) => level.iterator({ ...(o.gte !== undefined ? { gte: o.gte } : {}), ...(o.lt !== undefined ? { lt: o.lt } : {}) }),
-          };
+      const rangeOnly = (o: { gte?: string; lt?: string }) => ({ ...(o.gte !== undefined ? { gte: o.gte } : {}), ...(o.lt !== undefined ? { lt: o.lt } : {}) });
+      const storage: LevelLike =
+        kind === "abstract-level"
+          ? level
+          : {
+              open: () => level.open(),
+              close: () => level.close(),
+              get: (k) => level.get(k),
+              put: (k, v) => level.put(k, v),
+              batch: (ops) => level.batch(ops),
+              iterator:
+                kind === "ignores limit and gt"
+                  ? (o) => level.iterator(rangeOnly(o))
+                  : (o) =>
+                      (async function* () {
+                        yield* level.iterator(rangeOnly(o));
+                      })(),
+            };
       const db = await createDatabase({ name: "paging", storage });
       open.push(db);
       for (let i = 0; i < 1500; i++) await db.collection(i % 3 === 0 ? "todos" : "notes").insert({ _id: `d${i}`, n: i });

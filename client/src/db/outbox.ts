@@ -5,7 +5,7 @@
 import { Subject, type Observable } from "rxjs";
 import type { PendingChange } from "../store.js";
 import { META, OUTBOX_PREFIX, decodeTs, docKey, outboxKey, readRecordsByKey, type BatchOp } from "./records.js";
-import type { LevelLike } from "./storage.js";
+import { readRange, type LevelLike } from "./storage.js";
 
 /** Outbox entries (and their documents) read at once. */
 const READ_CHUNK = 1000;
@@ -54,12 +54,9 @@ export class Outbox {
     while (out.length < limit) {
       const page = Math.min(limit - out.length, READ_CHUNK);
       const range = after === undefined ? { gte: OUTBOX_PREFIX, lt: "o0", limit: page } : { gt: after, lt: "o0", limit: page };
+      const entries = await readRange(level, range);
       const candidates: Array<{ seq: bigint; collection: string; id: string }> = [];
-      let read = 0;
-      for await (const [key, value] of level.iterator(range)) {
-        if (after !== undefined && key <= after) continue; // a store that does not know `gt`
-        if (read === page) break; // nor `limit`
-        read++;
+      for (const [key, value] of entries) {
         after = key;
         const entry = JSON.parse(value) as OutboxEntry;
         if (wanted.has(entry.c)) candidates.push({ seq: BigInt(key.slice(OUTBOX_PREFIX.length)), collection: entry.c, id: entry.i });
@@ -79,7 +76,7 @@ export class Outbox {
           timestamp: decodeTs(record.ts),
         });
       });
-      if (read < page) break; // the end of the outbox
+      if (entries.length < page) break; // the end of the outbox
     }
     return out;
   }
