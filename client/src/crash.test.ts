@@ -67,8 +67,12 @@ describe("client crash", () => {
     const crashed = await runClient(dir, server.url, "pushcrash", "insert-push", 3);
     expect(crashed.signal, crashed.output).toBe("SIGKILL");
     expect(crashed.output).toContain("crashing before write 3");
-    // The third push was committed by the server, its acknowledgement never stored.
-    expect(new Set((await serverChanges(server.url, "pushcrash")).map((c) => c.documentId)).size).toBe(300);
+    // The third push was committed by the server, its acknowledgement never
+    // stored; the fourth may be on the wire already (results are stored while
+    // the next batch travels).
+    const committed = new Set((await serverChanges(server.url, "pushcrash")).map((c) => c.documentId)).size;
+    expect(committed).toBeGreaterThanOrEqual(300);
+    expect(committed).toBeLessThanOrEqual(400);
 
     const finished = await runClient(dir, server.url, "pushcrash", "finish");
     expect(finished.code, finished.output).toBe(0);

@@ -1,7 +1,7 @@
 // The engine against a tiny in-test fake of SyncService (router transport, no
 // network): backoff, coalescing, retries and conflict handling.
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { firstValueFrom, filter } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorReason } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
@@ -18,6 +18,7 @@ import {
 import { syncError } from "../../../common/src/index.js";
 import { createDatabase, type Database } from "../db/database.js";
 import type { LevelLike } from "../db/storage.js";
+import type { SyncStore } from "../store.js";
 import { waitFor } from "../test-support/server-process.js";
 import { backoffDelay, classifyError } from "./backoff.js";
 import { createSyncEngine, type SyncEngine, type SyncEngineConfig, type SyncError } from "./engine.js";
@@ -519,5 +520,76 @@ describe("the live stream catching up", () => {
     await waitFor(async () => (await db.collection("todos").find()).length === 30, "catch-up after the failed page");
     expect(opened).toEqual([0n, 10n]); // reconnected from the first page's checkpoint
     expect(applies).toBe(4); // pages 1, 2 (failed), then 2 and 3 again: page 3 was not applied after the failure
+  });
+});
+
+describe("pushing batches", () => {
+  it("reads the next batch while one travels and stores a result while the next travels, but never sends two at once", async () => {
+    const { fake, transport } = fakeServer();
+    const log: string[] = [];
+    let pushing = 0;
+    let overlapped = false;
+    const slow = createRouterTransport(({ service }) => {
+      service(SyncService, {
+        async push(request, context) {
+          if (pushing++ > 0) overlapped = true;
+          log.push("push");
+          await new Promise((r) => setTimeout(r, 30));
+          const answer = await createClient(SyncService, transport).push(request, { signal: context.signal });
+          log.push("answered");
+          pushing--;
+          return answer;
+        },
+        pull: () => ({ changes: [], hasMore: false }),
+        async *subscribe() {},
+      });
+    });
+    const db = await createDatabase({ name: "overlap", storage: "memory" });
+    dbs.push(db);
+    const store = db.syncStore;
+    const logged: SyncStore = {
+      ...store,
+      pendingChanges: async (collections, limit) => {
+        const changes = await store.pendingChanges(collections, limit);
+        log.push(`read ${changes.length}`);
+        return changes;
+      },
+      acknowledgeAll: async (acks) => {
+        await new Promise((r) => setTimeout(r, 15)); // a slow disk
+        await store.acknowledgeAll!(acks);
+        log.push("stored");
+      },
+    };
+    const engine = createSyncEngine(logged, { serverUrl: "http://fake", collections: ["todos"], transport: slow, direction: "push", batchSize: 10 });
+    engines.push(engine);
+    for (let i = 0; i < 30; i++) await db.collection("todos").insert({ _id: `d${i}`, n: i });
+    await engine.forceSync();
+    expect(overlapped).toBe(false);
+    expect(fake.pushes.map((p) => p.changes.map((c) => c.documentId))).toEqual([0, 10, 20].map((from) => Array.from({ length: 10 }, (_, i) => `d${from + i}`)));
+    // The second batch was read while the first travelled; the first result was stored while the second travelled.
+    expect(log.slice(0, 6), log.join(", ")).toEqual(["read 10", "push", "read 20", "answered", "push", "stored"]); // reads past the 10 on the wire
+    expect(await db.syncStore.pendingCount(["todos"])).toBe(0);
+  });
+
+  it("pushes a document written while its batch travelled after that batch's result is stored, on the revision it got", async () => {
+    const { fake, engine, todos } = await setup({ batchSize: 2, direction: "push" });
+    for (const id of ["a", "b", "c", "d"]) await todos.insert({ _id: id, v: 1 });
+    let rewritten = false;
+    fake.onPush = (change) => {
+      if (change.documentId === "a" && !rewritten) {
+        rewritten = true;
+        void todos.update("a", { v: 2 }); // while its batch is on the wire
+      }
+      return undefined;
+    };
+    await engine.forceSync();
+    const pushes = fake.pushes.map((p) => p.changes.map((c) => [c.documentId, c.document, c.baseRevision]));
+    const first = pushes[0]!;
+    expect(first.map(([id]) => id)).toEqual(["a", "b"]);
+    // Pushed again, on the revision its first push got: no conflict, each document in one push at a time.
+    const again = pushes.slice(1).flat().find(([id]) => id === "a");
+    expect(again).toEqual(["a", '{"v":2}', "1-r"]);
+    expect(pushes.slice(1).flat().map(([id]) => id).sort()).toEqual(["a", "c", "d"]);
+    expect(JSON.parse(fake.docs.get("todos/a")!.document)).toEqual({ v: 2 });
   });
 });

@@ -84,35 +84,79 @@ export class PushLoop {
     }
   }
 
-  /** One pass over the outbox; throws when a call fails. */
+  /**
+   * One pass over the outbox; throws when a call fails. One push is on the
+   * wire at a time, so the server commits this client's changes in the order
+   * they were read, but the local work overlaps the network: while a batch
+   * travels, the result of the previous one is stored and then the next batch
+   * is read, without the travelling batch's documents (each document is in
+   * one push at a time, and a document written again while its batch
+   * travelled goes in a later push, once its result gave it a base revision).
+   */
   async once(signal?: AbortSignal): Promise<void> {
     const { ctx } = this;
     ctx.status.setPush("busy");
     let limit = ctx.settings.batchSize;
-    for (;;) {
-      const batch = await ctx.store.pendingChanges(ctx.settings.collections, limit);
-      if (batch.length === 0) break;
-      let response;
-      try {
-        response = await ctx.client.push(
-          create(PushRequestSchema, { clientId: ctx.clientId, changes: batch.map(toWire) }),
-          ctx.callOptions(signal),
-        );
-      } catch (error) {
-        // A batch over the server's message limit may be refused by its RPC
-        // stack with the bare code (PROTOCOL §11): halve it and go again at
-        // once; a single change that is still too large fails as usual.
-        if (ConnectError.from(error).code === Code.ResourceExhausted && batch.length > 1) {
-          limit = Math.ceil(batch.length / 2);
-          continue;
+    let batch = await this.nextBatch(limit);
+    let storing: Promise<void> | null = null; // the previous batch's results
+    try {
+      while (batch.length > 0) {
+        const travelling = batch;
+        const call = ctx.client.push(create(PushRequestSchema, { clientId: ctx.clientId, changes: travelling.map(toWire) }), ctx.callOptions(signal));
+        call.catch(() => undefined); // awaited below
+        const stored = storing;
+        storing = null;
+        const following = (async () => {
+          await stored;
+          return this.nextBatch(limit, travelling);
+        })();
+        following.catch(() => undefined); // awaited below
+        let response;
+        try {
+          response = await call;
+        } catch (error) {
+          await following;
+          // A batch over the server's message limit may be refused by its RPC
+          // stack with the bare code (PROTOCOL §11): halve it and go again at
+          // once; a single change that is still too large fails as usual.
+          if (ConnectError.from(error).code === Code.ResourceExhausted && travelling.length > 1) {
+            limit = Math.ceil(travelling.length / 2);
+            batch = await this.nextBatch(limit);
+            continue;
+          }
+          throw error;
         }
-        throw error;
+        batch = await following;
+        storing = this.storeResults(travelling, response.results);
+        storing.catch(() => undefined); // awaited with the next batch or below
+        if (batch.length === 0) {
+          // What was written while the last batch travelled is pending again once its results are stored.
+          await storing;
+          storing = null;
+          batch = await this.nextBatch(limit);
+        }
       }
-      const answered = await this.handleResults(batch, response.results);
-      ctx.status.touch();
-      if (answered === 0) throw new ConnectError("the server returned no result for the pushed changes", Code.Internal);
+    } finally {
+      // Failing, still let the last results be stored before the next run reads the outbox.
+      await storing?.catch(() => undefined);
     }
     ctx.status.setPush("idle");
+  }
+
+  /** The next `limit` pending changes, without those of the `travelling` batch. */
+  private async nextBatch(limit: number, travelling: readonly PendingChange[] = []): Promise<PendingChange[]> {
+    const { store, settings } = this.ctx;
+    if (travelling.length === 0) return store.pendingChanges(settings.collections, limit);
+    const onTheWire = new Set(travelling.map((c) => `${c.collection}/${c.documentId}`));
+    // The travelling changes are the oldest pending ones: read past them.
+    const changes = await store.pendingChanges(settings.collections, limit + travelling.length);
+    return changes.filter((c) => !onTheWire.has(`${c.collection}/${c.documentId}`)).slice(0, limit);
+  }
+
+  private async storeResults(batch: PendingChange[], results: PushResponse["results"]): Promise<void> {
+    const answered = await this.handleResults(batch, results);
+    this.ctx.status.touch();
+    if (answered === 0) throw new ConnectError("the server returned no result for the pushed changes", Code.Internal);
   }
 
   /**
