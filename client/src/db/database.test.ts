@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createDatabase, type Database } from "./database.js";
 import type { LevelLike } from "./storage.js";
 import type { ChangeEvent } from "./types.js";
+import { memoryStorage } from "../test-support/memory-storage.js";
 
 const open: Database[] = [];
 afterEach(async () => {
@@ -290,48 +291,32 @@ describe("local database", () => {
   });
 });
 
-/** A memory store that counts writes and reads and fails the next batch on request. */
+/** A database on a memory store that counts reads and writes, and fails the next write when told. */
 async function flakyDb() {
-  const inner = (await import("memory-level")).MemoryLevel;
-  const level = new inner<string, string>() as unknown as LevelLike & { getMany(keys: string[]): Promise<Array<string | undefined>> };
-  const io = { failNext: false, batches: 0, gets: 0, getManys: 0 };
-  const flaky: LevelLike = {
-    open: () => level.open(),
-    close: () => level.close(),
-    get: (k) => {
-      io.gets++;
-      return level.get(k);
-    },
-    getMany: (keys) => {
-      io.getManys++;
-      return level.getMany(keys);
-    },
-    put: (k, v) => level.put(k, v),
-    iterator: (o) => level.iterator(o),
-    batch: (ops) => {
-      io.batches++;
-      if (io.failNext) {
-        io.failNext = false;
-        return Promise.reject(new Error("disk full"));
+  const fail = { next: false };
+  const { storage, io } = memoryStorage({
+    beforeBatch: () => {
+      if (fail.next) {
+        fail.next = false;
+        throw new Error("disk full");
       }
-      return level.batch(ops);
     },
-  };
-  const db = await createDatabase({ name: "flaky", storage: flaky });
+  });
+  const db = await createDatabase({ name: "flaky", storage });
   open.push(db);
-  return { db, io };
+  return { db, io, fail };
 }
 
 describe("local database, batched sync writes", () => {
   it("acknowledges a whole push in one atomic write; if it fails, every change stays pending with its client sequence", async () => {
-    const { db, io } = await flakyDb();
+    const { db, io, fail } = await flakyDb();
     const todos = db.collection("todos");
     const store = db.syncStore;
     for (const id of ["a", "b", "c"]) await todos.insert({ _id: id, v: id });
     const pushed = await store.pendingChanges(["todos"], 10);
     const acks = pushed.map((change, n) => ({ change, accepted: { revision: `1-${change.documentId}`, serverSequence: BigInt(n + 1) } }));
 
-    io.failNext = true;
+    fail.next = true;
     await expect(store.acknowledgeAll!(acks)).rejects.toThrow("disk full");
     const still = await store.pendingChanges(["todos"], 10);
     expect(still.map((p) => [p.documentId, p.clientSequence])).toEqual(pushed.map((p) => [p.documentId, p.clientSequence]));
@@ -387,7 +372,7 @@ describe("local database, batched sync writes", () => {
   });
 
   it("applies a page of remote changes with one read and one write, checkpoint included", async () => {
-    const { db, io } = await flakyDb();
+    const { db, io, fail } = await flakyDb();
     const store = db.syncStore;
     const reads = io.gets + io.getManys;
     const batches = io.batches;
@@ -400,7 +385,7 @@ describe("local database, batched sync writes", () => {
     expect(await db.collection("todos").find()).toHaveLength(30);
 
     // A failed write stores neither the changes nor the checkpoint.
-    io.failNext = true;
+    fail.next = true;
     await expect(store.applyRemoteChanges([remote("late", "1-late", 99n, { n: 1 })], new Uint8Array([5]))).rejects.toThrow("disk full");
     expect(await db.collection("todos").get("late")).toBeNull();
     expect(await store.getCheckpoint()).toEqual(new Uint8Array([4]));
@@ -467,21 +452,13 @@ describe("local database, batched sync writes", () => {
   });
 
   it("emits the events of a remote page to whoever listens once it is stored, even if they came while it was written", async () => {
-    const { MemoryLevel } = await import("memory-level");
-    const level = new MemoryLevel<string, string>() as unknown as LevelLike;
     let release: () => void = () => undefined;
     let hold = false;
-    const storage: LevelLike = {
-      open: () => level.open(),
-      close: () => level.close(),
-      get: (k) => level.get(k),
-      put: (k, v) => level.put(k, v),
-      iterator: (o) => level.iterator(o),
-      async batch(ops) {
+    const { storage } = memoryStorage({
+      async beforeBatch() {
         if (hold) await new Promise<void>((r) => (release = r));
-        return level.batch(ops);
       },
-    };
+    });
     const db = await createDatabase({ name: "late", storage });
     open.push(db);
     const todos = db.collection("todos");
