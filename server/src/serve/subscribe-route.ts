@@ -66,6 +66,13 @@ export function subscribeRoute(options: SubscribeRouteOptions) {
       reply.hijack();
       void serve(options, request, reply);
     });
+    // As Connect answers a procedure called with another method (OPTIONS is
+    // the CORS preflight, answered by the CORS plugin).
+    app.route({
+      method: ["GET", "HEAD", "PUT", "DELETE", "PATCH"],
+      url: SUBSCRIBE_PATH,
+      handler: (_request, reply) => reply.code(405).header("allow", "POST").send(),
+    });
   };
 }
 
