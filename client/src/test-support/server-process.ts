@@ -14,6 +14,8 @@ export interface ServerOptions {
   /** Extra flags, e.g. ["--conflict-strategy", "merge"]. */
   readonly args?: readonly string[];
   readonly storage?: "level" | "memory";
+  /** Extra environment variables, e.g. { POCKET_MAX_DISCARD_BYTES: "1048576" }. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class ServerProcess {
@@ -45,7 +47,7 @@ export class ServerProcess {
       "warn",
       ...(this.options.args ?? []),
     ];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.options.env } });
     this.child = child;
     const url = await new Promise<string>((resolveUrl, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output}`)), 15_000);

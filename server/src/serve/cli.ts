@@ -39,6 +39,9 @@ const HELP = `Usage: pocket-sync-server [options]
   --heartbeat-ms N            Subscribe heartbeat interval (default 15000)
   --max-document-bytes N      largest document (default and maximum 1048576)
   --max-message-bytes N       largest request (default 8388608)
+  --max-discard-bytes N       of a request refused unread, read and drop at most this much so the
+                              client can read the refusal; past it, cut the upload (default 67108864)
+                              (env POCKET_MAX_DISCARD_BYTES)
   --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
   --help                      this text
 
@@ -79,6 +82,7 @@ const options = {
   "heartbeat-ms": { type: "string" },
   "max-document-bytes": { type: "string" },
   "max-message-bytes": { type: "string" },
+  "max-discard-bytes": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean" },
 } as const;
@@ -152,6 +156,7 @@ const limits = {
   heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
   maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
   maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
+  maxDiscardBytes: integer("max-discard-bytes", "POCKET_MAX_DISCARD_BYTES"),
 };
 
 /** The URL without its password, for logs. */

@@ -3,7 +3,6 @@
 // HTTP/2 on one port, with CORS, metrics, health and graceful shutdown.
 import fastifyCors from "@fastify/cors";
 import { cors as connectCors } from "@connectrpc/connect";
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type http2 from "node:http2";
 import { setMaxListeners } from "node:events";
@@ -13,8 +12,10 @@ import { FanoutHub } from "../fanout/hub.js";
 import { createLevelStorage } from "../storage/index.js";
 import type { Storage } from "../storage/types.js";
 import { scopeAuthorize, type Authenticate } from "./auth.js";
+import { connectRoutes, type ConnectRoutesOptions } from "./connect-routes.js";
 import { decodingErrorGate } from "./decoding-errors.js";
 import { followAvailability, HealthState, healthRoutes } from "./health.js";
+import { DEFAULT_MAX_DISCARD_BYTES } from "./limits.js";
 import { serveHttp1And2, type DualServer } from "./listen.js";
 import { createMetrics } from "./metrics.js";
 import { createGuard } from "./guard.js";
@@ -33,6 +34,11 @@ export interface SyncServerOptions extends SyncCoreOptions {
   readonly subscribePageSize?: number;
   /** Largest request message; default 8 MiB. */
   readonly maxMessageBytes?: number;
+  /**
+   * How much of a refused request body is read and dropped so that the client
+   * can read the refusal; default 64 MiB.
+   */
+  readonly maxDiscardBytes?: number;
   /** Changes queued for one subscriber before it falls back to catch-up; default 1000. */
   readonly maxSubscriberQueue?: number;
   /** How often tombstones past retention are purged; default hourly. */
@@ -68,9 +74,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const app = (fastify as (o: object) => FastifyInstance)({
     http2: true,
     logger: options.logger ?? false,
-    // Connect enforces the message limit itself (resource_exhausted); fastify
-    // must not cut the body off first.
-    bodyLimit: maxMessageBytes + 1024 * 1024,
+    // Connect and the Subscribe route read bodies and enforce the message
+    // limit themselves (resource_exhausted, see connect-routes.ts).
     // Subscribe streams stay open for as long as the client wants.
     http2SessionTimeout: 0,
   });
@@ -82,7 +87,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     maxAge: 7200,
   });
   const guard = createGuard(options.authenticate);
-  await app.register(fastifyConnectPlugin, {
+  const maxDiscardBytes = options.maxDiscardBytes ?? DEFAULT_MAX_DISCARD_BYTES;
+  await app.register(connectRoutes, {
     routes: (router) => {
       syncServiceRoutes({ core, guard })(router);
       healthRoutes(health)(router);
@@ -91,10 +97,11 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     // Requests the RPC stack cannot decode are the client's mistake (§11).
     requestGate: decodingErrorGate,
     readMaxBytes: maxMessageBytes,
+    maxDiscardBytes,
     // Aborts handlers still running when shutdown has waited long enough.
     // Every in-flight call listens on it, hence no listener limit.
     shutdownSignal: shutdown.signal,
-  });
+  } satisfies ConnectRoutesOptions);
   await app.register(
     subscribeRoute({
       core,
@@ -104,6 +111,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       pageSize: options.subscribePageSize ?? 500,
       maxQueuedChanges: options.maxSubscriberQueue ?? 1000,
       readMaxBytes: maxMessageBytes,
+      maxDiscardBytes,
       observe: metrics.observeStream("Subscribe"),
     }),
   );
