@@ -101,6 +101,11 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
   // Long-lived streams are kept alive by heartbeats; no request timeout.
   http1.requestTimeout = 0;
   http1.keepAliveTimeout = 65_000;
+  // A client may send its whole request and then close its side (FIN): the
+  // request is still answered, then the connection closed. Node's HTTP/1.1
+  // server supports this behind this flag, which the raw sockets need too
+  // (net.createServer below), or the answer has nowhere to go.
+  (http1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 
   http2Server.on("session", (session) => {
     sessions.opened(session);
@@ -114,13 +119,16 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
   });
 
   const all = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     all.add(socket);
     socket.once("close", () => {
       all.delete(socket);
       sockets.gone(socket);
     });
     socket.on("error", () => socket.destroy());
+    // Closed before saying anything.
+    const endedEarly = () => socket.destroy();
+    socket.once("end", endedEarly);
     let seen = Buffer.alloc(0);
     const sniff = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
@@ -128,6 +136,7 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
       const isHttp2 = seen.subarray(0, prefix.length).equals(prefix);
       if (isHttp2 && seen.length < PREFACE.length) return; // need more bytes to decide
       socket.off("data", sniff);
+      socket.off("end", endedEarly);
       socket.pause();
       socket.unshift(seen);
       if (isHttp2) {
