@@ -14,7 +14,7 @@ export interface ServerOptions {
   /** Extra flags, e.g. ["--conflict-strategy", "merge"]. */
   readonly args?: readonly string[];
   readonly storage?: "level" | "memory";
-  /** Extra environment variables, e.g. { POCKET_MAX_DISCARD_BYTES: "1048576" }. */
+  /** Extra environment variables, e.g. { POCKET_IDLE_TIMEOUT_MS: "3000" }. */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -79,6 +79,18 @@ export class ServerProcess {
     child.kill("SIGKILL");
     await exited;
     this.child = null;
+  }
+
+  /** SIGTERM, as an orchestrator stops a server: resolves with the exit code and how long the exit took. */
+  async terminate(): Promise<{ code: number | null; ms: number }> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error("the server is not running");
+    const started = Date.now();
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    const code = await exited;
+    this.child = null;
+    return { code, ms: Date.now() - started };
   }
 
   async restart(): Promise<void> {

@@ -45,6 +45,8 @@ export interface SubscribeRouteOptions {
   readonly readMaxBytes: number;
   /** How much of an oversized request is read and dropped so that the client can read the refusal. */
   readonly maxDiscardBytes: number;
+  /** Aborted when the server shuts down: every stream then ends cleanly, even one opening. */
+  readonly closing?: AbortSignal;
   /** Called once per stream with its status code when its first message (or its error) goes out. */
   readonly observe?: (code: Code | "ok", startedAt: number) => void;
 }
@@ -103,6 +105,7 @@ async function serve(options: SubscribeRouteOptions, request: FastifyRequest, re
     options.guard.validate(SubscribeRequestSchema, subscribeRequest);
     if (sink.closed) return;
     const session = openSession(options, sink, principal, subscribeRequest, authorization);
+    endOnShutdown(session, sink, options.closing);
     if (timeout.timeoutMs !== undefined) sink.deadline(timeout.timeoutMs, () => session.close(new ConnectError("the deadline passed", Code.DeadlineExceeded)));
     await session.open();
   } catch (error) {
@@ -156,6 +159,18 @@ async function readBody(req: NodeRequest, res: NodeResponse, maxBytes: number, m
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
+/** Shutdown ends the stream cleanly, whether it is open already or opening now. */
+function endOnShutdown(session: SubscriberSession, sink: ResponseSink, closing: AbortSignal | undefined): void {
+  if (!closing) return;
+  const end = () => session.close();
+  if (closing.aborted) {
+    end();
+    return;
+  }
+  closing.addEventListener("abort", end, { once: true });
+  sink.onFinished(() => closing.removeEventListener("abort", end));
+}
+
 /**
  * Writes a session's messages to an HTTP response in the request's wire
  * form. A catch-up page of 1 KiB or more is compressed when the client
@@ -179,6 +194,11 @@ class ResponseSink implements StreamSink {
     private readonly observe: SubscribeRouteOptions["observe"],
     private readonly log: FastifyBaseLogger,
   ) {}
+
+  /** Calls `then` once the response is over, however it ended. */
+  onFinished(then: () => void): void {
+    this.res.once("close", then);
+  }
 
   /** Passes the response's fate to the session: gone (abandon) or writable again (resume). */
   attach(session: SubscriberSession): void {
