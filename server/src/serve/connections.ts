@@ -240,7 +240,14 @@ export class ConnectionTracker {
 
   private arm(tracked: Tracked, ms: number, expire: () => void): void {
     this.disarm(tracked);
-    tracked.deadline = setTimeout(expire, ms);
+    const deadline = setTimeout(() => {
+      // Timers run before I/O: after a busy spell, bytes that arrived in
+      // time may still wait to be read. Read them first, then decide.
+      setImmediate(() => {
+        if (tracked.deadline === deadline) expire();
+      });
+    }, ms);
+    tracked.deadline = deadline;
   }
 
   private disarm(tracked: Tracked): void {

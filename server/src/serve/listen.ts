@@ -100,6 +100,10 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
       return tracker.size;
     },
     async close(graceMs) {
+      // Connections the kernel has already completed are accepted (then
+      // drained like the others) rather than reset with the listening
+      // socket: one full turn of the event loop polls for them.
+      await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       const cut = await tracker.drain(graceMs);
       await stopped;

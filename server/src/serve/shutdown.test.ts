@@ -27,6 +27,11 @@ function follow(stream: AsyncIterable<SubscribeResponse>) {
   return state;
 }
 
+async function connections(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^pocket_sync_connections (\d+)/m.exec(text)?.[1]);
+}
+
 type Outcome = { clientId: string; documents: string[]; result: "acknowledged" | ConnectError };
 
 describe("SIGTERM", () => {
@@ -73,12 +78,16 @@ describe("SIGTERM", () => {
       }
       return outcomes;
     });
+    const before = await connections(server.url);
     const inFlight = [
       ...Array.from({ length: 60 }, (_, i) => push(pushers[i % 10]!, `inflight-${i}`, 40)),
       // And over HTTP/1.1, each on a new connection.
       ...Array.from({ length: 10 }, (_, i) => push(syncClient(server.url, "connect-json-h1"), `inflight-h1-${i}`, 40)),
     ];
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    // In flight means received: those new connections are accepted first. (A
+    // connection the kernel has completed but the server not yet accepted
+    // when it closes its port is reset, as with any server.)
+    await waitFor(async () => (await connections(server.url)) >= before + 10, "the HTTP/1.1 connections to be accepted", 5_000);
     const last = push(pushers[0]!, "last", 5);
     const exit = server.terminate();
     // Sent once shutdown has begun, on sessions that may or may not have
