@@ -14,8 +14,6 @@ export interface ServerOptions {
   /** Extra flags, e.g. ["--conflict-strategy", "merge"]. */
   readonly args?: readonly string[];
   readonly storage?: "level" | "memory";
-  /** Extra environment variables, e.g. { POCKET_IDLE_TIMEOUT_MS: "3000" }. */
-  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class ServerProcess {
@@ -47,7 +45,7 @@ export class ServerProcess {
       "warn",
       ...(this.options.args ?? []),
     ];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.options.env } });
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     const url = await new Promise<string>((resolveUrl, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output}`)), 15_000);
@@ -79,18 +77,6 @@ export class ServerProcess {
     child.kill("SIGKILL");
     await exited;
     this.child = null;
-  }
-
-  /** SIGTERM, as an orchestrator stops a server: resolves with the exit code and how long the exit took. */
-  async terminate(): Promise<{ code: number | null; ms: number }> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error("the server is not running");
-    const started = Date.now();
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    child.kill("SIGTERM");
-    const code = await exited;
-    this.child = null;
-    return { code, ms: Date.now() - started };
   }
 
   async restart(): Promise<void> {

@@ -9,23 +9,17 @@ import net from "node:net";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SubscribeResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { ServerProcess, waitFor } from "../../../client/src/test-support/server-process.js";
 import { serveHttp1And2, type DualServer } from "./listen.js";
-import { pushed, syncClient } from "./testing.js";
+import { eventually, pushed, syncClient } from "./testing.js";
+import { metric, startCli, stopAllClis } from "./testing-cli.js";
 
-const servers: ServerProcess[] = [];
 const sockets: net.Socket[] = [];
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
+  await stopAllClis();
 });
-async function start(env: Record<string, string>): Promise<ServerProcess> {
-  // Limits through the environment, as a container sets them.
-  const server = new ServerProcess({ storage: "memory", env });
-  servers.push(server);
-  await server.start();
-  return server;
-}
+// Limits through the environment, as a container sets them.
+const start = (env: Record<string, string>) => startCli(["--storage", "memory"], { env });
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -89,13 +83,6 @@ function floodSize(wanted: number): number {
   return Number.isInteger(soft) ? Math.min(wanted, Math.floor((soft - 200) / 2)) : wanted;
 }
 
-async function gauge(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\d+)`, "m").exec(text);
-  if (!match) throw new Error(`no ${name} in /metrics`);
-  return Number(match[1]);
-}
-
 function follow(stream: AsyncIterable<SubscribeResponse>) {
   const state = { messages: 0, ended: undefined as unknown };
   void (async () => {
@@ -121,7 +108,7 @@ describe("connections that never complete a request", () => {
     const streams = (["connect-proto-h2", "connect-json-h1", "grpc"] as const).map((variant) =>
       follow(syncClient(server.url, variant).subscribe({ collections: ["todos"], heartbeatIntervalMs: 4000 }, { signal: abort.signal })),
     );
-    await waitFor(() => streams.every((s) => s.messages > 0), "three open streams");
+    await eventually(() => streams.every((s) => s.messages > 0), 5_000, "three open streams");
 
     const kinds = Object.entries(FLOOD);
     const total = floodSize(2000);
@@ -130,7 +117,7 @@ describe("connections that never complete a request", () => {
       flood.push(...(await Promise.all(Array.from({ length: Math.min(200, total - i) }, (_, j) => open(server.url, kinds[(i + j) % kinds.length]![1])))));
     }
     const stalled = [await open(server.url, Buffer.concat([PREFACE, SETTINGS, STALLED_HTTP2_PUSH])), await open(server.url, STALLED_HTTP1_BODY)];
-    expect(await gauge(server.url, "pocket_sync_connections")).toBeGreaterThan(total / 2);
+    expect(await metric(server.url, "pocket_sync_connections")).toBeGreaterThan(total / 2);
 
     // Served during the flood, over new connections.
     for (const variant of ["connect-proto-h2", "connect-json-h1"] as const) {
@@ -145,15 +132,15 @@ describe("connections that never complete a request", () => {
     // Closed by the server: the heads at 1.5 s; sessions without a stream at
     // 2.5 s idle plus up to 2 s for the PING of the graceful GOAWAY; stalled
     // bodies at 1.5 s, then as idle.
-    await waitFor(() => [...flood, ...stalled].every((o) => o.closedAt !== undefined), "the server to close every flooding connection", 12_000);
+    await eventually(() => [...flood, ...stalled].every((o) => o.closedAt !== undefined), 12_000, "the server to close every flooding connection");
     // Not before their time, either.
     const lifetimes = [...flood, ...stalled].map((o) => o.closedAt! - o.openedAt);
     expect(Math.min(...lifetimes)).toBeGreaterThan(1_200);
 
     // The streams lived through it all, heartbeats included.
     expect(streams.map((s) => s.ended)).toEqual([undefined, undefined, undefined]);
-    await waitFor(() => streams.every((s) => s.messages >= 2), "a heartbeat on every stream", 6_000);
-    expect(await gauge(server.url, "pocket_sync_connections")).toBeLessThan(10);
+    await eventually(() => streams.every((s) => s.messages >= 2), 6_000, "a heartbeat on every stream");
+    expect(await metric(server.url, "pocket_sync_connections")).toBeLessThan(10);
     abort.abort();
   }, 30_000);
 
@@ -162,11 +149,11 @@ describe("connections that never complete a request", () => {
     const first = await Promise.all(Array.from({ length: 40 }, () => open(server.url, "")));
     await new Promise((resolve) => setTimeout(resolve, 300)); // all 40 accepted
     const over = await Promise.all(Array.from({ length: 10 }, () => open(server.url, "")));
-    await waitFor(() => over.every((o) => o.closedAt !== undefined), "the connections over the limit to be closed", 1_500);
+    await eventually(() => over.every((o) => o.closedAt !== undefined), 1_500, "the connections over the limit to be closed");
     expect(first.filter((o) => o.closedAt !== undefined)).toEqual([]);
-    expect(server.output.match(/refused 1 connection: 40 open, the --max-connections limit/g)?.length).toBe(1);
+    expect(server.output().match(/refused 1 connection: 40 open, the --max-connections limit/g)?.length).toBe(1);
     // The 40 reach their headers timeout; new clients get in again.
-    await waitFor(() => first.every((o) => o.closedAt !== undefined), "the idle 40 to be closed", 6_000);
+    await eventually(() => first.every((o) => o.closedAt !== undefined), 6_000, "the idle 40 to be closed");
     const push = await syncClient(server.url).push({ clientId: "after", changes: [pushed("after", {}, 1)] });
     expect(push.results[0]?.outcome.case).toBe("accepted");
   }, 20_000);

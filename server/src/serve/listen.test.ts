@@ -2,20 +2,20 @@
 // the byte level: clients that close their side early.
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ServerProcess } from "../../../client/src/test-support/server-process.js";
-import { syncClient } from "./testing.js";
+import { syncClient, tempDir } from "./testing.js";
+import { startCli, stopAllClis, type CliProcess } from "./testing-cli.js";
 
-const servers: ServerProcess[] = [];
+const cleanups: Array<() => void> = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
+  await stopAllClis();
+  for (const cleanup of cleanups.splice(0)) cleanup();
 });
 // LevelDB, as deployed: its writes take long enough for the FIN to arrive
 // before the answer is ready.
-async function start(): Promise<ServerProcess> {
-  const server = new ServerProcess();
-  servers.push(server);
-  await server.start();
-  return server;
+async function start(): Promise<CliProcess> {
+  const dir = tempDir();
+  cleanups.push(dir.remove);
+  return startCli(["--data-dir", dir.path]);
 }
 
 /** Writes `request` on a fresh connection, half-closes it, and reads all that comes back until the server closes. */

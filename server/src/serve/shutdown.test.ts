@@ -6,12 +6,13 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus } from "../../../gen/ts/grpc/health/v1/health_pb.js";
 import type { SubscribeResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { ServerProcess, waitFor } from "../../../client/src/test-support/server-process.js";
-import { pushed, syncClient, transportFor, type ProtocolVariant } from "./testing.js";
+import { eventually, pushed, syncClient, tempDir, transportFor, type ProtocolVariant } from "./testing.js";
+import { metric, startCli, stopAllClis } from "./testing-cli.js";
 
-const servers: ServerProcess[] = [];
+const cleanups: Array<() => void> = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
+  await stopAllClis();
+  for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
 function follow(stream: AsyncIterable<SubscribeResponse>) {
@@ -27,19 +28,15 @@ function follow(stream: AsyncIterable<SubscribeResponse>) {
   return state;
 }
 
-async function connections(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^pocket_sync_connections (\d+)/m.exec(text)?.[1]);
-}
-
 type Outcome = { clientId: string; documents: string[]; result: "acknowledged" | ConnectError };
 
 describe("SIGTERM", () => {
   it("answers every request already sent, ends streams cleanly, refuses new connections and exits 0", async () => {
     const graceMs = 8_000;
-    const server = new ServerProcess({ env: { POCKET_SHUTDOWN_GRACE_MS: String(graceMs) } });
-    servers.push(server);
-    await server.start();
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const args = ["--data-dir", dir.path, "--shutdown-grace-ms", String(graceMs)];
+    const server = await startCli(args);
 
     // Ten HTTP/2 sessions for pushes, opened beforehand as clients keep them.
     const pushers = Array.from({ length: 10 }, (_, i) => syncClient(server.url, i % 2 ? "grpc" : "connect-proto-h2"));
@@ -50,7 +47,7 @@ describe("SIGTERM", () => {
     const streams = Array.from({ length: 100 }, (_, i) =>
       follow((i % 10 === 0 ? syncClient(server.url, "connect-json-h1") : streamers[i % 3]!).subscribe({ collections: ["todos"] })),
     );
-    await waitFor(() => streams.every((s) => s.messages > 0), "100 streams caught up");
+    await eventually(() => streams.every((s) => s.messages > 0), 10_000, "100 streams caught up");
 
     const push = (client: (typeof pushers)[number], clientId: string, size: number): Promise<Outcome> => {
       const changes = Array.from({ length: size }, (_, i) => pushed(`${clientId}-${i}`, { i, pad: "x".repeat(200) }, i + 1));
@@ -78,7 +75,7 @@ describe("SIGTERM", () => {
       }
       return outcomes;
     });
-    const before = await connections(server.url);
+    const before = await metric(server.url, "pocket_sync_connections");
     const inFlight = [
       ...Array.from({ length: 60 }, (_, i) => push(pushers[i % 10]!, `inflight-${i}`, 40)),
       // And over HTTP/1.1, each on a new connection.
@@ -87,28 +84,29 @@ describe("SIGTERM", () => {
     // In flight means received: those new connections are accepted first. (A
     // connection the kernel has completed but the server not yet accepted
     // when it closes its port is reset, as with any server.)
-    await waitFor(async () => (await connections(server.url)) >= before + 10, "the HTTP/1.1 connections to be accepted", 5_000);
+    await eventually(async () => (await metric(server.url, "pocket_sync_connections")) >= before + 10, 5_000, "the HTTP/1.1 connections to be accepted");
     const last = push(pushers[0]!, "last", 5);
-    const exit = server.terminate();
+    const signalledAt = Date.now();
+    const exit = server.stop("SIGTERM").then(() => Date.now() - signalledAt);
     // Sent once shutdown has begun, on sessions that may or may not have
     // heard the GOAWAY yet: answered, or refused before being received.
     expect((await health.next()).value?.status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
     const late = pushers.slice(0, 5).map((client, i) => push(client, `late-${i}`, 1));
 
     const outcomes = [...(await Promise.all([...inFlight, last, ...late])), ...(await Promise.all(busy)).flat()];
-    const { code, ms } = await exit;
-    expect(code).toBe(0);
+    const ms = await exit;
+    expect(server.child.exitCode).toBe(0);
     expect(ms).toBeLessThan(graceMs);
     const failures = outcomes.filter((o) => o.result !== "acknowledged").map((o) => `${o.clientId}: ${Code[(o.result as ConnectError).code]}`);
     // Failing is allowed only before the request was received, and retryable.
     expect(failures.filter((f) => !f.endsWith(": Unavailable"))).toEqual([]);
     expect(outcomes.find((o) => o.clientId === "last")?.result).toBe("acknowledged");
-    await waitFor(() => streams.every((s) => s.ended !== undefined), "every stream to end", 2_000);
+    await eventually(() => streams.every((s) => s.ended !== undefined), 2_000, "every stream to end");
     expect(streams.filter((s) => s.ended !== "end of stream").map((s) => String(s.ended))).toEqual([]);
 
-    await server.start();
+    const restarted = await startCli(args);
     const stored = new Set<string>();
-    const reader = syncClient(server.url);
+    const reader = syncClient(restarted.url);
     for (let checkpoint = undefined, more = true; more; ) {
       const page = await reader.pull({ collections: ["todos"], checkpoint, limit: 1000 });
       for (const change of page.changes) stored.add(change.documentId);

@@ -6,20 +6,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase } from "../../../client/src/db/database.js";
 import { createSyncEngine } from "../../../client/src/node.js";
-import { ServerProcess, waitFor } from "../../../client/src/test-support/server-process.js";
-import { pushed, syncClient, type ProtocolVariant } from "./testing.js";
+import { eventually, pushed, syncClient, type ProtocolVariant } from "./testing.js";
+import { startCli, stopAllClis, type CliProcess } from "./testing-cli.js";
 
 const MiB = 1024 * 1024;
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const server = new ServerProcess({ storage: "memory", env });
-  cleanups.push(() => server.stop());
-  await server.start();
-  return server;
-}
+const start = (env: Record<string, string> = {}) => startCli(["--storage", "memory"], { env });
 
 async function failure(promise: Promise<unknown>): Promise<ConnectError> {
   try {
@@ -34,12 +29,11 @@ async function failure(promise: Promise<unknown>): Promise<ConnectError> {
 const oversized = (bytes: number) => [pushed("big", { blob: "x".repeat(bytes) }, 1)];
 
 describe("a request over the message limit (8 MiB)", () => {
-  let server: ServerProcess;
+  let server: CliProcess;
   beforeAll(async () => {
-    server = new ServerProcess({ storage: "memory" });
-    await server.start();
+    server = await start();
   });
-  afterAll(() => server.stop());
+  afterAll(() => stopAllClis());
 
   // HTTP/2 clients failed from about 10 MiB (their own session memory), HTTP/1.1 ones when reset mid-write.
   const cases: Array<[ProtocolVariant, number[]]> = [
@@ -71,6 +65,7 @@ describe("a request over the message limit (8 MiB)", () => {
 
   it("past the bound on what is read and dropped, is cut off without hurting other clients", async () => {
     const bounded = await start({ POCKET_MAX_DISCARD_BYTES: String(16 * MiB) });
+    cleanups.push(() => bounded.stop());
     await failure(syncClient(bounded.url, "connect-proto-h2").push({ clientId: "big", changes: oversized(48 * MiB) }));
     const other = await syncClient(bounded.url, "grpc").push({ clientId: "other", changes: [pushed("other", {}, 1)] });
     expect(other.results[0]?.outcome.case).toBe("accepted");
@@ -87,6 +82,6 @@ describe("a request over the message limit (8 MiB)", () => {
     for (let i = 0; i < 24; i++) await db.collection("todos").insert({ _id: `d${i}`, pad });
     // 24 documents of 900 KiB: 21 MiB, then 11 MiB refused; batches of 6 go through.
     await engine.forceSync();
-    await waitFor(async () => (await syncClient(server.url).pull({ collections: ["todos"], limit: 100 })).changes.filter((c) => /^d\d+$/.test(c.documentId)).length === 24, "24 documents on the server", 20_000);
+    await eventually(async () => (await syncClient(server.url).pull({ collections: ["todos"], limit: 100 })).changes.filter((c) => /^d\d+$/.test(c.documentId)).length === 24, 20_000, "24 documents on the server");
   }, 30_000);
 });
