@@ -66,6 +66,11 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
       socket.pause();
       socket.unshift(seen);
       if (isHttp2) {
+        // Half-closing means nothing in HTTP/2, and a client that has closed
+        // its side cannot open flow-control windows again: a stream waiting
+        // on one would never notice the client is gone. Close ours too, as
+        // Node's own HTTP/2 server does.
+        socket.once("end", () => socket.end());
         // The HTTP/2 session reads what we unshifted on the next tick (with
         // socket.read()); resuming here would spill it as unheard 'data'.
         identifying = socket;

@@ -25,24 +25,26 @@ export function discardRest(req: NodeRequest, maxBytes: number): Promise<boolean
   return new Promise((resolve) => {
     let dropped = 0;
     const finish = (ended: boolean) => {
-      req.off("data", drop);
+      req.off("readable", drop);
       req.off("end", onEnd);
       req.off("close", onClose);
       resolve(ended);
     };
-    const drop = (chunk: Buffer) => {
-      dropped += chunk.length;
-      if (dropped > maxBytes) {
-        req.pause();
-        finish(false);
+    // Read in paused mode, with read(): Connect may have left its own
+    // iterator on the request, unreturned, and a 'readable' listener keeps a
+    // stream from flowing to 'data' listeners.
+    const drop = () => {
+      for (let chunk: Buffer | null; (chunk = req.read() as Buffer | null) !== null; ) {
+        dropped += chunk.length;
+        if (dropped > maxBytes) return finish(false);
       }
     };
     const onEnd = () => finish(true);
     const onClose = () => finish(req.readableEnded);
-    req.on("data", drop);
+    req.on("readable", drop);
     req.once("end", onEnd);
     req.once("close", onClose);
-    req.resume();
+    drop();
   });
 }
 
