@@ -93,14 +93,21 @@ describe("SIGTERM", () => {
     expect((await health.next()).value?.status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
     const late = pushers.slice(0, 5).map((client, i) => push(client, `late-${i}`, 1));
 
-    const outcomes = [...(await Promise.all([...inFlight, last, ...late])), ...(await Promise.all(busy)).flat()];
+    const sent = await Promise.all([...inFlight, last]);
+    const racing = [...(await Promise.all(late)), ...(await Promise.all(busy)).flat()];
+    const outcomes = [...sent, ...racing];
     const ms = await exit;
     expect(server.child.exitCode).toBe(0);
     expect(ms).toBeLessThan(graceMs);
-    const failures = outcomes.filter((o) => o.result !== "acknowledged").map((o) => `${o.clientId}: ${Code[(o.result as ConnectError).code]}`);
-    // Failing is allowed only before the request was received, and retryable.
-    expect(failures.filter((f) => !f.endsWith(": Unavailable"))).toEqual([]);
-    expect(outcomes.find((o) => o.clientId === "last")?.result).toBe("acknowledged");
+    const failed = (list: Outcome[]) => list.filter((o) => o.result !== "acknowledged").map((o) => `${o.clientId}: ${Code[(o.result as ConnectError).code]} ${(o.result as ConnectError).rawMessage}`);
+    // Sent before the SIGTERM: answered (or refused a connection: unavailable).
+    expect(failed(sent).filter((f) => !/^\S+ Unavailable /.test(f))).toEqual([]);
+    expect(sent.find((o) => o.clientId === "last")?.result).toBe("acknowledged");
+    // Racing the GOAWAY: a push the client library had queued but not yet
+    // written when it read the GOAWAY is refused by the library itself
+    // (REFUSED_STREAM: never sent, RFC 9113 §8.7), which connect-node reports
+    // as internal; no server can prevent that. It is not stored (below).
+    expect(failed(racing).filter((f) => !/^\S+ (Unavailable |Internal .*NGHTTP2_REFUSED_STREAM)/.test(f))).toEqual([]);
     await eventually(() => streams.every((s) => s.ended !== undefined), 2_000, "every stream to end");
     expect(streams.filter((s) => s.ended !== "end of stream").map((s) => String(s.ended))).toEqual([]);
 
@@ -117,5 +124,7 @@ describe("SIGTERM", () => {
       const present = outcome.documents.filter((d) => stored.has(d)).length;
       expect(`${outcome.clientId}: ${present}`).toBe(`${outcome.clientId}: ${outcome.result === "acknowledged" ? outcome.documents.length : 0}`);
     }
-  }, 30_000);
+    // About 10 s on two idle cores; starting the server twice is most of it,
+    // and that alone took 10 s each with two CPU burners beside it.
+  }, 60_000);
 });
