@@ -61,7 +61,7 @@ type Result = MessageInitShape<typeof ClientResponseSchema>["result"];
 
 const BUG = process.env.POCKET_ADAPTER_BUG ?? "";
 const IMPLEMENTATION = "pocket-ts-client (reference, via conformance/adapters/ts-client.ts)";
-const SUITES = ["push", "pull", "resume", "retry", "conflict-report", "conflict-resolved", "offline", "tombstones", "subscribe", "convergence"];
+const SUITES = ["push", "pull", "resume", "retry", "conflict-report", "conflict-resolved", "offline", "tombstones", "subscribe", "convergence", "every-collection"];
 const STRATEGIES: Partial<Record<ConflictStrategy, EngineStrategy>> = {
   [ConflictStrategy.LOCAL_WINS]: "client-wins",
   [ConflictStrategy.REMOTE_WINS]: "server-wins",
@@ -118,7 +118,7 @@ class Replica {
 
   static async open(c: Configure): Promise<Replica> {
     if (!c.dataDir) throw new CommandFailure("invalid_argument", "configure needs a data_dir");
-    if (c.collections.length === 0) throw new CommandFailure("invalid_argument", "configure needs collections");
+    // No collections: every collection the token may read (PROTOCOL §4.8).
     if (c.syncMode !== SyncMode.UNSPECIFIED && c.syncMode !== SyncMode.PULL && c.syncMode !== SyncMode.SUBSCRIBE) {
       throw new CommandFailure("unimplemented", `sync mode ${c.syncMode}`);
     }

@@ -24,7 +24,7 @@ interface Stamp {
 }
 
 /** The runner, as another user, writes straight to the server (stamped `at`, or now). */
-async function serverWrite(ctx: ClientContext, collection: string, id: string, document: unknown, at?: Stamp): Promise<{ revision: string }> {
+export async function serverWrite(ctx: ClientContext, collection: string, id: string, document: unknown, at?: Stamp): Promise<{ revision: string }> {
   const current = await serverState(ctx, collection, id);
   const change = current
     ? update(collection, id, document, current.revision, ctx.nextRunnerSequence())
@@ -50,7 +50,7 @@ async function serverDocs(ctx: ClientContext, collection: string): Promise<Map<s
   return out;
 }
 
-async function serverState(ctx: ClientContext, collection: string, id: string): Promise<ChangeEvent | undefined> {
+export async function serverState(ctx: ClientContext, collection: string, id: string): Promise<ChangeEvent | undefined> {
   return (await serverDocs(ctx, collection)).get(id);
 }
 
@@ -69,7 +69,7 @@ function checkDocument(actual: string | undefined, expected: unknown, what: stri
 }
 
 /** Live documents the client holds, as id -> JSON value. */
-async function clientView(client: ControlledClient, collection: string): Promise<Map<string, unknown>> {
+export async function clientView(client: ControlledClient, collection: string): Promise<Map<string, unknown>> {
   const docs = await client.read(collection);
   return new Map(docs.filter((d) => !d.deleted).map((d) => [d.documentId, json(d.document)]));
 }

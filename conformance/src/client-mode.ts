@@ -6,12 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { CaseDef } from "./cases.js";
-import { CLIENT_CHECKS } from "./client-checks.js";
+import { CLIENT_CHECKS as BASE_CHECKS } from "./client-checks.js";
+import { PARTIAL_CLIENT_CHECKS } from "./client-checks-partial.js";
 import { ConflictStrategy, ControlledClient, SyncMode } from "./control.js";
 import { FaultProxy } from "./proxy.js";
 import { runCase, type CaseResult } from "./report.js";
 import { REFERENCE_SETUP, ServerProcess } from "./server-process.js";
 import { Skip, Wire, type SyncClient } from "./wire.js";
+
+const CLIENT_CHECKS = { ...BASE_CHECKS, ...PARTIAL_CLIENT_CHECKS };
 
 export interface ClientRunOptions {
   readonly command: readonly string[];

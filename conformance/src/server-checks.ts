@@ -24,6 +24,7 @@ import {
   type ServerCheck,
 } from "./server-check-helpers.js";
 import { AUTH_CHECKS } from "./server-checks-auth.js";
+import { PARTIAL_CHECKS } from "./server-checks-partial.js";
 import {
   CheckFailure,
   Skip,
@@ -848,6 +849,7 @@ const futureTimestamp: ServerCheck = async (ctx) => {
 
 export const SERVER_CHECKS: Record<string, ServerCheck> = {
   ...AUTH_CHECKS,
+  ...PARTIAL_CHECKS,
   "document-verbatim": documentVerbatim,
   "results-in-order": resultsInOrder,
   "latest-state-once": latestStateOnce,

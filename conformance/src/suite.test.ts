@@ -76,7 +76,7 @@ describe("server mode", () => {
   }
 
   it("passes the reference server behind a faithful proxy", async () => {
-    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe"]);
+    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection"]);
     expect(failures(results)).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBeGreaterThan(30);
   }, 120_000);
@@ -85,6 +85,7 @@ describe("server mode", () => {
     ["basic", { dropTombstones: true }],
     ["pagination", { reorder: true }],
     ["resume", { ignoreCheckpoint: true }],
+    ["every-collection", { ignoreCheckpoint: true }],
     ["subscribe", { duplicateChanges: true }],
     ["heartbeat", { dropHeartbeats: true }],
     ["concurrency", { dropChanges: true }],
@@ -149,6 +150,7 @@ describe.runIf(hasGo())("client mode (Go example client)", () => {
     ["tombstones", "no-checkpoint"],
     ["subscribe", "no-reconnect"],
     ["convergence", "echo"],
+    ["every-collection", "no-checkpoint"],
   ];
   it.each(broken)("suite %s fails against a client with bug %s", async (suite, bug) => {
     const results = await judge([binary, "-bug", bug], [suite]);
@@ -172,16 +174,17 @@ describe("client mode (TypeScript reference client, through its adapter)", () =>
     return runClientMode({ command: adapter, cases: filterCases(cases, patterns).filter((c) => c.mode === "client"), timeoutMs: 30_000 });
   }
 
-  it("passes the offline, subscribe and convergence suites", async () => {
-    const results = await judge("", ["offline", "subscribe", "convergence"]);
+  it("passes the offline, subscribe, convergence and every-collection suites", async () => {
+    const results = await judge("", ["offline", "subscribe", "convergence", "every-collection"]);
     expect(failures(results)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "passed").length).toBe(5);
+    expect(results.filter((r) => r.outcome === "passed").length).toBe(7);
   }, 120_000);
 
   const broken: [string, string][] = [
     ["offline", "sync-offline"],
     ["subscribe", "no-checkpoint"],
     ["convergence", "no-retry"],
+    ["every-collection", "no-checkpoint"],
   ];
   it.each(broken)("suite %s fails against the adapter with bug %s", async (suite, bug) => {
     const results = await judge(bug, [suite]);
@@ -250,6 +253,7 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
     ["tombstones", "no-resync"],
     ["subscribe", "stream-from-start"],
     ["convergence", "no-retry"],
+    ["every-collection", "no-checkpoint"],
   ];
   it("breaks every client suite with some bug", () => {
     expect([...new Set(broken.map(([suite]) => suite))].sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].sort());

@@ -25,7 +25,7 @@ import (
 const implementation = "pocket-go-example 0.2"
 
 // suites are the client suites this client claims: all of them.
-var suites = []string{"push", "pull", "resume", "retry", "conflict-report", "conflict-resolved", "offline", "tombstones", "subscribe", "convergence"}
+var suites = []string{"push", "pull", "resume", "retry", "conflict-report", "conflict-resolved", "offline", "tombstones", "subscribe", "convergence", "every-collection"}
 
 var strategies = map[conformancev1.ConflictStrategy]pocketsync.Strategy{
 	conformancev1.ConflictStrategy_CONFLICT_STRATEGY_UNSPECIFIED:     pocketsync.LastWriteWins,

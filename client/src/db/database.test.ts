@@ -289,6 +289,19 @@ describe("local database", () => {
     expect((await events)[0]).toMatchObject({ operation: "delete", documentId: "gone", isFromSync: true });
     expect(await store.getCheckpoint()).toEqual(new Uint8Array([7]));
   });
+
+  it("finishes a resync of every collection (none named) across all local collections, pending ones kept", async () => {
+    const db = await memoryDb();
+    const store = db.syncStore;
+    await store.applyRemoteChanges([remote("gone", "1-g", 1n, { v: 1 }), remote("kept", "1-k", 2n, { v: 1 }), remote("gone", "1-n", 3n, { v: 1 }, "notes")], undefined);
+    await db.collection("a-b").insert({ _id: "mine/with/slashes", v: 1 });
+    await store.applyRemoteChanges([remote("x/y", "1-x", 4n, { v: 1 }, "a-b")], undefined);
+    expect((await store.pendingChanges([], 10)).map((c) => `${c.collection}/${c.documentId}`)).toEqual(["a-b/mine/with/slashes"]);
+    await store.finishResync([], new Map([["todos", new Set(["kept"])]]), new Uint8Array([8]));
+    expect((await db.collection("todos").find()).map((d) => d._id)).toEqual(["kept"]);
+    expect(await db.collection("notes").find()).toEqual([]);
+    expect((await db.collection("a-b").find()).map((d) => d._id)).toEqual(["mine/with/slashes"]);
+  });
 });
 
 /** A database on a memory store that counts reads and writes, and fails the next write when told. */

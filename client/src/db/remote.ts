@@ -5,7 +5,7 @@ import type { ApplyOptions, RemoteChange } from "../store.js";
 import { checkpointOp } from "./checkpoint.js";
 import type { FeedEvents } from "./change-feed.js";
 import type { DbCore } from "./core.js";
-import { adopted, docKey, encodeRecord, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
+import { adopted, docKey, encodeRecord, readAllRecords, readRecordsByKey, serverStateOf, type BatchOp, type DocRecord } from "./records.js";
 
 export async function applyRemote(core: DbCore, changes: readonly RemoteChange[], checkpoint: Uint8Array | undefined, options: ApplyOptions): Promise<void> {
   const ops: BatchOp[] = [];
@@ -37,7 +37,10 @@ export async function applyRemote(core: DbCore, changes: readonly RemoteChange[]
   await core.commit(ops, events);
 }
 
-/** Deletes the documents of `collections` the resync did not see (unless pending) and stores the checkpoint, atomically. */
+/**
+ * Deletes the documents of `collections` (of every collection when empty) the
+ * resync did not see (unless pending) and stores the checkpoint, atomically.
+ */
 export async function finishResync(
   core: DbCore,
   collections: readonly string[],
@@ -46,13 +49,16 @@ export async function finishResync(
 ): Promise<void> {
   const ops: BatchOp[] = [];
   const events: FeedEvents = [];
+  const forget = (collection: string, id: string, record: DocRecord) => {
+    if (record.pending !== undefined || seen.get(collection)?.has(id)) return;
+    ops.push({ type: "del", key: docKey(collection, id) });
+    core.feed.remoteEvent(collection, id, record, undefined, events);
+  };
+  if (collections.length === 0) {
+    for await (const [collection, id, record] of readAllRecords(core.level)) forget(collection, id, record);
+  }
   for (const collection of collections) {
-    const ids = seen.get(collection);
-    for await (const [id, record] of core.records(collection)) {
-      if (record.pending !== undefined || ids?.has(id)) continue;
-      ops.push({ type: "del", key: docKey(collection, id) });
-      core.feed.remoteEvent(collection, id, record, undefined, events);
-    }
+    for await (const [id, record] of core.records(collection)) forget(collection, id, record);
   }
   ops.push(checkpointOp(checkpoint));
   await core.commit(ops, events);

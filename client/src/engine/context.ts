@@ -12,6 +12,7 @@ const MAX_PUSH = 500;
 
 /** The configuration with every default filled in. */
 export interface EngineSettings {
+  /** Empty: every collection (PROTOCOL §4.8). */
   readonly collections: string[];
   readonly direction: SyncDirection;
   readonly strategy: ConflictStrategy;
@@ -28,10 +29,9 @@ export interface EngineSettings {
 }
 
 export function resolveSettings(config: SyncEngineConfig): EngineSettings {
-  if (config.collections.length === 0) throw new Error("createSyncEngine: collections must not be empty");
   if (config.conflictStrategy === "custom" && !config.conflictResolver) throw new Error("createSyncEngine: conflictStrategy 'custom' needs a conflictResolver");
   return {
-    collections: [...new Set(config.collections)],
+    collections: [...new Set(config.collections ?? [])],
     direction: config.direction ?? "both",
     strategy: config.conflictStrategy ?? "last-write-wins",
     resolver: config.conflictResolver,

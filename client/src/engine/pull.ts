@@ -87,10 +87,12 @@ export class Puller {
     const { collections, batchSize } = ctx.settings;
     this.resyncRun ??= (async () => {
       const seen = new Map<string, Set<string>>(collections.map((c) => [c, new Set<string>()]));
+      // Following every collection, each one met is resynced (PROTOCOL §4.8).
+      const follow = (collection: string) => seen.get(collection) ?? (collections.length ? undefined : seen.set(collection, new Set()).get(collection));
       let checkpoint = create(CheckpointSchema);
       for (;;) {
         const response = await ctx.client.pull({ collections, checkpoint, limit: batchSize, clientId: ctx.clientId }, ctx.callOptions(signal));
-        for (const c of response.changes) seen.get(c.collection)?.add(c.documentId);
+        for (const c of response.changes) follow(c.collection)?.add(c.documentId);
         const cp = response.checkpoint ?? checkpoint;
         const run = this.remoteQueue.then(() => ctx.store.applyRemoteChanges(response.changes.map(fromWire), undefined, { resync: true }));
         this.remoteQueue = run.catch(() => undefined);

@@ -41,8 +41,12 @@ export interface SyncEngineConfig {
   /** The server's base URL, e.g. http://localhost:8080. */
   readonly serverUrl: string;
   readonly authToken?: string;
-  /** The collections to sync. */
-  readonly collections: readonly string[];
+  /**
+   * The collections to sync. Omitted or empty (the seed's default): every
+   * collection the token may read, including collections created later
+   * (PROTOCOL §4.8), and every local collection is pushed.
+   */
+  readonly collections?: readonly string[];
   readonly direction?: SyncDirection;
   /** Keep the live Subscribe stream open (default true); false polls with Pull every pullInterval. */
   readonly useWebSocket?: boolean;

@@ -28,6 +28,8 @@ import (
 type Config struct {
 	ServerURL   string
 	Token       string
+	// Collections to sync; empty syncs every collection the token may read,
+	// including collections created later (PROTOCOL §4.8).
 	Collections []string
 	// File is the local JSON file holding the replica.
 	File string
@@ -102,9 +104,6 @@ type Replica struct {
 // Open loads the replica file or starts a new replica, and connects unless
 // cfg.Offline.
 func Open(cfg Config) (*Replica, error) {
-	if len(cfg.Collections) == 0 {
-		return nil, errors.New("pocketsync: no collections to sync")
-	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 10 * time.Second
 	}

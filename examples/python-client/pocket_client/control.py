@@ -83,8 +83,8 @@ class Controller:
     async def _configure(self, c: control.Configure) -> control.ConfigureResult:
         if self._client:
             raise CommandFailed("failed_precondition", "already configured")
-        if not c.data_dir or not c.collections:
-            raise CommandFailed("invalid_argument", "configure needs a data_dir and collections")
+        if not c.data_dir:
+            raise CommandFailed("invalid_argument", "configure needs a data_dir")
         if c.conflict_strategy not in STRATEGIES:
             raise CommandFailed("unimplemented", f"conflict strategy {c.conflict_strategy}")
         if c.sync_mode not in SYNC_MODES:

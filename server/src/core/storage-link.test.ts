@@ -51,6 +51,7 @@ class FlakyStorage implements Storage {
   getIdempotencyRecords: Storage["getIdempotencyRecords"] = async (...args) => (this.check(), this.inner.getIdempotencyRecords(...args));
   getClientOwner: Storage["getClientOwner"] = async (clientId) => (this.check(), this.inner.getClientOwner(clientId));
   readChanges: Storage["readChanges"] = async (...args) => (this.check(), this.inner.readChanges(...args));
+  listCollections: Storage["listCollections"] = async () => (this.check(), this.inner.listCollections());
   purge: Storage["purge"] = async (cutoff) => (this.check(), this.inner.purge(cutoff));
   async commit(batch: CommitBatch, options: { sync: boolean }) {
     this.check();

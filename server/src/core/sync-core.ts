@@ -413,17 +413,23 @@ export class SyncCore {
 
   // ---- pull -------------------------------------------------------------
 
-  /** Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3). */
-  ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined): void {
+  /**
+   * Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3). `every`: the
+   * request named no collection, so the collections the checkpoint holds are
+   * judged too, listed or not (§4.8).
+   */
+  ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined, every = false): void {
     this.ensureOpen();
     if (!checkpoint) return;
-    const stale = checkpoint.epoch !== "" && checkpoint.epoch !== this.epoch
+    if (every) collections = [...new Set([...collections, ...Object.keys(checkpoint.collections)])];
+    const foreign = checkpoint.epoch !== "" && checkpoint.epoch !== this.epoch;
+    const stale = foreign
       ? [...collections]
       : collections.filter((c) => {
           const position = checkpoint.collections[c] ?? 0n;
           return position > 0n && (position < (this.purgedThrough[c] ?? 0n) || position > this.pipeline.visibleSequence);
         });
-    if (stale.length > 0) {
+    if (stale.length > 0 || foreign) {
       throw new SyncFailure(
         "failed_precondition",
         ErrorReason.RESYNC_REQUIRED,
@@ -443,6 +449,11 @@ export class SyncCore {
     }
   }
 
+  /** May `principal` read `collection` at all? */
+  mayReadCollection(principal: Principal, collection: string): boolean | Promise<boolean> {
+    return !this.options.authorize || this.options.authorize(principal, "read", collection);
+  }
+
   /**
    * May `principal` see this change? (Document-level read rules.) Answers
    * synchronously when the rule does, so live fan-out stays synchronous.
@@ -457,14 +468,43 @@ export class SyncCore {
     return changes.filter((_, i) => verdicts[i]);
   }
 
+  /**
+   * The collections a pull or subscribe reads: those named, once the
+   * principal may read each (else permission_denied); with none named, every
+   * stored collection it may read, skipping the others (PROTOCOL §4.8). Call
+   * it after reading the high-water mark, so that every collection with a
+   * change at or below it is listed.
+   */
+  async collectionsToRead(principal: Principal, requested: readonly string[]): Promise<readonly string[]> {
+    if (requested.length > 0) {
+      await this.ensureReadable(principal, requested);
+      return requested;
+    }
+    this.ensureOpen();
+    let listed: string[];
+    try {
+      listed = await this.storage.listCollections();
+    } catch (error) {
+      throw asFailure(error);
+    }
+    // A collection whose every tombstone was purged holds no change, but a
+    // checkpoint from before the purge must still be refused (§8.3).
+    const stored = [...new Set([...listed, ...Object.keys(this.purgedThrough)])];
+    if (!this.options.authorize) return stored;
+    const verdicts = await Promise.all(stored.map((c) => this.options.authorize!(principal, "read", c)));
+    return stored.filter((_, i) => verdicts[i]);
+  }
+
   async pull(
     principal: Principal,
     request: { collections: readonly string[]; checkpoint?: Checkpoint; limit?: number },
   ): Promise<PullResponse> {
     this.counters.pulls++;
-    await this.ensureReadable(principal, request.collections);
-    this.ensureResumable(request.collections, request.checkpoint);
-    const page = await this.readPage(request.collections, request.checkpoint, request.limit || this.options.defaultPullLimit, this.pipeline.visibleSequence);
+    this.ensureOpen();
+    const upTo = this.pipeline.visibleSequence;
+    const collections = await this.collectionsToRead(principal, request.collections);
+    this.ensureResumable(collections, request.checkpoint, request.collections.length === 0);
+    const page = await this.readPage(collections, request.checkpoint, request.limit || this.options.defaultPullLimit, upTo);
     const changes = await this.readableChanges(principal, page.changes);
     this.counters.changesPulled += changes.length;
     return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });

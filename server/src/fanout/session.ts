@@ -64,7 +64,15 @@ interface Held {
 type Phase = "opening" | "catching-up" | "live" | "ended";
 
 export class SubscriberSession implements LiveSubscriber {
+  /** As requested; none means every collection the principal may read (PROTOCOL §4.8). */
   readonly collections: readonly string[];
+  /**
+   * The collections whose positions the stream advances: those requested,
+   * or, following every collection, those it found readable so far.
+   */
+  private followed: string[];
+  /** Following every collection: whether the principal may read each one met. */
+  private readonly verdicts = new Map<string, boolean | Promise<boolean>>();
   private phase: Phase = "opening";
   private checkpoint: Checkpoint;
   /** Every commit at or below it has been offered. */
@@ -94,6 +102,7 @@ export class SubscriberSession implements LiveSubscriber {
     private readonly options: SessionOptions,
   ) {
     this.collections = request.collections;
+    this.followed = [...request.collections];
     this.checkpoint = request.checkpoint ?? create(CheckpointSchema, {});
     this.now = options.now ?? Date.now;
     this.lastSentAt = this.now();
@@ -104,8 +113,8 @@ export class SubscriberSession implements LiveSubscriber {
    * checkpoint (throws before anything is sent), then starts the stream.
    */
   async open(): Promise<void> {
-    await this.core.ensureReadable(this.principal, this.collections);
-    this.core.ensureResumable(this.collections, this.checkpoint);
+    const collections = await this.core.collectionsToRead(this.principal, this.collections);
+    this.core.ensureResumable(collections, this.checkpoint, this.collections.length === 0);
     if (this.phase === "ended") return;
     ({ detach: this.detach, checkpoints: this.shared } = this.hub.add(this));
     this.watermark = this.core.visibleSequence;
@@ -184,22 +193,19 @@ export class SubscriberSession implements LiveSubscriber {
 
   private deliver(entry: Held): void {
     const fresh = this.freshOf(entry.changes);
-    const checkpoint = this.advancedTo(entry.watermark);
-    if (fresh.length === 0) {
-      this.checkpoint = checkpoint; // all covered by the catch-up already
-      return;
-    }
-    const readable = this.readableOf(fresh);
+    // None fresh: all covered by the catch-up already.
+    const readable = fresh.length === 0 ? fresh : this.readableOf(fresh);
     if (Array.isArray(readable)) {
-      this.sendLive(readable, checkpoint);
+      this.sendLive(readable, this.advancedTo(entry.watermark));
       return;
     }
+    // Nothing else moves the checkpoint meanwhile: `delivering` holds the queue and the heartbeat.
     this.delivering = true;
     (readable as Promise<readonly ChangeEvent[]>).then(
       (changes) => {
         this.delivering = false;
         if (this.phase === "ended") return;
-        this.sendLive(changes, checkpoint);
+        this.sendLive(changes, this.advancedTo(entry.watermark));
         this.pump();
       },
       (error: unknown) => this.finish(error),
@@ -237,23 +243,57 @@ export class SubscriberSession implements LiveSubscriber {
    * synchronously.
    */
   private readableOf(changes: readonly ChangeEvent[]): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
-    const verdicts = changes.map((change) => this.core.canReadNow(this.principal, change));
+    const verdicts = changes.map((change) => {
+      if (this.collections.length > 0) return this.core.canReadNow(this.principal, change);
+      const collection = this.collectionVerdict(change.collection);
+      if (typeof collection === "boolean") return collection && this.core.canReadNow(this.principal, change);
+      return collection.then((ok) => ok && this.core.canReadNow(this.principal, change));
+    });
     if (verdicts.some((v) => typeof v !== "boolean")) {
       return Promise.all(verdicts).then((all) => changes.filter((_, i) => all[i]));
     }
     return verdicts.every(Boolean) ? changes : changes.filter((_, i) => verdicts[i]);
   }
 
-  /** The checkpoint once every change up to `watermark` in these collections has been sent. */
+  /**
+   * Following every collection: may the principal read `collection`? Asked
+   * once per stream (its principal's grants cannot change: §13.5); a
+   * readable one is followed from then on.
+   */
+  private collectionVerdict(collection: string): boolean | Promise<boolean> {
+    const known = this.verdicts.get(collection);
+    if (known !== undefined) return known;
+    const asked = this.core.mayReadCollection(this.principal, collection);
+    const settle = (ok: boolean) => {
+      this.verdicts.set(collection, ok);
+      if (ok) this.follow([collection]);
+      return ok;
+    };
+    if (typeof asked === "boolean") return settle(asked);
+    const pending = asked.then(settle);
+    this.verdicts.set(collection, pending);
+    return pending;
+  }
+
+  private follow(collections: readonly string[]): void {
+    for (const collection of collections) {
+      if (this.followed.includes(collection)) continue;
+      this.followed.push(collection);
+      this.verdicts.set(collection, true);
+    }
+  }
+
+  /** The checkpoint once every change up to `watermark` in the followed collections has been sent. */
   private advancedTo(watermark: bigint): Checkpoint {
     const from = this.checkpoint;
     if (watermark <= from.serverSequence) return from;
     // Nothing but these collections, none ahead: the group's shared checkpoint.
-    if (this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
+    const named = this.collections.length > 0;
+    if (named && this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
       return this.shared.at(watermark, this.core.epoch);
     }
     const positions = { ...from.collections };
-    for (const collection of this.collections) {
+    for (const collection of this.followed) {
       if ((positions[collection] ?? 0n) < watermark) positions[collection] = watermark;
     }
     return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: this.core.epoch });
@@ -264,9 +304,18 @@ export class SubscriberSession implements LiveSubscriber {
   private async catchUp(): Promise<void> {
     this.phase = "catching-up";
     try {
-      this.core.ensureResumable(this.collections, this.checkpoint);
+      if (this.collections.length > 0) this.core.ensureResumable(this.collections, this.checkpoint);
       for (;;) {
-        const page = await this.core.readPage(this.collections, this.checkpoint, this.options.pageSize, this.core.visibleSequence);
+        const upTo = this.core.visibleSequence;
+        let collections = this.collections;
+        if (collections.length === 0) {
+          // Listed after the high-water mark, as a pull does (PROTOCOL §4.8).
+          collections = await this.core.collectionsToRead(this.principal, collections);
+          if (this.ended) return;
+          this.core.ensureResumable(collections, this.checkpoint, true);
+          this.follow(collections);
+        }
+        const page = await this.core.readPage(collections, this.checkpoint, this.options.pageSize, upTo);
         const changes = await this.core.readableChanges(this.principal, page.changes);
         if (this.ended) return;
         this.checkpoint = page.checkpoint;

@@ -65,7 +65,8 @@ export function subscribeObeysSchema(request: SubscribeRequest): boolean {
 function readerObeysSchema(request: { readonly collections: readonly string[]; readonly clientId: string }): boolean {
   const { collections, clientId } = request;
   if (clientId.length > MAX_READER_ID_CHARS && codePoints(clientId) > MAX_READER_ID_CHARS) return false;
-  if (collections.length < 1 || collections.length > MAX_COLLECTIONS) return false;
+  // None: every collection the principal may read (PROTOCOL §4.8).
+  if (collections.length > MAX_COLLECTIONS) return false;
   for (let i = 0; i < collections.length; i++) {
     const collection = collections[i]!;
     if (collection.length > 64 || !COLLECTION.test(collection)) return false;

@@ -176,6 +176,24 @@ export class LevelStorage implements Storage {
     return values.map((v) => decodeChange(v as Uint8Array));
   }
 
+  async listCollections(): Promise<string[]> {
+    // A skip scan of the change index: after the first key of a collection,
+    // seek past all of its keys ("\u0001" sorts right after SEP and cannot
+    // occur in a name).
+    const found: string[] = [];
+    const keys = this.changes.keys();
+    try {
+      for (let key = await keys.next(); key !== undefined; key = await keys.next()) {
+        const collection = key.slice(0, key.indexOf(SEP));
+        found.push(collection);
+        keys.seek(`${collection}\u0001`);
+      }
+    } finally {
+      await keys.close();
+    }
+    return found;
+  }
+
   async purge(cutoffMs: number): Promise<PurgeResult> {
     const ops: BatchOp[] = [];
     const purgedThrough = { ...this.purgedThrough };

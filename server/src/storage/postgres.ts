@@ -409,6 +409,22 @@ export class PostgresStorage implements Storage {
     return rows.map(toStored);
   }
 
+  async listCollections(): Promise<string[]> {
+    // A loose index scan on the primary key (collection, server_sequence):
+    // one index probe per collection, where DISTINCT would read every row.
+    const { rows } = await this.read<{ collection: string }>(
+      `WITH RECURSIVE found AS (
+         (SELECT collection FROM ${this.s}.changes ORDER BY collection LIMIT 1)
+         UNION ALL
+         SELECT (SELECT c.collection FROM ${this.s}.changes c WHERE c.collection > found.collection ORDER BY c.collection LIMIT 1)
+           FROM found WHERE found.collection IS NOT NULL
+       )
+       SELECT collection FROM found WHERE collection IS NOT NULL`,
+      [],
+    );
+    return rows.map((r) => r.collection);
+  }
+
   async purge(cutoffMs: number): Promise<PurgeResult> {
     return this.transaction(async (client) => {
       const meta = await client.query<{ purged_through: Record<string, string> }>(`SELECT purged_through FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);

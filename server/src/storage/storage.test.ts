@@ -103,6 +103,19 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("lists every collection that holds a change, in byte order, however their names nest", async () => {
+    const storage = setup().make();
+    await storage.open();
+    expect(await storage.listCollections()).toEqual([]);
+    // Names that are prefixes of one another, and one that sorts between a name and its longer siblings.
+    const names = ["todos", "a", "a-b", "ab", "a_", "Z", "todos2"];
+    await storage.commit({ changes: names.map((name, i) => stored(name, `d${i}`, BigInt(i + 1))), idempotency: [], lastSequence: 7n }, { sync: false });
+    // Many documents in one collection cost one step, not one per document.
+    await storage.commit({ changes: Array.from({ length: 50 }, (_, i) => stored("ab", `more${i}`, BigInt(8 + i))), idempotency: [], lastSequence: 57n }, { sync: false });
+    expect(await storage.listCollections()).toEqual([...names].sort((x, y) => (Buffer.from(x) < Buffer.from(y) ? -1 : 1)));
+    await storage.close();
+  });
+
   it("moves a document written twice in one batch to its last sequence", async () => {
     const storage = setup().make();
     await storage.open();

@@ -133,6 +133,12 @@ export interface Storage {
    */
   readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]>;
   /**
+   * Every collection holding a stored change (a tombstone included), in byte
+   * order of their names. Costs a step per collection, not per document: it
+   * answers every pull and subscribe that names no collection (PROTOCOL §4.8).
+   */
+  listCollections(): Promise<string[]>;
+  /**
    * Removes tombstones, kept history and idempotency records older than
    * `cutoffMs`, raising the purge watermarks, atomically. Client-id bindings
    * are kept.

@@ -564,7 +564,8 @@ type Configure struct {
 	ServerUrl string `protobuf:"bytes,1,opt,name=server_url,json=serverUrl,proto3" json:"server_url,omitempty"`
 	// The bearer token to send with every call.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
-	// The collections to sync.
+	// The collections to sync. Empty: every collection the token may read,
+	// including collections created later (docs/PROTOCOL.md §4.8).
 	Collections []string `protobuf:"bytes,3,rep,name=collections,proto3" json:"collections,omitempty"`
 	// How to settle Conflict outcomes.
 	ConflictStrategy ConflictStrategy `protobuf:"varint,4,opt,name=conflict_strategy,json=conflictStrategy,proto3,enum=pocket.conformance.v1.ConflictStrategy" json:"conflict_strategy,omitempty"`

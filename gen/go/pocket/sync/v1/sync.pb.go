@@ -396,7 +396,8 @@ type Checkpoint struct {
 	// The highest server sequence the checkpoint covers.
 	ServerSequence uint64 `protobuf:"varint,1,opt,name=server_sequence,json=serverSequence,proto3" json:"server_sequence,omitempty"`
 	// Per collection, the highest server sequence delivered for it. A collection
-	// missing here starts from the beginning.
+	// missing here starts from the beginning: so does one created after the
+	// checkpoint, when a pull or subscribe names no collection.
 	Collections map[string]uint64 `protobuf:"bytes,2,rep,name=collections,proto3" json:"collections,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Identifies the server's data set. A checkpoint from another epoch (the
 	// server's data was restored or replaced) cannot be resumed.
@@ -939,6 +940,8 @@ func (x *Rejected) GetFieldViolations() []*errdetails.BadRequest_FieldViolation 
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The collections to read. Changes in other collections are not returned.
+	// Empty means every collection the principal may read, including those
+	// created later (see docs/PROTOCOL.md §4.8).
 	Collections []string `protobuf:"bytes,1,rep,name=collections,proto3" json:"collections,omitempty"`
 	// Where to start; absent or empty means from the beginning.
 	Checkpoint *Checkpoint `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
@@ -1077,7 +1080,8 @@ func (x *PullResponse) GetHasMore() bool {
 // SubscribeRequest opens a live stream of changes.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The collections to follow.
+	// The collections to follow. Empty means every collection the principal
+	// may read, including those created later (see docs/PROTOCOL.md §4.8).
 	Collections []string `protobuf:"bytes,1,rep,name=collections,proto3" json:"collections,omitempty"`
 	// Where to start; absent or empty means from the beginning.
 	Checkpoint *Checkpoint `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
@@ -1419,9 +1423,9 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12P\n" +
-	"\x10field_violations\x18\x04 \x03(\v2%.google.rpc.BadRequest.FieldViolationR\x0ffieldViolations\"\xe2\x01\n" +
-	"\vPullRequest\x12P\n" +
-	"\vcollections\x18\x01 \x03(\tB.\xbaH+\x92\x01(\b\x01\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
+	"\x10field_violations\x18\x04 \x03(\v2%.google.rpc.BadRequest.FieldViolationR\x0ffieldViolations\"\xe0\x01\n" +
+	"\vPullRequest\x12N\n" +
+	"\vcollections\x18\x01 \x03(\tB,\xbaH)\x92\x01&\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.pocket.sync.v1.CheckpointR\n" +
 	"checkpoint\x12\x1e\n" +
@@ -1432,9 +1436,9 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.pocket.sync.v1.CheckpointR\n" +
 	"checkpoint\x12\x19\n" +
-	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"\x86\x02\n" +
-	"\x10SubscribeRequest\x12P\n" +
-	"\vcollections\x18\x01 \x03(\tB.\xbaH+\x92\x01(\b\x01\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"\x84\x02\n" +
+	"\x10SubscribeRequest\x12N\n" +
+	"\vcollections\x18\x01 \x03(\tB,\xbaH)\x92\x01&\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.pocket.sync.v1.CheckpointR\n" +
 	"checkpoint\x12%\n" +

@@ -226,7 +226,8 @@ export type Configure = Message<"pocket.conformance.v1.Configure"> & {
   token: string;
 
   /**
-   * The collections to sync.
+   * The collections to sync. Empty: every collection the token may read,
+   * including collections created later (docs/PROTOCOL.md §4.8).
    *
    * @generated from field: repeated string collections = 3;
    */
