@@ -178,6 +178,14 @@ describe("validation rules in the schema", () => {
     expect(validator.validate(pb.PushRequestSchema, upd).kind).toBe("invalid");
   });
 
+  it("refuses a pushed removal: only the server sends them (§13.6)", () => {
+    const removal = validPush();
+    removal.changes[0]!.removed = true;
+    const result = validator.validate(pb.PushRequestSchema, removal);
+    expect(result.kind).toBe("invalid");
+    expect(result.kind === "invalid" && result.violations.map((v) => v.ruleId)).toContain("change.removal_from_server_only");
+  });
+
   it("refuses a change without operation, client sequence or timestamp", () => {
     const push = validPush();
     push.changes[0]!.operation = pb.Operation.UNSPECIFIED;
@@ -188,8 +196,8 @@ describe("validation rules in the schema", () => {
     expect(result.kind === "invalid" && result.violations.length).toBeGreaterThanOrEqual(3);
   });
 
-  it("refuses a pull with no collections or a page over 1000", () => {
-    expect(validator.validate(pb.PullRequestSchema, create(pb.PullRequestSchema, {})).kind).toBe("invalid");
+  it("accepts a pull naming no collection (every readable one, §4.8); refuses a page over 1000 and repeated names", () => {
+    expect(validator.validate(pb.PullRequestSchema, create(pb.PullRequestSchema, {})).kind).toBe("valid");
     const tooBig = create(pb.PullRequestSchema, { collections: ["todos"], limit: 1001 });
     expect(validator.validate(pb.PullRequestSchema, tooBig).kind).toBe("invalid");
     const dup = create(pb.PullRequestSchema, { collections: ["todos", "todos"] });

@@ -45,6 +45,11 @@ export interface RemoteChange {
   readonly timestamp: Timestamp;
   /** The client whose change produced this state. */
   readonly clientId: string;
+  /**
+   * A removal (PROTOCOL §13.6): the principal may no longer read the
+   * document. The local copy goes; nothing is pushed, no tombstone is kept.
+   */
+  readonly removed?: boolean;
 }
 
 /** A pushed change and what the server committed for it. */

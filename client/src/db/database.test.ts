@@ -277,6 +277,29 @@ describe("local database", () => {
     expect(await db.syncStore.pendingCount(["todos"])).toBe(0);
   });
 
+  it("applies a removal by dropping the local copy without pushing anything; a pending change stays until the server refuses it", async () => {
+    const db = await memoryDb();
+    const todos = db.collection("todos");
+    const store = db.syncStore;
+    await store.applyRemoteChanges([remote("moved", "1-m", 1n, { v: 1 }), remote("edited", "1-e", 2n, { v: 1 })], undefined);
+    await todos.update("edited", { v: 2 });
+    const events = firstValueFrom(todos.changes().pipe(take(1), toArray()));
+    const removal = (id: string, seq: bigint) => ({ ...remote(id, "", seq, null), removed: true });
+    await store.applyRemoteChanges([removal("moved", 3n), removal("edited", 4n), removal("never-seen", 5n)], new Uint8Array([9]));
+    expect(await todos.get("moved")).toBeNull();
+    expect((await events)[0]).toMatchObject({ operation: "delete", documentId: "moved", isFromSync: true });
+    // Nothing to push for the removed copy; the local edit is still pending, with no server state to fall back to.
+    const pending = await store.pendingChanges(["todos"], 10);
+    expect(pending.map((p) => p.documentId)).toEqual(["edited"]);
+    expect(await todos.get("never-seen")).toBeNull();
+    await store.reject(pending[0]!);
+    expect(await todos.get("edited")).toBeNull();
+    // A removal older than the state held is stale and ignored.
+    await store.applyRemoteChanges([remote("back", "1-b", 7n, { v: 1 })], undefined);
+    await store.applyRemoteChanges([removal("back", 6n)], undefined);
+    expect(await todos.get("back")).not.toBeNull();
+  });
+
   it("finishes a resync by deleting documents the server no longer has, keeping pending ones", async () => {
     const db = await memoryDb();
     const todos = db.collection("todos");

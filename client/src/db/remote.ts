@@ -19,6 +19,11 @@ export async function applyRemote(core: DbCore, changes: readonly RemoteChange[]
     const record = staged.has(key) ? staged.get(key) : stored[n];
     core.hlc.observe(change.timestamp);
     const known = record?.server;
+    if (change.removed) {
+      if (!record || (known && !options.resync && BigInt(known.seq) >= change.serverSequence)) continue;
+      removeCopy(core, key, change, record, staged, ops, events);
+      continue;
+    }
     if (known && (known.rev === change.revision || (!options.resync && BigInt(known.seq) >= change.serverSequence))) continue;
     const server = serverStateOf(change);
     let next: DocRecord;
@@ -35,6 +40,24 @@ export async function applyRemote(core: DbCore, changes: readonly RemoteChange[]
   }
   if (checkpoint) ops.push(checkpointOp(checkpoint));
   await core.commit(ops, events);
+}
+
+/**
+ * A removal (PROTOCOL §13.6): the copy is dropped, as if never received, and
+ * nothing is pushed. A pending local change stays (without a server state):
+ * its push is refused, and the refusal then drops it.
+ */
+function removeCopy(core: DbCore, key: string, change: RemoteChange, record: DocRecord, staged: Map<string, DocRecord | undefined>, ops: BatchOp[], events: FeedEvents): void {
+  if (record.pending !== undefined) {
+    const next: DocRecord = { ...record };
+    delete next.server;
+    staged.set(key, next);
+    ops.push({ type: "put", key, value: encodeRecord(next) });
+    return;
+  }
+  staged.set(key, undefined);
+  ops.push({ type: "del", key });
+  core.feed.remoteEvent(change.collection, change.documentId, record, undefined, events);
 }
 
 /**

@@ -12,7 +12,16 @@
 // readers were already given.
 import { isStorageUnavailable } from "../storage/errors.js";
 import { ErrorReason, SyncFailure } from "./failures.js";
-import { ClientIdAlreadyBound, type ClientOwner, type CommitBatch, type DocumentKey, type IdempotencyRecord, type Storage, type StoredChange } from "../storage/types.js";
+import {
+  ClientIdAlreadyBound,
+  type ClientOwner,
+  type CommitBatch,
+  type DocumentKey,
+  type IdempotencyRecord,
+  type Storage,
+  type StoredChange,
+  type SupersededState,
+} from "../storage/types.js";
 
 const MAX_JOBS_PER_GROUP = 256;
 
@@ -23,6 +32,7 @@ export class Transaction {
   readonly changes: StoredChange[] = [];
   readonly records: IdempotencyRecord[] = [];
   readonly history: StoredChange[] = [];
+  readonly superseded: SupersededState[] = [];
   readonly owners: ClientOwner[] = [];
   private readonly documents = new Map<string, StoredChange>();
   private readonly recordIndex = new Map<string, IdempotencyRecord>();
@@ -79,6 +89,11 @@ export class Transaction {
     this.history.push(superseded);
   }
 
+  /** Keeps a superseded state by the sequence that superseded it, for read rules (PROTOCOL §13.6). */
+  supersede(state: SupersededState): void {
+    this.superseded.push(state);
+  }
+
   getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
     return this.storage.getHistoricState(collection, documentId, revision);
   }
@@ -87,6 +102,7 @@ export class Transaction {
   mergeInto(group: Transaction): void {
     for (const change of this.changes) group.write(change);
     for (const kept of this.history) group.keep(kept);
+    for (const state of this.superseded) group.supersede(state);
     for (const record of this.records) {
       group.records.push(record);
       group.recordIndex.set(`${record.clientId}\u0000${record.clientSequence}`, record);
@@ -266,7 +282,14 @@ export class CommitPipeline {
       for (const { job } of done) job.reject(failure);
       return;
     }
-    const batch: CommitBatch = { changes: group.changes, history: group.history, idempotency: group.records, owners: group.owners, lastSequence: this.assigned };
+    const batch: CommitBatch = {
+      changes: group.changes,
+      history: group.history,
+      superseded: group.superseded,
+      idempotency: group.records,
+      owners: group.owners,
+      lastSequence: this.assigned,
+    };
     try {
       await this.storage.commit(batch, this.options);
     } catch (error) {

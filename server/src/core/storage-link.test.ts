@@ -52,6 +52,7 @@ class FlakyStorage implements Storage {
   getClientOwner: Storage["getClientOwner"] = async (clientId) => (this.check(), this.inner.getClientOwner(clientId));
   readChanges: Storage["readChanges"] = async (...args) => (this.check(), this.inner.readChanges(...args));
   listCollections: Storage["listCollections"] = async () => (this.check(), this.inner.listCollections());
+  getStatesAt: Storage["getStatesAt"] = async (queries) => (this.check(), this.inner.getStatesAt(queries));
   purge: Storage["purge"] = async (cutoff) => (this.check(), this.inner.purge(cutoff));
   async commit(batch: CommitBatch, options: { sync: boolean }) {
     this.check();

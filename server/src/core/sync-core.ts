@@ -29,6 +29,7 @@ import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCod
 import { asFailure, CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
 import { StorageLink, type Availability } from "./storage-link.js";
 import { nextRevision } from "./revisions.js";
+import { Visibility, type Positions } from "./visibility.js";
 
 /** Whoever a request acts for, as established by authentication. */
 export interface Principal {
@@ -71,6 +72,15 @@ export type Validate = (input: {
 export interface SyncCoreOptions {
   readonly conflicts?: ConflictPolicy;
   readonly authorize?: Authorize;
+  /**
+   * `authorize`'s read verdict depends on the document's state (its owner
+   * field, a share list), not only on its collection. The server then keeps
+   * every superseded state for the tombstone retention and sends a removal
+   * when a document stops being readable to a principal that may hold it
+   * (move-out, PROTOCOL §13.6). Without it, a document that stops matching
+   * stays on the devices that have it.
+   */
+  readonly documentReadRule?: boolean;
   readonly validate?: Validate;
   /**
    * "process" (default): an acknowledged push survives the process being
@@ -121,6 +131,7 @@ export class SyncCore {
   private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
   private purgedThrough: Readonly<Record<string, bigint>> = {};
   private openedEpoch = "";
+  private readonly visibility: Visibility;
 
   private constructor(
     private readonly storage: Storage,
@@ -129,6 +140,7 @@ export class SyncCore {
     const merged = { ...DEFAULTS, now: Date.now, ...options };
     this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
     this.pipeline = new CommitPipeline(storage, undefined, { sync: options.durability === "fsync" });
+    this.visibility = new Visibility(storage, options.authorize, options.documentReadRule === true);
     this.link = new StorageLink(storage, this.pipeline, (meta: StorageMeta) => {
       this.openedEpoch = meta.epoch;
       this.purgedThrough = meta.purgedThrough;
@@ -397,6 +409,7 @@ export class SyncCore {
     if (current && !current.deleted && usesBase(strategyFor(this.options.conflicts ?? {}, change.collection))) {
       tx.keep({ event: current, committedAtMs });
     }
+    if (current && this.visibility.perDocument) tx.supersede({ event: current, supersededBy: serverSequence, supersededAtMs: committedAtMs });
     tx.write(stored, {
       clientId: change.clientId,
       clientSequence: change.clientSequence,
@@ -459,13 +472,21 @@ export class SyncCore {
    * synchronously when the rule does, so live fan-out stays synchronous.
    */
   canReadNow(principal: Principal, change: ChangeEvent): boolean | Promise<boolean> {
-    return !this.options.authorize || this.options.authorize(principal, "read", change.collection, change);
+    return this.visibility.canRead(principal, change);
   }
 
-  /** The changes `principal` may read, in order. */
-  async readableChanges(principal: Principal, changes: readonly ChangeEvent[]): Promise<ChangeEvent[]> {
-    const verdicts = await Promise.all(changes.map((change) => this.canReadNow(principal, change)));
-    return changes.filter((_, i) => verdicts[i]);
+  /**
+   * What `principal` is sent of `changes`, read after `positions` (a
+   * checkpoint's): the readable ones, and removals for documents it may hold
+   * but may no longer read (PROTOCOL §13.6).
+   */
+  visibleChanges(principal: Principal, changes: readonly ChangeEvent[], positions: Positions): Promise<ChangeEvent[]> {
+    return this.visibility.of(principal, changes, positions);
+  }
+
+  /** The same, given the read verdicts; synchronous unless a kept state must be read. */
+  settleVisible(principal: Principal, changes: readonly ChangeEvent[], verdicts: readonly boolean[], positions: Positions): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
+    return this.visibility.settle(principal, changes, verdicts, positions);
   }
 
   /**
@@ -505,7 +526,7 @@ export class SyncCore {
     const collections = await this.collectionsToRead(principal, request.collections);
     this.ensureResumable(collections, request.checkpoint, request.collections.length === 0);
     const page = await this.readPage(collections, request.checkpoint, request.limit || this.options.defaultPullLimit, upTo);
-    const changes = await this.readableChanges(principal, page.changes);
+    const changes = await this.visibleChanges(principal, page.changes, request.checkpoint?.collections ?? {});
     this.counters.changesPulled += changes.length;
     return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });
   }

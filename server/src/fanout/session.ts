@@ -238,9 +238,11 @@ export class SubscriberSession implements LiveSubscriber {
   }
 
   /**
-   * The changes the principal may read: the same array when all are (so the
-   * shared encoding is used), synchronously when the read rule answers
-   * synchronously.
+   * What the principal is sent of these changes: those it may read, and
+   * removals where a per-document read rule stopped matching (PROTOCOL
+   * §13.6). The same array when all are readable (so the shared encoding is
+   * used), synchronously when the read rule answers synchronously and no
+   * kept state must be read.
    */
   private readableOf(changes: readonly ChangeEvent[]): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
     const verdicts = changes.map((change) => {
@@ -249,10 +251,12 @@ export class SubscriberSession implements LiveSubscriber {
       if (typeof collection === "boolean") return collection && this.core.canReadNow(this.principal, change);
       return collection.then((ok) => ok && this.core.canReadNow(this.principal, change));
     });
+    // Read before anything moves the checkpoint: the position the changes come after (PROTOCOL §13.6).
+    const positions = this.checkpoint.collections;
     if (verdicts.some((v) => typeof v !== "boolean")) {
-      return Promise.all(verdicts).then((all) => changes.filter((_, i) => all[i]));
+      return Promise.all(verdicts).then((all) => this.core.settleVisible(this.principal, changes, all, positions));
     }
-    return verdicts.every(Boolean) ? changes : changes.filter((_, i) => verdicts[i]);
+    return this.core.settleVisible(this.principal, changes, verdicts as boolean[], positions);
   }
 
   /**
@@ -316,7 +320,7 @@ export class SubscriberSession implements LiveSubscriber {
           this.follow(collections);
         }
         const page = await this.core.readPage(collections, this.checkpoint, this.options.pageSize, upTo);
-        const changes = await this.core.readableChanges(this.principal, page.changes);
+        const changes = await this.core.visibleChanges(this.principal, page.changes, this.checkpoint.collections);
         if (this.ended) return;
         this.checkpoint = page.checkpoint;
         this.send({

@@ -34,6 +34,7 @@ export function pushObeysSchema(request: PushRequest): boolean {
     if (document.length * 3 > MAX_DOCUMENT_BYTES && Buffer.byteLength(document, "utf8") > MAX_DOCUMENT_BYTES) return false;
     if (baseRevision.length > MAX_BASE_REVISION_CHARS && codePoints(baseRevision) > MAX_BASE_REVISION_CHARS) return false;
     if (clientSequence <= 0n) return false;
+    if (change.removed) return false;
     if (!timestamp || timestamp.wallTimeMs <= 0n) return false;
     if (operation !== OPERATION_DELETE && document === "") return false;
     if (operation === OPERATION_DELETE && document !== "") return false;

@@ -13,8 +13,10 @@ import {
   type PurgeResult,
   type Storage,
   type StorageMeta,
+  type StateQuery,
   type StoredChange,
 } from "./types.js";
+import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
 type Db = AbstractLevel<string | Buffer | Uint8Array, string, unknown>;
 type Sub = AbstractSublevel<Db, string | Buffer | Uint8Array, string, unknown>;
@@ -24,6 +26,8 @@ type Sub = AbstractSublevel<Db, string | Buffer | Uint8Array, string, unknown>;
 const SEP = "\u0000";
 const seqKey = (collection: string, sequence: bigint) => `${collection}${SEP}${sequence.toString().padStart(20, "0")}`;
 const docKey = (collection: string, documentId: string) => `${collection}${SEP}${documentId}`;
+const padded = (sequence: bigint) => sequence.toString().padStart(20, "0");
+const stateKey = (collection: string, documentId: string, supersededBy: bigint) => `${docKey(collection, documentId)}${SEP}${padded(supersededBy)}`;
 const idemKey = (clientId: string, clientSequence: bigint) => `${clientId}${SEP}${clientSequence.toString().padStart(20, "0")}`;
 
 type BatchOp = { type: "put" | "del"; key: string; value?: unknown; sublevel: Sub };
@@ -45,9 +49,10 @@ export class LevelStorage implements Storage {
   private readonly idempotency: Sub; // clientId+clientSequence -> record
   private readonly history: Sub; // collection+documentId+revision -> superseded change
   private readonly owners: Sub; // clientId -> principal id
+  private readonly states: Sub; // collection+documentId+supersededBy -> superseded change (read rules)
   private readonly meta: Sub;
   /** Each sublevel's key prefix, for writing through the root. */
-  private readonly prefixes: { changes: string; documents: string; idempotency: string; history: string; owners: string; meta: string };
+  private readonly prefixes: { changes: string; documents: string; idempotency: string; history: string; owners: string; states: string; meta: string };
   private epoch = "";
   private lastSequence = 0n;
   private purgedThrough: Record<string, bigint> = {};
@@ -58,6 +63,7 @@ export class LevelStorage implements Storage {
     this.idempotency = db.sublevel("i", { valueEncoding: "utf8" }) as Sub;
     this.history = db.sublevel("h", { valueEncoding: "view" }) as Sub;
     this.owners = db.sublevel("o", { valueEncoding: "utf8" }) as Sub;
+    this.states = db.sublevel("s", { valueEncoding: "view" }) as Sub;
     this.meta = db.sublevel("m", { valueEncoding: "utf8" }) as Sub;
     this.prefixes = {
       changes: this.changes.prefix,
@@ -65,6 +71,7 @@ export class LevelStorage implements Storage {
       idempotency: this.idempotency.prefix,
       history: this.history.prefix,
       owners: this.owners.prefix,
+      states: this.states.prefix,
       meta: this.meta.prefix,
     };
   }
@@ -110,6 +117,15 @@ export class LevelStorage implements Storage {
     });
   }
 
+  async getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>> {
+    return Promise.all(queries.map(async ({ collection, documentId, sequence }) => {
+      // The first state superseded after `sequence`: the document's state then, if it already existed.
+      const [value] = await this.states.values({ gt: stateKey(collection, documentId, sequence), lt: `${docKey(collection, documentId)}\u0001`, limit: 1 }).all();
+      const event = value === undefined ? undefined : decodeChange(value as Uint8Array).event;
+      return event && event.serverSequence <= sequence ? event : undefined;
+    }));
+  }
+
   async getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
     const value = await this.history.get(`${docKey(collection, documentId)}${SEP}${revision}`);
     return value === undefined ? undefined : decodeChange(value as Uint8Array);
@@ -131,7 +147,7 @@ export class LevelStorage implements Storage {
     // sublevel operations (option merging, encoding lookups, re-prefixing)
     // cost more than LevelDB's write itself. The bytes on disk are the same.
     const ops: RawOp[] = [];
-    const { changes, documents, history, idempotency, meta, owners: ownersPrefix } = this.prefixes;
+    const { changes, documents, history, idempotency, meta, owners: ownersPrefix, states } = this.prefixes;
     // LevelDB has no constraints; one process writes, so reading first is
     // enough to give bindings the same all-or-nothing rule as PostgreSQL's key.
     const owners = batch.owners ?? [];
@@ -160,6 +176,9 @@ export class LevelStorage implements Storage {
     for (const kept of batch.history ?? []) {
       const { collection, documentId, revision } = kept.event;
       ops.push({ type: "put", key: `${history}${docKey(collection, documentId)}${SEP}${revision}`, value: encodeChange(kept) });
+    }
+    for (const { event, supersededBy, supersededAtMs } of batch.superseded ?? []) {
+      ops.push({ type: "put", key: states + stateKey(event.collection, event.documentId, supersededBy), value: encodeChange({ event, committedAtMs: supersededAtMs }) });
     }
     for (const record of batch.idempotency) {
       ops.push({ type: "put", key: idempotency + idemKey(record.clientId, record.clientSequence), value: utf8.encode(encodeRecord(record)) });
@@ -209,6 +228,14 @@ export class LevelStorage implements Storage {
     }
     for await (const [key, value] of this.history.iterator()) {
       if (decodeChange(value as Uint8Array).committedAtMs < cutoffMs) ops.push({ type: "del", key, sublevel: this.history });
+    }
+    for await (const [key, value] of this.states.iterator()) {
+      const { event, committedAtMs } = decodeChange(value as Uint8Array);
+      if (committedAtMs >= cutoffMs) continue;
+      ops.push({ type: "del", key, sublevel: this.states });
+      // A checkpoint below its successor might need this state (PROTOCOL §13.6).
+      const supersededBy = BigInt(key.slice(key.lastIndexOf(SEP) + 1));
+      if (supersededBy > (purgedThrough[event.collection] ?? 0n)) purgedThrough[event.collection] = supersededBy;
     }
     let idempotencyRecordsPurged = 0;
     for await (const [key, value] of this.idempotency.iterator()) {

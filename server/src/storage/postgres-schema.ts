@@ -67,6 +67,22 @@ CREATE TABLE IF NOT EXISTS ${s}.client_owners (
   principal text NOT NULL
 );
 `;
+// Added for per-document read rules (PROTOCOL §13.6): the states commits
+// superseded, found by the sequence that superseded them. Created on open
+// where missing, like client_owners.
+const supersededTable = (s: string) => `
+CREATE TABLE IF NOT EXISTS ${s}.superseded (
+  collection text COLLATE "C" NOT NULL,
+  document_id text COLLATE "C" NOT NULL,
+  superseded_by bigint NOT NULL,
+  server_sequence bigint NOT NULL,
+  event bytea NOT NULL,
+  superseded_at_ms double precision NOT NULL,
+  PRIMARY KEY (collection, document_id, superseded_by)
+);
+CREATE INDEX IF NOT EXISTS superseded_at ON ${s}.superseded (superseded_at_ms);
+`;
+
 /** The primary key of client_owners, as PostgreSQL names it. */
 export const CLIENT_OWNERS_KEY = "client_owners_pkey";
 
@@ -86,6 +102,8 @@ export async function prepareSchema(client: pg.ClientBase, schema: string, quote
     if (!present.rows[0]?.present) await client.query(tables(quoted));
     const owners = await client.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${quoted}.client_owners`]);
     if (!owners.rows[0]?.present) await client.query(clientOwnersTable(quoted));
+    const superseded = await client.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${quoted}.superseded`]);
+    if (!superseded.rows[0]?.present) await client.query(supersededTable(quoted));
     await client.query(
       `INSERT INTO ${quoted}.meta (id, format, epoch, last_sequence, purged_through) VALUES (1, $1, $2, 0, '{}') ON CONFLICT (id) DO NOTHING`,
       [FORMAT, randomUUID()],

@@ -43,9 +43,11 @@ import {
   type PurgeResult,
   type Storage,
   type StorageEvent,
+  type StateQuery,
   type StorageMeta,
   type StoredChange,
 } from "./types.js";
+import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
 export interface PostgresStorageOptions {
   /** A libpq connection URL: postgres://user:password@host:port/database */
@@ -293,6 +295,26 @@ export class PostgresStorage implements Storage {
     return result;
   }
 
+  async getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>> {
+    if (queries.length === 0) return [];
+    // Per query, the first state superseded after its sequence: the
+    // document's state then, if it already existed (server_sequence <= at).
+    const { rows } = await this.read<{ i: string; event: Buffer }>(
+      `SELECT q.i, s.event
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS q(collection, document_id, at, i)
+         CROSS JOIN LATERAL (
+           SELECT event, server_sequence FROM ${this.s}.superseded x
+            WHERE x.collection = q.collection AND x.document_id = q.document_id AND x.superseded_by > q.at
+            ORDER BY x.superseded_by LIMIT 1
+         ) s
+        WHERE s.server_sequence <= q.at`,
+      [queries.map((q) => q.collection), queries.map((q) => q.documentId), queries.map((q) => q.sequence.toString())],
+    );
+    const result: Array<ChangeEvent | undefined> = queries.map(() => undefined);
+    for (const row of rows) result[Number(row.i) - 1] = decodeEvent(row.event);
+    return result;
+  }
+
   async getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
     const { rows } = await this.read<ChangeRow>(
       `SELECT event, committed_at_ms FROM ${this.s}.history WHERE collection = $1 AND document_id = $2 AND revision = $3`,
@@ -325,6 +347,7 @@ export class PostgresStorage implements Storage {
     const changes = lastByKey(batch.changes, (c) => `${c.event.collection}\u0000${c.event.documentId}`);
     const history = lastByKey(batch.history ?? [], (h) => `${h.event.collection}\u0000${h.event.documentId}\u0000${h.event.revision}`);
     const records = lastByKey(batch.idempotency, (r) => `${r.clientId}\u0000${r.clientSequence}`);
+    const superseded = batch.superseded ?? [];
     await this.transaction(async (client) => {
       if (options.sync) await client.query("SET LOCAL synchronous_commit = on");
       if (changes.length) {
@@ -367,6 +390,22 @@ export class PostgresStorage implements Storage {
             history.map((h) => h.event.revision),
             history.map((h) => bytes(h.event)),
             history.map((h) => h.committedAtMs),
+          ],
+        );
+      }
+      if (superseded.length) {
+        await client.query(
+          `INSERT INTO ${this.s}.superseded (collection, document_id, superseded_by, server_sequence, event, superseded_at_ms)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[], $6::float8[])
+           ON CONFLICT (collection, document_id, superseded_by) DO UPDATE
+             SET server_sequence = EXCLUDED.server_sequence, event = EXCLUDED.event, superseded_at_ms = EXCLUDED.superseded_at_ms`,
+          [
+            superseded.map((s) => s.event.collection),
+            superseded.map((s) => s.event.documentId),
+            superseded.map((s) => s.supersededBy.toString()),
+            superseded.map((s) => s.event.serverSequence.toString()),
+            superseded.map((s) => bytes(s.event)),
+            superseded.map((s) => s.supersededAtMs),
           ],
         );
       }
@@ -442,6 +481,12 @@ export class PostgresStorage implements Storage {
         [cutoffMs],
       );
       await client.query(`DELETE FROM ${this.s}.history WHERE committed_at_ms < $1`, [cutoffMs]);
+      // A checkpoint below a purged state's successor might need it (PROTOCOL §13.6).
+      const states = await client.query<{ collection: string; through: string }>(
+        `WITH gone AS (DELETE FROM ${this.s}.superseded WHERE superseded_at_ms < $1 RETURNING collection, superseded_by)
+         SELECT collection, max(superseded_by)::text AS through FROM gone GROUP BY collection`,
+        [cutoffMs],
+      );
       const records = await client.query(`DELETE FROM ${this.s}.idempotency WHERE committed_at_ms < $1`, [cutoffMs]);
       let tombstonesPurged = 0;
       for (const row of tombstones.rows) {
@@ -449,7 +494,11 @@ export class PostgresStorage implements Storage {
         const through = BigInt(row.through);
         if (through > (purgedThrough[row.collection] ?? 0n)) purgedThrough[row.collection] = through;
       }
-      if (tombstones.rows.length) {
+      for (const row of states.rows) {
+        const through = BigInt(row.through);
+        if (through > (purgedThrough[row.collection] ?? 0n)) purgedThrough[row.collection] = through;
+      }
+      if (tombstones.rows.length || states.rows.length) {
         await client.query(`UPDATE ${this.s}.meta SET purged_through = $1::jsonb WHERE id = 1`, [
           JSON.stringify(Object.fromEntries(Object.entries(purgedThrough).map(([k, v]) => [k, v.toString()]))),
         ]);

@@ -116,6 +116,25 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("keeps superseded states by the sequence that superseded them, and answers the state a document had at a sequence", async () => {
+    const storage = setup().make();
+    await storage.open();
+    const v1 = stored("t", "a", 1n);
+    const v3 = stored("t", "a", 3n);
+    await storage.commit({ changes: [v1, stored("t", "b", 2n)], idempotency: [], lastSequence: 2n }, { sync: false });
+    await storage.commit({ changes: [v3], superseded: [{ event: v1.event, supersededBy: 3n, supersededAtMs: 50 }], idempotency: [], lastSequence: 3n }, { sync: false });
+    await storage.commit({ changes: [stored("t", "a", 6n)], superseded: [{ event: v3.event, supersededBy: 6n, supersededAtMs: 500 }], idempotency: [], lastSequence: 6n }, { sync: false });
+    const at = (documentId: string, sequence: bigint, collection = "t") => ({ collection, documentId, sequence });
+    const states = await storage.getStatesAt([at("a", 0n), at("a", 1n), at("a", 2n), at("a", 3n), at("a", 5n), at("a", 6n), at("b", 2n), at("a", 2n, "other")]);
+    expect(states.map((s) => s?.serverSequence)).toEqual([undefined, 1n, 1n, 3n, 3n, undefined, undefined, undefined]);
+    expect(await storage.getStatesAt([])).toEqual([]);
+    // Purged with the retention: the watermark rises to the sequence that superseded it.
+    const result = await storage.purge(100);
+    expect(result.purgedThrough).toEqual({ t: 3n });
+    expect((await storage.getStatesAt([at("a", 1n), at("a", 4n)])).map((s) => s?.serverSequence)).toEqual([undefined, 3n]);
+    await storage.close();
+  });
+
   it("moves a document written twice in one batch to its last sequence", async () => {
     const storage = setup().make();
     await storage.open();

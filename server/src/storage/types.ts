@@ -60,6 +60,23 @@ export class ClientIdAlreadyBound extends Error {
   }
 }
 
+/**
+ * A state a commit replaced, kept so that a per-document read rule can be
+ * judged against the state a reader's checkpoint stands at (PROTOCOL §13.6).
+ */
+export interface SupersededState {
+  readonly event: ChangeEvent;
+  /** The sequence of the change that replaced it. */
+  readonly supersededBy: bigint;
+  /** When it was replaced: it is purged with the tombstone retention from then. */
+  readonly supersededAtMs: number;
+}
+
+/** Which state of a document to look up: the one it had at `sequence`. */
+export interface StateQuery extends DocumentKey {
+  readonly sequence: bigint;
+}
+
 /** Everything one commit group writes; applied all or nothing. */
 export interface CommitBatch {
   /** New latest states. A document's previous index entry is replaced. */
@@ -69,6 +86,8 @@ export interface CommitBatch {
    * them can be merged three-way; `committedAtMs` is when they were superseded.
    */
   readonly history?: readonly StoredChange[];
+  /** Superseded states kept for per-document read rules (PROTOCOL §13.6). */
+  readonly superseded?: readonly SupersededState[];
   readonly idempotency: readonly IdempotencyRecord[];
   /**
    * New client-id bindings. Binding a client id that is already bound fails
@@ -116,6 +135,13 @@ export interface Storage {
   watch?(listener: (event: StorageEvent) => void): () => void;
   /** The latest stored change of each document, in the order asked. */
   getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>>;
+  /**
+   * The state each document had at a sequence, among the states kept in
+   * `CommitBatch.superseded`: the one whose own sequence is at or below it
+   * and whose successor's is above. Undefined when none is kept (the document
+   * did not exist then, its state then is still its latest, or it was purged).
+   */
+  getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>>;
   /** A superseded state kept in `CommitBatch.history`, by its revision. */
   getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined>;
   getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>>;
@@ -139,9 +165,10 @@ export interface Storage {
    */
   listCollections(): Promise<string[]>;
   /**
-   * Removes tombstones, kept history and idempotency records older than
-   * `cutoffMs`, raising the purge watermarks, atomically. Client-id bindings
-   * are kept.
+   * Removes tombstones, kept history, superseded states and idempotency
+   * records older than `cutoffMs`, raising the purge watermarks, atomically:
+   * to a purged tombstone's sequence, and to the sequence that superseded a
+   * purged superseded state. Client-id bindings are kept.
    */
   purge(cutoffMs: number): Promise<PurgeResult>;
   close(): Promise<void>;

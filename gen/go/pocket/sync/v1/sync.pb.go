@@ -275,7 +275,16 @@ type ChangeEvent struct {
 	// Server: the position of this change in the server's total order.
 	ServerSequence uint64 `protobuf:"varint,10,opt,name=server_sequence,json=serverSequence,proto3" json:"server_sequence,omitempty"`
 	// Server: true when the document is a tombstone (it was deleted).
-	Deleted       bool `protobuf:"varint,11,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,11,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Server: true when this is a removal, not a change: the principal may no
+	// longer read the document (a read rule stopped matching it), so the client
+	// removes its local copy WITHOUT deleting the document for anyone else and
+	// without pushing anything. A removal carries collection, document_id and
+	// server_sequence; operation is OPERATION_DELETE and deleted is true (so a
+	// client from before this field removes its copy too), every other field is
+	// empty: nothing of the state the principal may not read is disclosed. See
+	// docs/PROTOCOL.md §13.6.
+	Removed       bool `protobuf:"varint,12,opt,name=removed,proto3" json:"removed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -383,6 +392,13 @@ func (x *ChangeEvent) GetServerSequence() uint64 {
 func (x *ChangeEvent) GetDeleted() bool {
 	if x != nil {
 		return x.Deleted
+	}
+	return false
+}
+
+func (x *ChangeEvent) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
 	}
 	return false
 }
@@ -1366,7 +1382,7 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\x12HybridLogicalClock\x12)\n" +
 	"\fwall_time_ms\x18\x01 \x01(\x04B\a\xbaH\x042\x02 \x00R\n" +
 	"wallTimeMs\x12\x18\n" +
-	"\alogical\x18\x02 \x01(\rR\alogical\"\xc2\a\n" +
+	"\alogical\x18\x02 \x01(\rR\alogical\"\xd6\b\n" +
 	"\vChangeEvent\x12D\n" +
 	"\toperation\x18\x01 \x01(\x0e2\x19.pocket.sync.v1.OperationB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\toperation\x12C\n" +
 	"\n" +
@@ -1382,10 +1398,12 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\ttimestamp\x18\t \x01(\v2\".pocket.sync.v1.HybridLogicalClockB\x06\xbaH\x03\xc8\x01\x01R\ttimestamp\x12'\n" +
 	"\x0fserver_sequence\x18\n" +
 	" \x01(\x04R\x0eserverSequence\x12\x18\n" +
-	"\adeleted\x18\v \x01(\bR\adeleted:\x93\x03\xbaH\x8f\x03\x1a}\n" +
+	"\adeleted\x18\v \x01(\bR\adeleted\x12\x18\n" +
+	"\aremoved\x18\f \x01(\bR\aremoved:\x8d\x04\xbaH\x89\x04\x1a}\n" +
 	"\x18change.document_required\x125document is required unless the operation is a delete\x1a*this.operation == 3 || this.document != ''\x1ap\n" +
 	"\x1echange.delete_without_document\x12\"a delete must not carry a document\x1a*this.operation != 3 || this.document == ''\x1a\x9b\x01\n" +
-	"\x1achange.insert_without_base\x12Lan insert has no base revision; use an update to change an existing document\x1a/this.operation != 1 || this.base_revision == ''\"\xda\x01\n" +
+	"\x1achange.insert_without_base\x12Lan insert has no base revision; use an update to change an existing document\x1a/this.operation != 1 || this.base_revision == ''\x1ax\n" +
+	"\x1fchange.removal_from_server_only\x12Fremoved is set by the server only; to delete a document, push a delete\x1a\r!this.removed\"\xda\x01\n" +
 	"\n" +
 	"Checkpoint\x12'\n" +
 	"\x0fserver_sequence\x18\x01 \x01(\x04R\x0eserverSequence\x12M\n" +
