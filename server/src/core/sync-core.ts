@@ -29,6 +29,7 @@ import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCod
 import { asFailure, CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
 import { StorageLink, type Availability } from "./storage-link.js";
 import { nextRevision } from "./revisions.js";
+import { ensureResumable, everyCollection } from "./read-scope.js";
 import { Visibility, type Positions } from "./visibility.js";
 
 /** Whoever a request acts for, as established by authentication. */
@@ -433,24 +434,7 @@ export class SyncCore {
    */
   ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined, every = false): void {
     this.ensureOpen();
-    if (!checkpoint) return;
-    if (every) collections = [...new Set([...collections, ...Object.keys(checkpoint.collections)])];
-    const foreign = checkpoint.epoch !== "" && checkpoint.epoch !== this.epoch;
-    const stale = foreign
-      ? [...collections]
-      : collections.filter((c) => {
-          const position = checkpoint.collections[c] ?? 0n;
-          return position > 0n && (position < (this.purgedThrough[c] ?? 0n) || position > this.pipeline.visibleSequence);
-        });
-    if (stale.length > 0 || foreign) {
-      throw new SyncFailure(
-        "failed_precondition",
-        ErrorReason.RESYNC_REQUIRED,
-        `checkpoint can no longer be resumed for ${stale.join(", ")}: pull ${stale.length > 1 ? "them" : "it"} again from the beginning`,
-        [],
-        { collections: stale.join(",") },
-      );
-    }
+    ensureResumable(collections, checkpoint, every, { epoch: this.epoch, purgedThrough: this.purgedThrough, visibleSequence: this.pipeline.visibleSequence });
   }
 
   async ensureReadable(principal: Principal, collections: readonly string[]): Promise<void> {
@@ -508,9 +492,7 @@ export class SyncCore {
     } catch (error) {
       throw asFailure(error);
     }
-    // A collection whose every tombstone was purged holds no change, but a
-    // checkpoint from before the purge must still be refused (§8.3).
-    const stored = [...new Set([...listed, ...Object.keys(this.purgedThrough)])];
+    const stored = everyCollection(listed, this.purgedThrough);
     if (!this.options.authorize) return stored;
     const verdicts = await Promise.all(stored.map((c) => this.options.authorize!(principal, "read", c)));
     return stored.filter((_, i) => verdicts[i]);

@@ -1,0 +1,47 @@
+// Which collections a pull or subscribe reads, and whether its checkpoint can
+// be resumed for them (PROTOCOL §4.8, §8.3). Pure decisions over what the
+// core knows; the core throws the failures.
+import type { Checkpoint } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { ErrorReason, SyncFailure } from "./failures.js";
+
+/**
+ * With no collection named: every stored collection (`listed`) and every one
+ * with a purge watermark, which may hold no change any more but must still
+ * refuse a checkpoint from before its purge (§4.9, §8.3).
+ */
+export function everyCollection(listed: readonly string[], purgedThrough: Readonly<Record<string, bigint>>): string[] {
+  return [...new Set([...listed, ...Object.keys(purgedThrough)])];
+}
+
+export interface DataSet {
+  readonly epoch: string;
+  readonly purgedThrough: Readonly<Record<string, bigint>>;
+  readonly visibleSequence: bigint;
+}
+
+/**
+ * Throws RESYNC_REQUIRED when `checkpoint` cannot be resumed for
+ * `collections`. `every`: the request named no collection, so the
+ * collections the checkpoint holds are judged too, listed or not, and a
+ * checkpoint of another epoch is refused even when there is none (§4.8).
+ */
+export function ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined, every: boolean, data: DataSet): void {
+  if (!checkpoint) return;
+  if (every) collections = [...new Set([...collections, ...Object.keys(checkpoint.collections)])];
+  const foreign = checkpoint.epoch !== "" && checkpoint.epoch !== data.epoch;
+  const stale = foreign
+    ? [...collections]
+    : collections.filter((c) => {
+        const position = checkpoint.collections[c] ?? 0n;
+        return position > 0n && (position < (data.purgedThrough[c] ?? 0n) || position > data.visibleSequence);
+      });
+  if (stale.length > 0 || foreign) {
+    throw new SyncFailure(
+      "failed_precondition",
+      ErrorReason.RESYNC_REQUIRED,
+      `checkpoint can no longer be resumed for ${stale.join(", ")}: pull ${stale.length > 1 ? "them" : "it"} again from the beginning`,
+      [],
+      { collections: stale.join(",") },
+    );
+  }
+}
