@@ -294,6 +294,10 @@ describe("local database", () => {
     expect(await todos.get("never-seen")).toBeNull();
     await store.reject(pending[0]!);
     expect(await todos.get("edited")).toBeNull();
+    // A removal stands for the state of its own sequence: one the client knows from its own acknowledged write goes too.
+    await store.applyRemoteChanges([remote("mine", "1-x", 8n, { v: 1 })], undefined);
+    await store.applyRemoteChanges([removal("mine", 8n)], undefined);
+    expect(await todos.get("mine")).toBeNull();
     // A removal older than the state held is stale and ignored.
     await store.applyRemoteChanges([remote("back", "1-b", 7n, { v: 1 })], undefined);
     await store.applyRemoteChanges([removal("back", 6n)], undefined);

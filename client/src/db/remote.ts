@@ -20,7 +20,10 @@ export async function applyRemote(core: DbCore, changes: readonly RemoteChange[]
     core.hlc.observe(change.timestamp);
     const known = record?.server;
     if (change.removed) {
-      if (!record || (known && !options.resync && BigInt(known.seq) >= change.serverSequence)) continue;
+      // It stands for the state of its own sequence, which this client may
+      // know (its own write, acknowledged) but may not read: only a later
+      // state makes it stale.
+      if (!record || (known && !options.resync && BigInt(known.seq) > change.serverSequence)) continue;
       removeCopy(core, key, change, record, staged, ops, events);
       continue;
     }

@@ -76,6 +76,9 @@ describe("the command line", () => {
     const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "floppy"]).catch((e) => e);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--storage must be level, memory or postgres, got "floppy"');
+    const owner = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--owner-field", "_rev"]).catch((e) => e);
+    expect(owner.code).toBe(2);
+    expect(owner.stderr).toContain('--owner-field "_rev" is a reserved key');
   });
 });
 

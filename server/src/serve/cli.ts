@@ -8,6 +8,7 @@ import { anyAuthenticator, type Authenticate } from "./auth.js";
 import { hmacAuthenticator } from "./hmac-token.js";
 import { tokenFileAuthenticator } from "./token-file.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "./limits.js";
+import { ownerFieldAuthorize, ownerFieldProblem } from "./owner-field.js";
 import { createSyncServer } from "./server.js";
 import { explain, listenProblem, unreadableFile, unusableDirectory } from "./startup-problems.js";
 
@@ -33,6 +34,10 @@ const HELP = `Usage: pocket-sync-server [options]
                               tokens; a malformed edit keeps the previous tokens and is logged
   --hmac-secret S             accept HMAC-signed tokens, v1.<claims>.<signature> (env
                               POCKET_HMAC_SECRET, at least 16 characters)
+  --owner-field NAME          a document whose top-level NAME is a string is read only by the
+                              principal of that id (others follow the token scopes); when it
+                              changes, the old owner's devices get a removal and the new owner's
+                              the document (PROTOCOL §13.6) (env POCKET_OWNER_FIELD)
   --conflict-strategy SPEC    report (default), last-write-wins, server-wins, client-wins or merge;
                               per collection: "merge,notes=server-wins" (env POCKET_CONFLICT_STRATEGY)
   --tombstone-retention-ms N  keep tombstones this long (default 30 days)
@@ -92,6 +97,7 @@ const options = {
   "token-file": { type: "string" },
   "hmac-secret": { type: "string" },
   "conflict-strategy": { type: "string" },
+  "owner-field": { type: "string" },
   "tombstone-retention-ms": { type: "string" },
   "purge-interval-ms": { type: "string" },
   "heartbeat-ms": { type: "string" },
@@ -177,6 +183,10 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const logLevel = setting("log-level", "POCKET_LOG_LEVEL") ?? "info";
 if (!LOG_LEVELS.includes(logLevel)) fail(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
 const conflicts = conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY"));
+const ownerField = setting("owner-field", "POCKET_OWNER_FIELD");
+const ownerProblem = ownerField === undefined ? undefined : ownerFieldProblem(ownerField);
+if (ownerProblem) fail(`--owner-field ${ownerProblem}`);
+const readRule = ownerField === undefined ? {} : { authorize: ownerFieldAuthorize(ownerField), documentReadRule: true };
 const limits = {
   tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
   purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
@@ -247,6 +257,7 @@ try {
     durability,
     authenticate,
     conflicts,
+    ...readRule,
     ...limits,
     logger: { level: logLevel },
   });
