@@ -23,10 +23,12 @@ afterEach(async () => {
 
 let server: ServerProcess;
 let dir: string;
+let tokens: string;
+const TOKENS = "token-alice alice\ntoken-bob bob collections=todos,notes\n";
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "pocket-all-collections-"));
-  const tokens = join(dir, "tokens");
-  writeFileSync(tokens, "token-alice alice\ntoken-bob bob collections=todos,notes\n");
+  tokens = join(dir, "tokens");
+  writeFileSync(tokens, TOKENS);
   server = await startServer({ args: ["--token-file", tokens, "--heartbeat-ms", "1000"] });
 });
 afterAll(async () => {
@@ -74,5 +76,23 @@ describe("a client with the seed's default collections", () => {
     await bob.engine.forceSync();
     expect(await ids(bob, "secrets")).toEqual([]);
     expect(errors).toEqual([]);
+  });
+
+  it("drops the documents of a collection its token may no longer read, once the grant shrinks", async () => {
+    const alice = await device({ authToken: "token-alice" });
+    await alice.db.collection("notes").insert({ _id: "private-soon" });
+    await alice.db.collection("todos").insert({ _id: "still-shared" });
+    for (const useWebSocket of [true, false]) {
+      const bob = await device({ authToken: "token-bob", useWebSocket, pullInterval: 50 });
+      await waitFor(async () => (await ids(bob, "notes")).includes("private-soon") && (await ids(bob, "todos")).includes("still-shared"), "bob's copies");
+      writeFileSync(tokens, "token-alice alice\ntoken-bob bob collections=todos\n");
+      try {
+        await waitFor(async () => (await ids(bob, "notes")).length === 0, "bob's notes to go");
+        expect(await ids(bob, "todos")).toContain("still-shared");
+      } finally {
+        writeFileSync(tokens, TOKENS);
+      }
+      await new Promise((r) => setTimeout(r, 1500)); // the file is polled every second
+    }
   });
 });

@@ -170,3 +170,27 @@ describe("a checkpoint from another data set, naming no collection", () => {
     await expect(session.open()).rejects.toMatchObject({ code: "failed_precondition" });
   });
 });
+
+describe("a collection the principal may no longer read, naming no collection", () => {
+  it("asks for a resync of it, so the client drops its copies; a named pull of it is refused as before", async () => {
+    const readable = new Set(["todos", "notes"]);
+    const core = await SyncCore.open(createMemoryStorage(), { authorize: (_p, action, collection) => action === "write" || readable.has(collection) });
+    let sequence = 0;
+    for (const collection of ["todos", "notes"]) {
+      await core.push(alice, create(PushRequestSchema, { clientId: "w", changes: [pushed(`${collection}-1`, {}, ++sequence, { collection })] }));
+    }
+    const before = (await core.pull(alice, { collections: [] })).checkpoint!;
+    expect(before.collections).toMatchObject({ todos: 2n, notes: 2n });
+    readable.delete("notes"); // its grants shrank
+    await expect(core.pull(alice, { collections: [], checkpoint: before })).rejects.toMatchObject({ code: "failed_precondition", metadata: { collections: "notes" } });
+    const { hub } = await setup();
+    const session = new SubscriberSession(core, hub, alice, { collections: [], checkpoint: before }, new RecordingSink(), { heartbeatMs: 10_000, pageSize: 2, maxQueuedChanges: 10 });
+    sessions.push(session);
+    await expect(session.open()).rejects.toMatchObject({ code: "failed_precondition" });
+    await expect(core.pull(alice, { collections: ["notes"], checkpoint: before })).rejects.toMatchObject({ code: "permission_denied" });
+    // The resync's pull from the beginning holds no position for it: nothing more to refuse.
+    const fresh = (await core.pull(alice, { collections: [] })).checkpoint!;
+    expect(fresh.collections.notes).toBeUndefined();
+    expect((await core.pull(alice, { collections: [], checkpoint: fresh })).changes).toEqual([]);
+  });
+});

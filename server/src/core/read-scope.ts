@@ -13,6 +13,30 @@ export function everyCollection(listed: readonly string[], purgedThrough: Readon
   return [...new Set([...listed, ...Object.keys(purgedThrough)])];
 }
 
+/**
+ * Collections the checkpoint has read (a position above 0) that are not
+ * among those the reader may read now: candidates for a lost grant.
+ */
+export function unlistedPositions(readable: readonly string[], checkpoint: Checkpoint | undefined): string[] {
+  if (!checkpoint) return [];
+  return Object.entries(checkpoint.collections).filter(([c, position]) => position > 0n && !readable.includes(c)).map(([c]) => c);
+}
+
+/**
+ * A reader that names no collection lost its grant to `lost`: it may hold
+ * their documents, so it resyncs them (§4.8, §8.4), which drops its copies
+ * and its positions for them.
+ */
+export function grantLost(lost: readonly string[]): SyncFailure {
+  return new SyncFailure(
+    "failed_precondition",
+    ErrorReason.RESYNC_REQUIRED,
+    `the principal may no longer read ${lost.join(", ")}: pull every collection again from the beginning`,
+    [],
+    { collections: lost.join(",") },
+  );
+}
+
 export interface DataSet {
   readonly epoch: string;
   readonly purgedThrough: Readonly<Record<string, bigint>>;

@@ -29,7 +29,7 @@ import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCod
 import { asFailure, CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
 import { StorageLink, type Availability } from "./storage-link.js";
 import { nextRevision } from "./revisions.js";
-import { ensureResumable, everyCollection } from "./read-scope.js";
+import { ensureResumable, everyCollection, grantLost, unlistedPositions } from "./read-scope.js";
 import { Visibility, type Positions } from "./visibility.js";
 
 /** Whoever a request acts for, as established by authentication. */
@@ -437,6 +437,15 @@ export class SyncCore {
     ensureResumable(collections, checkpoint, every, { epoch: this.epoch, purgedThrough: this.purgedThrough, visibleSequence: this.pipeline.visibleSequence });
   }
 
+  /** ensureResumable for a read naming no collection, refusing also a lost grant (read-scope.ts). */
+  async ensureEveryResumable(principal: Principal, readable: readonly string[], checkpoint: Checkpoint | undefined): Promise<void> {
+    this.ensureResumable(readable, checkpoint, true);
+    const candidates = unlistedPositions(readable, checkpoint);
+    const verdicts = await Promise.all(candidates.map((c) => this.mayReadCollection(principal, c)));
+    const lost = candidates.filter((_, i) => !verdicts[i]);
+    if (lost.length > 0) throw grantLost(lost);
+  }
+
   async ensureReadable(principal: Principal, collections: readonly string[]): Promise<void> {
     if (!this.options.authorize) return;
     for (const collection of collections) {
@@ -459,11 +468,7 @@ export class SyncCore {
     return this.visibility.canRead(principal, change);
   }
 
-  /**
-   * What `principal` is sent of `changes`, read after `positions` (a
-   * checkpoint's): the readable ones, and removals for documents it may hold
-   * but may no longer read (PROTOCOL §13.6).
-   */
+  /** What `principal` is sent of `changes` read after `positions` (PROTOCOL §13.3, §13.6). */
   visibleChanges(principal: Principal, changes: readonly ChangeEvent[], positions: Positions): Promise<ChangeEvent[]> {
     return this.visibility.of(principal, changes, positions);
   }
@@ -506,7 +511,8 @@ export class SyncCore {
     this.ensureOpen();
     const upTo = this.pipeline.visibleSequence;
     const collections = await this.collectionsToRead(principal, request.collections);
-    this.ensureResumable(collections, request.checkpoint, request.collections.length === 0);
+    if (request.collections.length > 0) this.ensureResumable(collections, request.checkpoint);
+    else await this.ensureEveryResumable(principal, collections, request.checkpoint);
     const page = await this.readPage(collections, request.checkpoint, request.limit || this.options.defaultPullLimit, upTo);
     const changes = await this.visibleChanges(principal, page.changes, request.checkpoint?.collections ?? {});
     this.counters.changesPulled += changes.length;

@@ -114,7 +114,8 @@ export class SubscriberSession implements LiveSubscriber {
    */
   async open(): Promise<void> {
     const collections = await this.core.collectionsToRead(this.principal, this.collections);
-    this.core.ensureResumable(collections, this.checkpoint, this.collections.length === 0);
+    if (this.collections.length > 0) this.core.ensureResumable(collections, this.checkpoint);
+    else await this.core.ensureEveryResumable(this.principal, collections, this.checkpoint);
     if (this.phase === "ended") return;
     ({ detach: this.detach, checkpoints: this.shared } = this.hub.add(this));
     this.watermark = this.core.visibleSequence;
@@ -316,7 +317,8 @@ export class SubscriberSession implements LiveSubscriber {
           // Listed after the high-water mark, as a pull does (PROTOCOL §4.8).
           collections = await this.core.collectionsToRead(this.principal, collections);
           if (this.ended) return;
-          this.core.ensureResumable(collections, this.checkpoint, true);
+          await this.core.ensureEveryResumable(this.principal, collections, this.checkpoint);
+          if (this.ended) return;
           this.follow(collections);
         }
         const page = await this.core.readPage(collections, this.checkpoint, this.options.pageSize, upTo);
