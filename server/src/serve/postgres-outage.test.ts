@@ -323,7 +323,7 @@ describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
         [schema],
       ),
     );
-    expect(killed.rowCount).toBeGreaterThanOrEqual(2); // the writer lock's session and pooled ones
+    expect(killed.rowCount).toBeGreaterThanOrEqual(2); // the listener session and pooled ones
 
     await eventually(() => health.outageAfter(killedAt) !== undefined, RESUME_WITHIN_MS, "health to go NOT_SERVING, then SERVING");
     const { upAt } = health.outageAfter(killedAt)!;
@@ -336,7 +336,7 @@ describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
     expect(await metric(server.url, "pocket_sync_storage_writable")).toBe(1);
     await sleep(300); // ...and load goes on after it
     await expectNothingLost(server, load, live, reader);
-    expect(server.output()).toMatch(/storage unavailable, refusing writes: lost the writer lock on PostgreSQL schema/);
+    expect(server.output()).toMatch(/storage unavailable, refusing writes: lost the connection to PostgreSQL schema/);
   }, 60_000);
 
   it.runIf(restartCommand)("survives a PostgreSQL restart: recovers by itself within seconds of the database coming back, nothing acknowledged lost", async () => {
