@@ -19,7 +19,7 @@ import { dropSchemas, freshSchema, withAdmin } from "../storage/testing.js";
 import { eventually, syncClient, type ProtocolVariant } from "./testing.js";
 import { metric, stopAllClis } from "./testing-cli.js";
 import { haproxyMissing, startCluster, stopClusters } from "./testing-cluster.js";
-import { followLive, followPulls, notRetryable, probeDatabase, pushLoad, sleep, stopLoads, type Follower } from "./testing-load.js";
+import { followLive, followPulls, probeDatabase, pushLoad, sleep, stopLoads, watchHealth, type Follower } from "./testing-load.js";
 
 const postgresUrl = process.env.POCKET_TEST_POSTGRES_URL;
 const restartCommand = process.env.POCKET_TEST_POSTGRES_RESTART;
@@ -177,6 +177,7 @@ describe.skipIf(missing)(`servers behind a load balancer${missing ? ` (skipped: 
       ...(["connect-proto-h2", "grpc", "grpc-web-h1", "connect-json-h1"] as const).map((variant) => followLive(cluster.url, variant)),
       followPulls(cluster.url),
     ];
+    const health = cluster.servers.map((server) => watchHealth(server.url));
     const load = pushLoad(cluster.url, { writers: 6, updates: true });
     await eventually(() => load.acknowledged.size >= 300, 30_000, "some load");
     const restartedAt = Date.now();
@@ -185,12 +186,17 @@ describe.skipIf(missing)(`servers behind a load balancer${missing ? ` (skipped: 
     const { backAt } = await availability.result();
     expect(backAt).toBeGreaterThan(restartedAt);
     await eventually(() => load.firstAckAfter(backAt) !== undefined, 15_000, "pushes acknowledged again");
-    // Every server is SERVING again by itself, and takes pushes.
+    // Every server went NOT_SERVING (so the load balancer sent nothing to
+    // it) and is SERVING again by itself, and takes pushes.
+    await eventually(() => health.every((h) => h.outageAfter(restartedAt) !== undefined), 15_000, "every server NOT_SERVING, then SERVING");
     await eventually(async () => (await Promise.all(cluster.servers.map((s) => metric(s.url, "pocket_sync_storage_writable")))).every((w) => w === 1), 10_000, "every server writable");
     const before = load.pushes;
     await eventually(() => load.pushes >= before + 20, 20_000, "load after the restart");
     await load.stop();
-    expect(notRetryable(load.refusals.filter((r) => r.at < backAt)).filter((r) => r.code !== "Unavailable")).toEqual([]);
+    // Refused only as retryable: by a server (with its ErrorInfo) or by the
+    // load balancer while no server was SERVING (HTTP 503).
+    expect(load.refusals.filter((r) => r.code !== "Unavailable")).toEqual([]);
+    expect(load.refusals.length).toBeGreaterThan(0);
     const db = await expectConverged(followers, schema);
     for (const [id, document] of load.acknowledged) expect(db.documents.get(id)?.document, id).toBe(document);
     for (const server of cluster.servers) expect(server.child.exitCode, server.output()).toBeNull();
