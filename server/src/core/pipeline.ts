@@ -14,6 +14,7 @@
 import { isStorageUnavailable } from "../storage/errors.js";
 import { ErrorReason, SyncFailure } from "./failures.js";
 import type { OwnCommit } from "./commit-feed.js";
+import { prefetched, type JobReads } from "./prefetch.js";
 import {
   ClientIdAlreadyBound,
   IdempotencyKeyTaken,
@@ -119,6 +120,7 @@ export class Transaction {
 
 type Job = {
   run: (tx: Transaction) => Promise<unknown>;
+  reads: JobReads | undefined;
   resolve: (value: Committed<unknown>) => void;
   reject: (error: unknown) => void;
 };
@@ -161,15 +163,19 @@ export class CommitPipeline {
     this.suspend("the storage is not open yet");
   }
 
-  /** Runs `job` in the next commit group; resolves once its writes are durable. */
-  submit<T>(job: (tx: Transaction) => Promise<T>): Promise<Committed<T>> {
+  /**
+   * Runs `job` in the next commit group; resolves once its writes are
+   * durable. `reads`, what the job will read, is read for the whole group at
+   * once as it starts.
+   */
+  submit<T>(job: (tx: Transaction) => Promise<T>, reads?: JobReads): Promise<Committed<T>> {
     if (this.closed) {
       // Retryable: another instance, or this one restarted, will take it.
       return Promise.reject(new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server is shutting down; retry"));
     }
     if (this.suspended) return Promise.reject(this.suspended);
     return new Promise<Committed<T>>((resolve, reject) => {
-      this.queue.push({ run: job, resolve: resolve as (v: Committed<unknown>) => void, reject });
+      this.queue.push({ run: job, reads, resolve: resolve as (v: Committed<unknown>) => void, reject });
       this.kick();
     });
   }
@@ -236,7 +242,8 @@ export class CommitPipeline {
     let changes: readonly StoredChange[] = [];
     let committed;
     try {
-      committed = await this.storage.commitGroup(async (reader, lastSequence) => {
+      committed = await this.storage.commitGroup(async (storageReader, lastSequence) => {
+        const reader = await prefetched(storageReader, jobs.flatMap((job) => (job.reads ? [job.reads] : [])));
         let assigned = lastSequence;
         const sequences = { next: () => ++assigned };
         const group = new Transaction(undefined, reader, sequences);

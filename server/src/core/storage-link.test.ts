@@ -55,6 +55,7 @@ class FlakyStorage implements Storage {
   getHistoricState: Storage["getHistoricState"] = async (...args) => (this.check(), this.inner.getHistoricState(...args));
   getIdempotencyRecords: Storage["getIdempotencyRecords"] = async (...args) => (this.check(), this.inner.getIdempotencyRecords(...args));
   getClientOwner: Storage["getClientOwner"] = async (clientId) => (this.check(), this.inner.getClientOwner(clientId));
+  readBatch: Storage["readBatch"] = async (read) => (this.check(), this.inner.readBatch(read));
   readPosition: Storage["readPosition"] = async () => (this.check(), this.inner.readPosition());
   readPage: Storage["readPage"] = async (...args) => (this.check(), this.inner.readPage(...args));
   purge: Storage["purge"] = async (cutoff) => (this.check(), this.inner.purge(cutoff));
@@ -207,15 +208,15 @@ describe("a storage that becomes unavailable", () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let reading = false;
-    const read = storage.getIdempotencyRecords;
-    storage.getIdempotencyRecords = async (...args) => {
+    const read = storage.readBatch;
+    storage.readBatch = async (...args) => {
       reading = true;
       await held;
       return read(...args);
     };
     const inFlight = failure(core.push(alice, request("b")));
     await until(() => reading, "the group to start reading");
-    storage.getIdempotencyRecords = read;
+    storage.readBatch = read;
     storage.emit({ kind: "unavailable", reason: "lost the connection" });
     storage.emit({ kind: "available", meta: await storage.open() }); // recovers while the group still runs
     const commits = storage.commits;

@@ -191,7 +191,12 @@ export class SyncCore {
     // does not hold up sequencing; only the read rule on the state a change
     // would overwrite runs inside, as it needs that state.
     const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
-    const { result: results, position } = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared));
+    const live = prepared.flatMap((p) => (p.kind === "ok" ? [p.change] : []));
+    const { result: results, position } = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared), {
+      documents: live,
+      records: { clientId: request.clientId, clientSequences: live.map((c) => c.clientSequence) },
+      owner: principal !== ANONYMOUS ? request.clientId : undefined,
+    });
     for (const r of results) if (r.outcome.case === "rejected") this.counters.changesRejected++;
     return create(PushResponseSchema, {
       results,

@@ -14,6 +14,8 @@ import { checkBatchSequences, SerialQueue, writesAnything } from "./batch-rules.
 import {
   ClientIdAlreadyBound,
   IdempotencyKeyTaken,
+  type BatchRead,
+  type BatchReadResult,
   type ChangesPage,
   type CommitBatch,
   type CommittedGroup,
@@ -136,6 +138,17 @@ export class LevelStorage implements Storage {
 
   async getClientOwner(clientId: string): Promise<string | undefined> {
     return (await this.owners.get(clientId)) as string | undefined;
+  }
+
+  async readBatch(read: BatchRead): Promise<BatchReadResult> {
+    const [documents, records, owners] = await Promise.all([
+      this.getDocuments(read.documents),
+      read.records.length
+        ? this.idempotency.getMany(read.records.map((r) => idemKey(r.clientId, r.clientSequence))).then((values) => values.map((v) => (v === undefined ? undefined : decodeRecord(v as string))))
+        : [],
+      read.owners.length ? (this.owners.getMany([...read.owners]) as Promise<Array<string | undefined>>) : [],
+    ]);
+    return { documents, records, owners };
   }
 
   commitGroup<T>(work: GroupWork<T>, options: { sync: boolean }): Promise<CommittedGroup<T>> {

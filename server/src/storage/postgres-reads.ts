@@ -4,7 +4,7 @@
 import type pg from "pg";
 import { decodeEvent, decodeRecord } from "./codec.js";
 import { parsePurgedThrough } from "./postgres-schema.js";
-import type { ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, StoredChange } from "./types.js";
+import type { BatchRead, BatchReadResult, ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, StoredChange } from "./types.js";
 
 export type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -70,6 +70,44 @@ export class PostgresReads implements GroupReader {
   async getClientOwner(clientId: string): Promise<string | undefined> {
     const { rows } = await this.query<{ principal: string }>(`SELECT principal FROM ${this.s}.client_owners WHERE client_id = $1`, [clientId]);
     return rows[0]?.principal;
+  }
+
+  /** One statement for all of it (one round trip while a group holds the counter). */
+  async readBatch(read: BatchRead): Promise<BatchReadResult> {
+    const result: BatchReadResult = {
+      documents: read.documents.map(() => undefined),
+      records: read.records.map(() => undefined),
+      owners: read.owners.map(() => undefined),
+    };
+    if (read.documents.length + read.records.length + read.owners.length === 0) return result;
+    const { rows } = await this.query<{ kind: "d" | "r" | "o"; i: string; event: Buffer | null; text: string | null; committed_at_ms: number | null }>(
+      `SELECT 'd' AS kind, k.i, c.event, NULL::text AS text, c.committed_at_ms
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, document_id, i)
+         JOIN ${this.s}.documents d ON d.collection = k.collection AND d.document_id = k.document_id
+         JOIN ${this.s}.changes c ON c.collection = d.collection AND c.server_sequence = d.server_sequence
+       UNION ALL
+       SELECT 'r', r.i, NULL, x.record, NULL
+         FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS r(client_id, client_sequence, i)
+         JOIN ${this.s}.idempotency x ON x.client_id = r.client_id AND x.client_sequence = r.client_sequence
+       UNION ALL
+       SELECT 'o', o.i, NULL, co.principal, NULL
+         FROM unnest($5::text[]) WITH ORDINALITY AS o(client_id, i)
+         JOIN ${this.s}.client_owners co ON co.client_id = o.client_id`,
+      [
+        read.documents.map((k) => k.collection),
+        read.documents.map((k) => k.documentId),
+        read.records.map((r) => r.clientId),
+        read.records.map((r) => int64(r.clientSequence)),
+        read.owners,
+      ],
+    );
+    for (const row of rows) {
+      const i = Number(row.i) - 1;
+      if (row.kind === "d") result.documents[i] = toStored(row as ChangeRow);
+      else if (row.kind === "r") result.records[i] = decodeRecord(row.text!);
+      else result.owners[i] = row.text!;
+    }
+    return result;
   }
 
   async readPosition(): Promise<CommittedPosition> {

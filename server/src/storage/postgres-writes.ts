@@ -18,22 +18,41 @@ function violated(error: unknown, constraint: string): { detail?: string } | und
   return e.code === "23505" && e.constraint === constraint ? e : undefined;
 }
 
+/** Where the counter moves with a batch, and what the commit notifies. */
+export interface CounterMove {
+  readonly lastSequence: bigint;
+  readonly channel: string;
+  readonly payload: string;
+}
+
 /**
- * Writes a commit group's batch and moves the counter to its last sequence
- * (`s` is the quoted schema). The caller holds the counter row.
+ * Writes a commit group's batch, moves the counter and queues the commit's
+ * notification (`s` is the quoted schema; the caller holds the counter row),
+ * in ONE statement: every part is a data-modifying CTE, all run on the same
+ * snapshot, and none reads what another writes. One round trip while every
+ * other server's commits wait.
  */
-export async function writeBatch(client: pg.ClientBase, s: string, batch: CommitBatch): Promise<void> {
+export async function writeBatch(client: pg.ClientBase, s: string, batch: CommitBatch, counter: CounterMove | undefined): Promise<void> {
   // A document written twice in one batch ends at its last change; the
   // earlier one is replaced before anyone can see it, as in LevelDB.
   const changes = lastByKey(batch.changes, (c) => `${c.event.collection}\u0000${c.event.documentId}`);
   const history = lastByKey(batch.history ?? [], (h) => `${h.event.collection}\u0000${h.event.documentId}\u0000${h.event.revision}`);
+  const records = batch.idempotency;
+  const owners = batch.owners ?? [];
+  const values: unknown[] = [];
+  const $ = (value: unknown, type: string) => {
+    values.push(value);
+    return `$${values.length}::${type}`;
+  };
+  const parts: string[] = [];
   if (changes.length) {
-    // One statement: drop each document's previous index entry (found
-    // through `documents` as it was before the statement), point
-    // `documents` at the new sequence, insert the new entries.
-    await client.query(
-      `WITH k AS (
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::float8[], $6::boolean[])
+    // Drop each document's previous index entry (found through `documents`
+    // as it was before the statement), point `documents` at the new
+    // sequence, insert the new entries.
+    parts.push(`k AS (
+         SELECT * FROM unnest(${$(changes.map((c) => c.event.collection), "text[]")}, ${$(changes.map((c) => c.event.serverSequence.toString()), "bigint[]")},
+           ${$(changes.map((c) => c.event.documentId), "text[]")}, ${$(changes.map((c) => bytes(c.event)), "bytea[]")},
+           ${$(changes.map((c) => c.committedAtMs), "float8[]")}, ${$(changes.map((c) => c.event.deleted), "boolean[]")})
            AS k(collection, server_sequence, document_id, event, committed_at_ms, deleted)
        ), replaced AS (
          DELETE FROM ${s}.changes c USING ${s}.documents d, k
@@ -43,62 +62,51 @@ export async function writeBatch(client: pg.ClientBase, s: string, batch: Commit
          INSERT INTO ${s}.documents (collection, document_id, server_sequence)
          SELECT collection, document_id, server_sequence FROM k
          ON CONFLICT (collection, document_id) DO UPDATE SET server_sequence = EXCLUDED.server_sequence
-       )
-       INSERT INTO ${s}.changes (collection, server_sequence, document_id, event, committed_at_ms, deleted)
-       SELECT collection, server_sequence, document_id, event, committed_at_ms, deleted FROM k`,
-      [
-        changes.map((c) => c.event.collection),
-        changes.map((c) => c.event.serverSequence.toString()),
-        changes.map((c) => c.event.documentId),
-        changes.map((c) => bytes(c.event)),
-        changes.map((c) => c.committedAtMs),
-        changes.map((c) => c.event.deleted),
-      ],
-    );
+       ), inserted AS (
+         INSERT INTO ${s}.changes (collection, server_sequence, document_id, event, committed_at_ms, deleted)
+         SELECT collection, server_sequence, document_id, event, committed_at_ms, deleted FROM k
+       )`);
   }
   if (history.length) {
-    await client.query(
-      `INSERT INTO ${s}.history (collection, document_id, revision, event, committed_at_ms)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::float8[])
-       ON CONFLICT (collection, document_id, revision) DO UPDATE SET event = EXCLUDED.event, committed_at_ms = EXCLUDED.committed_at_ms`,
-      [
-        history.map((h) => h.event.collection),
-        history.map((h) => h.event.documentId),
-        history.map((h) => h.event.revision),
-        history.map((h) => bytes(h.event)),
-        history.map((h) => h.committedAtMs),
-      ],
-    );
+    parts.push(`kept AS (
+         INSERT INTO ${s}.history (collection, document_id, revision, event, committed_at_ms)
+         SELECT * FROM unnest(${$(history.map((h) => h.event.collection), "text[]")}, ${$(history.map((h) => h.event.documentId), "text[]")},
+           ${$(history.map((h) => h.event.revision), "text[]")}, ${$(history.map((h) => bytes(h.event)), "bytea[]")}, ${$(history.map((h) => h.committedAtMs), "float8[]")})
+         ON CONFLICT (collection, document_id, revision) DO UPDATE SET event = EXCLUDED.event, committed_at_ms = EXCLUDED.committed_at_ms
+       )`);
   }
-  const records = batch.idempotency;
   if (records.length) {
     // No ON CONFLICT: a key is stored once. The group read it as absent
     // while holding the counter, so a violation means a writer that did not.
-    try {
-      await client.query(
-        `INSERT INTO ${s}.idempotency (client_id, client_sequence, record, committed_at_ms)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[])`,
-        [records.map((r) => r.clientId), records.map((r) => int64(r.clientSequence)), records.map(encodeRecord), records.map((r) => r.committedAtMs)],
-      );
-    } catch (error) {
-      const taken = violated(error, IDEMPOTENCY_KEY);
-      if (!taken) throw error;
-      const record = records.find((r) => taken.detail?.includes(`(${r.clientId}, ${int64(r.clientSequence)})`)) ?? records[0]!;
-      throw new IdempotencyKeyTaken(record.clientId, record.clientSequence);
-    }
+    parts.push(`recorded AS (
+         INSERT INTO ${s}.idempotency (client_id, client_sequence, record, committed_at_ms)
+         SELECT * FROM unnest(${$(records.map((r) => r.clientId), "text[]")}, ${$(records.map((r) => int64(r.clientSequence)), "bigint[]")},
+           ${$(records.map(encodeRecord), "text[]")}, ${$(records.map((r) => r.committedAtMs), "float8[]")})
+       )`);
   }
-  const owners = batch.owners ?? [];
   if (owners.length) {
-    try {
-      await client.query(`INSERT INTO ${s}.client_owners (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[])`, [
-        owners.map((o) => o.clientId),
-        owners.map((o) => o.principal),
-      ]);
-    } catch (error) {
-      const taken = violated(error, CLIENT_OWNERS_KEY);
-      if (!taken) throw error;
-      throw new ClientIdAlreadyBound((owners.find((o) => taken.detail?.includes(`(${o.clientId})`)) ?? owners[0]!).clientId);
+    parts.push(`bound AS (
+         INSERT INTO ${s}.client_owners (client_id, principal)
+         SELECT * FROM unnest(${$(owners.map((o) => o.clientId), "text[]")}, ${$(owners.map((o) => o.principal), "text[]")})
+       )`);
+  }
+  let main = "SELECT 1";
+  if (counter) {
+    parts.push(`counter AS (UPDATE ${s}.meta SET last_sequence = ${$(counter.lastSequence.toString(), "bigint")} WHERE id = 1 RETURNING 1)`);
+    // Delivered when the transaction commits, to every server LISTENing.
+    main = `SELECT pg_notify(${$(counter.channel, "text")}, ${$(counter.payload, "text")}) FROM counter`;
+  }
+  try {
+    await client.query(`WITH ${parts.join(", ")} ${main}`, values);
+  } catch (error) {
+    const record = violated(error, IDEMPOTENCY_KEY);
+    if (record) {
+      const taken = records.find((r) => record.detail?.includes(`(${r.clientId}, ${int64(r.clientSequence)})`)) ?? records[0]!;
+      throw new IdempotencyKeyTaken(taken.clientId, taken.clientSequence);
     }
+    const owner = violated(error, CLIENT_OWNERS_KEY);
+    if (owner) throw new ClientIdAlreadyBound((owners.find((o) => owner.detail?.includes(`(${o.clientId})`)) ?? owners[0]!).clientId);
+    throw error;
   }
 }
 

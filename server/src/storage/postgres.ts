@@ -46,6 +46,8 @@ import { PostgresReads, type Query } from "./postgres-reads.js";
 import { prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
 import { purgeOlderThan, purgeTombstones, PURGE_CHUNK, writeBatch } from "./postgres-writes.js";
 import type {
+  BatchRead,
+  BatchReadResult,
   ChangesPage,
   CommittedGroup,
   CommittedPosition,
@@ -243,8 +245,11 @@ export class PostgresStorage implements Storage {
     return this.reads;
   }
 
-  /** Runs `work` in one transaction on a pooled connection. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in one transaction on a pooled connection. `opening` is sent
+   * with BEGIN in one round trip; its last result goes to `work`.
+   */
+  private async transaction<T>(work: (client: pg.PoolClient, opened: pg.QueryResult | undefined) => Promise<T>, opening?: string): Promise<T> {
     const pool = this.ready();
     if (this.unavailable !== undefined) throw new StorageUnavailableError(`cannot write: ${this.unavailable}`);
     let client: pg.PoolClient;
@@ -261,8 +266,9 @@ export class PostgresStorage implements Storage {
     };
     client.on("error", onError);
     try {
-      await client.query("BEGIN");
-      const result = await work(client);
+      // Simple-protocol text (no parameters), so several statements go at once.
+      const begun = (await client.query(opening ? `BEGIN; ${opening}` : "BEGIN")) as pg.QueryResult | pg.QueryResult[];
+      const result = await work(client, opening ? [begun].flat().at(-1) : undefined);
       await client.query("COMMIT");
       return result;
     } catch (error) {
@@ -292,6 +298,10 @@ export class PostgresStorage implements Storage {
     return this.reader().getClientOwner(clientId);
   }
 
+  readBatch(read: BatchRead): Promise<BatchReadResult> {
+    return this.reader().readBatch(read);
+  }
+
   readPosition(): Promise<CommittedPosition> {
     return this.reader().readPosition();
   }
@@ -306,29 +316,23 @@ export class PostgresStorage implements Storage {
 
   commitGroup<T>(work: GroupWork<T>, options: { sync: boolean }): Promise<CommittedGroup<T>> {
     const epoch = this.epoch!;
-    return this.transaction(async (client) => {
-      if (options.sync) await client.query("SET LOCAL synchronous_commit = on");
-      // The counter row: every other group, on any server, waits here until
-      // this one commits, and reads what it wrote once it goes on.
-      const counter = await client.query<{ last_sequence: string }>(`SELECT last_sequence FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);
-      const after = BigInt(counter.rows[0]!.last_sequence);
+    // The counter row, taken with BEGIN: every other group, on any server,
+    // waits here until this one commits, and reads what it wrote once it
+    // goes on.
+    const opening = `${options.sync ? "SET LOCAL synchronous_commit = on; " : ""}SELECT last_sequence FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`;
+    return this.transaction(async (client, opened) => {
+      const after = BigInt((opened!.rows[0] as { last_sequence: string }).last_sequence);
       const reader = new GroupReads(client, this.s);
       const { batch, result } = await work(reader, after);
       // A failed read aborted the transaction, whatever the work made of it.
       reader.throwIfFailed();
       if (!writesAnything(batch)) return { result, after, lastSequence: after };
       checkBatchSequences(batch, after);
-      await writeBatch(client, this.s, batch);
-      if (batch.lastSequence > after) {
-        // One notification per group, positions only: delivered at commit.
-        await client.query(
-          `WITH moved AS (UPDATE ${this.s}.meta SET last_sequence = $1::bigint WHERE id = 1 RETURNING 1)
-           SELECT pg_notify($2, $3) FROM moved`,
-          [batch.lastSequence.toString(), this.channel, notificationPayload(epoch, batch.lastSequence)],
-        );
-      }
+      // One notification per group, positions only.
+      const moved = batch.lastSequence > after ? { lastSequence: batch.lastSequence, channel: this.channel, payload: notificationPayload(epoch, batch.lastSequence) } : undefined;
+      await writeBatch(client, this.s, batch, moved);
       return { result, after, lastSequence: batch.lastSequence };
-    });
+    }, opening);
   }
 
   async purge(cutoffMs: number): Promise<PurgeResult> {
@@ -414,5 +418,8 @@ class GroupReads implements GroupReader {
   }
   getClientOwner(clientId: string) {
     return this.reads.getClientOwner(clientId);
+  }
+  readBatch(read: BatchRead) {
+    return this.reads.readBatch(read);
   }
 }

@@ -196,6 +196,27 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("reads documents, idempotency records and client owners in one batch, in the order asked", async () => {
+    const storage = setup().make();
+    await storage.open();
+    await commit(storage, {
+      changes: [stored("t", "a", 1n), stored("u", "a", 2n)],
+      idempotency: [record(5n), record(6n, { clientId: "d" })],
+      owners: [{ clientId: "c", principal: "alice" }],
+      lastSequence: 2n,
+    });
+    const found = await storage.readBatch({
+      documents: [{ collection: "u", documentId: "a" }, { collection: "t", documentId: "zz" }, { collection: "t", documentId: "a" }],
+      records: [{ clientId: "d", clientSequence: 6n }, { clientId: "c", clientSequence: 6n }, { clientId: "c", clientSequence: 5n }],
+      owners: ["nobody", "c"],
+    });
+    expect(found.documents.map((d) => d?.event.serverSequence)).toEqual([2n, undefined, 1n]);
+    expect(found.records.map((r) => r?.fingerprint)).toEqual(["f6", undefined, "f5"]);
+    expect(found.owners).toEqual([undefined, "alice"]);
+    expect(await storage.readBatch({ documents: [], records: [], owners: [] })).toEqual({ documents: [], records: [], owners: [] });
+    await storage.close();
+  });
+
   it("reads a page of several collections with the position it was read at, capped by upTo", async () => {
     const storage = setup().make();
     await storage.open();

@@ -104,6 +104,20 @@ export interface PurgeResult {
   readonly purgedThrough: Readonly<Record<string, bigint>>;
 }
 
+/** Several reads of a commit group at once: its jobs' documents, idempotency keys and client ids. */
+export interface BatchRead {
+  readonly documents: readonly DocumentKey[];
+  readonly records: ReadonlyArray<{ readonly clientId: string; readonly clientSequence: bigint }>;
+  readonly owners: readonly string[];
+}
+
+/** What a BatchRead found, each list in the order asked (undefined where nothing is stored). */
+export interface BatchReadResult {
+  readonly documents: Array<StoredChange | undefined>;
+  readonly records: Array<IdempotencyRecord | undefined>;
+  readonly owners: Array<string | undefined>;
+}
+
 /**
  * The reads a commit group makes. Inside `Storage.commitGroup` they run in the
  * group's transaction, after the sequence counter was taken: what they see
@@ -117,6 +131,12 @@ export interface GroupReader {
   getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>>;
   /** The principal `clientId` is bound to, or undefined while it is unbound. */
   getClientOwner(clientId: string): Promise<string | undefined>;
+  /**
+   * All of it in one go: a group reads what its jobs declared up front with
+   * this, so a database storage spends one round trip, not several per job,
+   * while the group holds the sequence counter.
+   */
+  readBatch(read: BatchRead): Promise<BatchReadResult>;
 }
 
 /**

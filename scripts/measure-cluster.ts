@@ -1,0 +1,404 @@
+// Measures several servers on one PostgreSQL (docs/SCALING.md): push
+// throughput and live fan-out capacity with 1, 2 and 3 server processes,
+// clients spread over them, and what PostgreSQL spends meanwhile; and what
+// NOTIFY costs per commit at the commit rates reached. Short on purpose: the
+// bench harness (bench/) is the place for the full set.
+//
+//   node --import tsx scripts/measure-cluster.ts --postgres-url URL [--instances 1,2,3]
+//        [--mode push,fanout,notify] [--seconds 8] [--writers 48] [--subscribers 300]
+//
+// Every run uses a fresh schema (dropped at the end). Use a PostgreSQL no one
+// else is loading. Figures: changes/s committed, deliveries/s (changes x
+// subscribers that received them), CPU seconds per second of the servers,
+// the client process and PostgreSQL's backends.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import http2 from "node:http2";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { SubscribeRequestSchema } from "../gen/ts/pocket/sync/v1/sync_pb.js";
+import { pushed, syncClient } from "../server/src/serve/testing.js";
+
+const { values } = parseArgs({
+  options: {
+    "postgres-url": { type: "string" },
+    instances: { type: "string", default: "1,2,3" },
+    mode: { type: "string", default: "push,fanout,notify" },
+    seconds: { type: "string", default: "8" },
+    writers: { type: "string", default: "48" },
+    subscribers: { type: "string", default: "300" },
+  },
+});
+const url = values["postgres-url"] ?? process.env.POCKET_POSTGRES_URL;
+if (!url) throw new Error("--postgres-url URL (or env POCKET_POSTGRES_URL) is required");
+const seconds = Number(values.seconds);
+const instanceCounts = values.instances.split(",").map(Number);
+const modes = new Set(values.mode.split(","));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---- CPU accounting from /proc --------------------------------------------
+
+const TICKS = 100; // USER_HZ on Linux
+function cpuOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** The measured PostgreSQL cluster's "version/name", as its processes' titles show it (Debian's pg_lsclusters). */
+function clusterTitle(port: string): string {
+  const listed = spawnSync("pg_lsclusters", ["-h"], { encoding: "utf8" }).stdout ?? "";
+  const line = listed.split("\n").map((l) => l.split(/\s+/)).find((f) => f[2] === port);
+  return line ? `${line[0]}/${line[1]}` : "";
+}
+/** CPU seconds of every process of the measured PostgreSQL cluster (postmaster, backends, WAL writer...). */
+function postgresCpu(title: string): number {
+  if (!title) return 0;
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(title)) total += cpuOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+function meter(pids: () => number[], cluster: string) {
+  const start = { servers: pids().reduce((s, p) => s + cpuOf(p), 0), client: process.cpuUsage(), db: postgresCpu(cluster), at: performance.now() };
+  return () => {
+    const wall = (performance.now() - start.at) / 1000;
+    const client = process.cpuUsage(start.client);
+    return {
+      wall,
+      servers: (pids().reduce((s, p) => s + cpuOf(p), 0) - start.servers) / wall,
+      client: (client.user + client.system) / 1e6 / wall,
+      postgres: (postgresCpu(cluster) - start.db) / wall,
+    };
+  };
+}
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+// ---- servers --------------------------------------------------------------
+
+interface Server {
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+async function startServers(count: number, schema: string): Promise<Server[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "postgres", "--postgres-url", url!, "--postgres-schema", schema, "--port", "0", "--log-level", "warn"], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const serverUrl = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout!.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = out.match(/listening on (http:\/\/\S+)/);
+          if (match) resolve(match[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+      });
+      return { child, url: serverUrl };
+    }),
+  );
+}
+async function stopServers(servers: Server[]) {
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+    s.child.once("exit", () => resolve());
+    s.child.kill("SIGTERM");
+  })));
+}
+async function withSchema<T>(work: (schema: string) => Promise<T>): Promise<T> {
+  const schema = `measure_${Date.now()}_${process.pid}`;
+  try {
+    return await work(schema);
+  } finally {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+}
+const dbCluster = clusterTitle(new URL(url).port || "5432");
+
+// ---- push throughput ------------------------------------------------------
+
+async function measurePush(count: number) {
+  return withSchema(async (schema) => {
+    const servers = await startServers(count, schema);
+    const writers = Number(values.writers);
+    let running = true;
+    let changes = 0;
+    const latencies: number[] = [];
+    const clients = Array.from({ length: writers }, (_, w) => syncClient(servers[w % count]!.url, "connect-proto-h2"));
+    // Warm up, then measure.
+    const loops = clients.map(async (client, w) => {
+      for (let sequence = 0; running; ) {
+        const batch = Array.from({ length: 10 }, () => pushed(`w${w}-${++sequence}`, { w, sequence, pad: "x".repeat(100) }, sequence));
+        const at = performance.now();
+        await client.push({ clientId: `writer-${w}`, changes: batch });
+        latencies.push(performance.now() - at);
+        changes += batch.length;
+      }
+    });
+    await sleep(1_500);
+    changes = 0;
+    latencies.length = 0;
+    const done = meter(() => servers.map((s) => s.child.pid!), dbCluster);
+    await sleep(seconds * 1000);
+    const cpu = done();
+    const committed = changes;
+    running = false;
+    await Promise.all(loops);
+    latencies.sort((a, b) => a - b);
+    const groups = await groupsPerSecond(schema);
+    await stopServers(servers);
+    return { instances: count, changesPerSecond: committed / cpu.wall, p50: latencies[Math.floor(latencies.length / 2)]!, p99: latencies[Math.floor(latencies.length * 0.99)]!, cpu, groups };
+  });
+}
+/** Commit groups per second over the run, from PostgreSQL's transaction counter delta is noisy; counted from sequences instead. */
+async function groupsPerSecond(schema: string) {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const { rows } = await admin.query(`SELECT last_sequence FROM "${schema}".meta`);
+  await admin.end();
+  return Number(rows[0].last_sequence);
+}
+
+// ---- fan-out capacity -----------------------------------------------------
+
+/** A Subscribe stream over raw HTTP/2 (Connect, binary), counting changes without decoding them. */
+function subscribe(baseUrl: string, onChanges: (count: number, lastSequence: bigint) => void) {
+  const session = http2.connect(baseUrl);
+  session.on("error", () => {});
+  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { collections: ["todos"], heartbeatIntervalMs: 10_000 }));
+  const envelope = Buffer.alloc(5 + body.length);
+  envelope.writeUInt32BE(body.length, 1);
+  envelope.set(body, 5);
+  const stream = session.request({ ":method": "POST", ":path": "/pocket.sync.v1.SyncService/Subscribe", "content-type": "application/connect+proto", "connect-protocol-version": "1" });
+  stream.end(envelope);
+  let pending: Buffer = Buffer.alloc(0);
+  stream.on("data", (chunk: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= 5) {
+      const length = pending.readUInt32BE(1);
+      if (pending.length < 5 + length) break;
+      const message = pending.subarray(5, 5 + length);
+      pending = pending.subarray(5 + length);
+      if (pending.length === 0) pending = Buffer.alloc(0);
+      countChanges(message, onChanges);
+    }
+  });
+  stream.on("error", () => {});
+  return () => session.destroy();
+}
+function varint(buf: Buffer, at: number): [bigint, number] {
+  let value = 0n;
+  let shift = 0n;
+  for (; at < buf.length; shift += 7n) {
+    const byte = buf[at++]!;
+    value |= BigInt(byte & 0x7f) << shift;
+    if (byte < 0x80) return [value, at];
+  }
+  throw new Error("truncated varint");
+}
+/** Calls `visit(field, start, end)` for each length-delimited field of the message in [from, to); skips the others. */
+function fields(buf: Buffer, from: number, to: number, visit: (field: number, start: number, end: number, value?: bigint) => boolean | void) {
+  for (let at = from; at < to; ) {
+    const [key, next] = varint(buf, at);
+    const field = Number(key >> 3n);
+    switch (Number(key & 7n)) {
+      case 0: {
+        const [value, after] = varint(buf, next);
+        if (visit(field, next, after, value) === false) return;
+        at = after;
+        break;
+      }
+      case 2: {
+        const [length, start] = varint(buf, next);
+        const end = start + Number(length);
+        if (visit(field, start, end) === false) return;
+        at = end;
+        break;
+      }
+      case 1:
+        at = next + 8;
+        break;
+      case 5:
+        at = next + 4;
+        break;
+      default:
+        return;
+    }
+  }
+}
+/** SubscribeResponse.changes (1) -> ChangeBatch.changes (1) -> ChangeEvent.server_sequence (10), without decoding the rest. */
+function countChanges(message: Buffer, onChanges: (count: number, lastSequence: bigint) => void) {
+  let count = 0;
+  let last = 0n;
+  fields(message, 0, message.length, (field, start, end) => {
+    if (field !== 1) return; // a heartbeat
+    fields(message, start, end, (batchField, eventStart, eventEnd) => {
+      if (batchField !== 1) return;
+      count++;
+      fields(message, eventStart, eventEnd, (eventField, _s, _e, value) => {
+        if (eventField !== 10) return;
+        last = value!;
+        return false;
+      });
+    });
+  });
+  if (count) onChanges(count, last);
+}
+
+async function measureFanout(count: number) {
+  return withSchema(async (schema) => {
+    const servers = await startServers(count, schema);
+    const subscribers = Number(values.subscribers);
+    let delivered = 0;
+    const reached = new Array<bigint>(subscribers).fill(0n);
+    const closers = Array.from({ length: subscribers }, (_, i) =>
+      subscribe(servers[i % count]!.url, (n, last) => {
+        delivered += n;
+        reached[i] = last;
+      }),
+    );
+    await sleep(1_000);
+    const writer = servers.map((s) => syncClient(s.url, "connect-proto-h2"));
+    const results: Array<{ rate: number; deliveriesPerSecond: number; expected: number; lagMs: number; cpu: ReturnType<ReturnType<typeof meter>> }> = [];
+    let sequence = 0;
+    // Offered rates of pushed changes per second; each a batch of 10 every 10/rate s.
+    for (const rate of [100, 200, 400, 800, 1600]) {
+      let running = true;
+      let pushedChanges = 0;
+      let lastAcked = 0n;
+      const acks: Array<[bigint, number]> = [];
+      const pushing = (async () => {
+        const interval = 10_000 / rate;
+        let next = performance.now();
+        for (let i = 0; running; i++) {
+          const batch = Array.from({ length: 10 }, () => pushed(`d${++sequence}`, { sequence }, sequence));
+          const response = await writer[i % count]!.push({ clientId: "fanout-writer", changes: batch });
+          const result = response.results.at(-1)!.outcome;
+          if (result.case === "accepted") {
+            lastAcked = result.value.serverSequence;
+            acks.push([lastAcked, performance.now()]);
+          }
+          pushedChanges += batch.length;
+          next += interval;
+          const wait = next - performance.now();
+          if (wait > 0) await sleep(wait);
+        }
+      })();
+      await sleep(500);
+      delivered = 0;
+      const startPushed = pushedChanges;
+      const done = meter(() => servers.map((s) => s.child.pid!), dbCluster);
+      await sleep(seconds * 1000);
+      const cpu = done();
+      const deliveries = delivered;
+      const offered = pushedChanges - startPushed;
+      running = false;
+      await pushing;
+      // Lag: how long after the last acknowledged push every subscriber had it.
+      const target = lastAcked;
+      const ackedAt = acks.find(([s]) => s === target)?.[1] ?? performance.now();
+      const deadline = performance.now() + 10_000;
+      while (reached.some((r) => r < target) && performance.now() < deadline) await sleep(5);
+      const lagMs = performance.now() - ackedAt;
+      results.push({ rate: offered / cpu.wall, deliveriesPerSecond: deliveries / cpu.wall, expected: (offered * subscribers) / cpu.wall, lagMs, cpu });
+      if (deliveries < 0.9 * offered * subscribers || lagMs > 2_000) break; // saturated
+    }
+    for (const close of closers) close();
+    await stopServers(servers);
+    return { instances: count, subscribers, results };
+  });
+}
+
+// ---- NOTIFY cost ----------------------------------------------------------
+
+/** The commit transaction's shape on raw connections, with and without pg_notify, from `clients` sessions at once. */
+async function measureNotify(clients: number, notify: boolean) {
+  return withSchema(async (schema) => {
+    const setup = new pg.Client({ connectionString: url });
+    await setup.connect();
+    await setup.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".meta (id int PRIMARY KEY, last_sequence bigint); INSERT INTO "${schema}".meta VALUES (1, 0);
+      CREATE TABLE "${schema}".changes (server_sequence bigint PRIMARY KEY, event bytea)`);
+    const listener = new pg.Client({ connectionString: url });
+    await listener.connect();
+    await listener.query(`LISTEN measure_${process.pid}`);
+    let heard = 0;
+    listener.on("notification", () => heard++);
+    let running = true;
+    let commits = 0;
+    const sessions = await Promise.all(Array.from({ length: clients }, async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }));
+    const payload = Buffer.alloc(2_000); // a group's batch of changes
+    const loops = sessions.map(async (c) => {
+      while (running) {
+        await c.query("BEGIN");
+        const { rows } = await c.query(`SELECT last_sequence FROM "${schema}".meta WHERE id = 1 FOR UPDATE`);
+        const next = BigInt(rows[0].last_sequence) + 1n;
+        await c.query(`INSERT INTO "${schema}".changes VALUES ($1, $2)`, [next.toString(), payload]);
+        if (notify) {
+          await c.query(`WITH m AS (UPDATE "${schema}".meta SET last_sequence = $1 WHERE id = 1 RETURNING 1) SELECT pg_notify($2, $3) FROM m`, [next.toString(), `measure_${process.pid}`, `epoch ${next}`]);
+        } else {
+          await c.query(`UPDATE "${schema}".meta SET last_sequence = $1 WHERE id = 1`, [next.toString()]);
+        }
+        await c.query("COMMIT");
+        commits++;
+      }
+    });
+    await sleep(1_000);
+    commits = 0;
+    const started = performance.now();
+    await sleep(seconds * 1000);
+    const rate = commits / ((performance.now() - started) / 1000);
+    running = false;
+    await Promise.all(loops);
+    await Promise.all([...sessions, listener, setup].map((c) => c.end()));
+    return { clients, notify, commitsPerSecond: rate, heard };
+  });
+}
+
+// ---- run --------------------------------------------------------------------
+
+if (modes.has("push")) {
+  const rows = [];
+  for (const n of instanceCounts) rows.push(await measurePush(n));
+  const base = rows[0]!.changesPerSecond;
+  console.log(`\npush throughput: ${values.writers} writers in closed loop, batches of 10 inserts (~150 B documents), ${seconds} s`);
+  console.log("instances | changes/s | ratio | push p50 / p99 ms | CPU s/s: servers, PostgreSQL, clients");
+  for (const r of rows) {
+    console.log(`${r.instances} | ${fmt(r.changesPerSecond)} | ${fmt(r.changesPerSecond / base, 2)}x | ${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} | ${fmt(r.cpu.servers, 2)}, ${fmt(r.cpu.postgres, 2)}, ${fmt(r.cpu.client, 2)}`);
+  }
+}
+if (modes.has("fanout")) {
+  const rows = [];
+  for (const n of instanceCounts) rows.push(await measureFanout(n));
+  console.log(`\nfan-out: ${values.subscribers} subscribers spread over the instances, one writer at rising rates (batches of 10), ${seconds} s per step`);
+  console.log("instances | offered changes/s | deliveries/s (expected) | lag ms | CPU s/s: servers, PostgreSQL, clients");
+  for (const r of rows) {
+    for (const step of r.results) {
+      console.log(`${r.instances} | ${fmt(step.rate)} | ${fmt(step.deliveriesPerSecond)} (${fmt(step.expected)}) | ${fmt(step.lagMs)} | ${fmt(step.cpu.servers, 2)}, ${fmt(step.cpu.postgres, 2)}, ${fmt(step.cpu.client, 2)}`);
+    }
+  }
+  const capacity = rows.map((r) => Math.max(...r.results.filter((s) => s.deliveriesPerSecond >= 0.9 * s.expected && s.lagMs <= 2_000).map((s) => s.deliveriesPerSecond), 0));
+  console.log(`sustained fan-out capacity (deliveries/s): ${rows.map((r, i) => `${r.instances}: ${fmt(capacity[i]!)} (${fmt(capacity[i]! / capacity[0]!, 2)}x)`).join(", ")}`);
+}
+if (modes.has("notify")) {
+  console.log(`\nNOTIFY cost: the commit transaction (counter row FOR UPDATE, insert, counter update, commit) from 3 sessions, ${seconds} s`);
+  for (const notify of [false, true]) {
+    const r = await measureNotify(3, notify);
+    console.log(`${notify ? "with pg_notify   " : "without pg_notify"} | ${fmt(r.commitsPerSecond)} commits/s${notify ? ` (${r.heard} notifications heard)` : ""}`);
+  }
+}
