@@ -180,7 +180,7 @@ export class CommitPipeline {
     });
   }
 
-  /** Runs `task` with no commit group in flight (e.g. purging tombstones). */
+  /** Runs `task` with no commit group in flight. */
   exclusive(task: () => Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.exclusiveQueue.push(() => task().then(resolve, reject));

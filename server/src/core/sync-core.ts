@@ -529,18 +529,19 @@ export class SyncCore {
 
   // ---- retention --------------------------------------------------------
 
-  /** Purges tombstones and idempotency records older than the retention. */
+  /**
+   * Purges tombstones and idempotency records older than the retention. The
+   * storage serializes it with commit groups itself (on PostgreSQL, chunk by
+   * chunk, so this server's pushes need not wait for a whole purge); on a
+   * shared storage, another server purging meanwhile makes this a no-op.
+   */
   async purge(): Promise<PurgeResult> {
     this.ensureOpen();
-    let result: PurgeResult | undefined;
-    await this.pipeline.exclusive(async () => {
-      try {
-        result = await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
-      } catch (error) {
-        throw asFailure(error);
-      }
-    });
-    return result!;
+    try {
+      return await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+    } catch (error) {
+      throw asFailure(error);
+    }
   }
 
   async close(): Promise<void> {
