@@ -6,19 +6,26 @@
 //
 //   node --import tsx scripts/measure-cluster.ts --postgres-url URL [--instances 1,2,3]
 //        [--mode push,fanout,notify] [--seconds 8] [--writers 48] [--subscribers 300]
+//        [--server-cpu 0.3] [--profile DIR]
+//
+// --server-cpu caps each server process at that many cores (a Linux cgroup;
+// run as root): N servers then have N times the CPU of one, as N machines
+// would, even on a small shared machine, and the server tier's scaling shows
+// apart from the clients' and PostgreSQL's. --profile writes each server's
+// V8 CPU profile into DIR (node --cpu-prof).
 //
 // Every run uses a fresh schema (dropped at the end). Use a PostgreSQL no one
 // else is loading. Figures: changes/s committed, deliveries/s (changes x
 // subscribers that received them), CPU seconds per second of the servers,
 // the client process and PostgreSQL's backends.
-import { create, toBinary } from "@bufbuild/protobuf";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import http2 from "node:http2";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 import pg from "pg";
-import { SubscribeRequestSchema } from "../gen/ts/pocket/sync/v1/sync_pb.js";
 import { pushed, syncClient } from "../server/src/serve/testing.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { SubscribeRequestSchema } from "../gen/ts/pocket/sync/v1/sync_pb.js";
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +35,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "8" },
     writers: { type: "string", default: "48" },
     subscribers: { type: "string", default: "300" },
+    "server-cpu": { type: "string" },
+    profile: { type: "string" },
   },
 });
 const url = values["postgres-url"] ?? process.env.POCKET_POSTGRES_URL;
@@ -88,11 +97,50 @@ const fmt = (n: number, digits = 0) => n.toFixed(digits);
 interface Server {
   readonly child: ChildProcess;
   readonly url: string;
+  readonly cgroup?: string;
 }
+
+/** Puts `pid` in a cgroup of its own capped at `cores` (cgroup v2 or v1). Returns its directory. */
+function capCpu(pid: number, cores: number): string {
+  const name = `pocket_measure_${process.pid}_${pid}`;
+  const quota = Math.round(cores * 100_000);
+  if (existsSync("/sys/fs/cgroup/cgroup.controllers")) {
+    const dir = `/sys/fs/cgroup/${name}`;
+    mkdirSync(dir);
+    writeFileSync(`${dir}/cpu.max`, `${quota} 100000`);
+    writeFileSync(`${dir}/cgroup.procs`, String(pid));
+    return dir;
+  }
+  const dir = `/sys/fs/cgroup/cpu/${name}`;
+  mkdirSync(dir);
+  writeFileSync(`${dir}/cpu.cfs_period_us`, "100000");
+  writeFileSync(`${dir}/cpu.cfs_quota_us`, String(quota));
+  writeFileSync(`${dir}/cgroup.procs`, String(pid));
+  return dir;
+}
+const serverCpu = values["server-cpu"] === undefined ? undefined : Number(values["server-cpu"]);
+
+// Whatever happens, no server process or cgroup outlives the measurement.
+const started = new Set<Server>();
+function cleanUp() {
+  for (const server of started) {
+    server.child.kill("SIGKILL");
+    if (server.cgroup) {
+      try {
+        rmdirSync(server.cgroup);
+      } catch {
+        // the process may not have gone yet; the kernel keeps the empty group
+      }
+    }
+  }
+}
+process.on("exit", cleanUp);
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(1));
 async function startServers(count: number, schema: string): Promise<Server[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "postgres", "--postgres-url", url!, "--postgres-schema", schema, "--port", "0", "--log-level", "warn"], {
+      const profile = values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [];
+      const child = spawn(process.execPath, [...profile, "--import", "tsx", "server/src/serve/cli.ts", "--storage", "postgres", "--postgres-url", url!, "--postgres-schema", schema, "--port", "0", "--log-level", "warn"], {
         stdio: ["ignore", "pipe", "inherit"],
       });
       const serverUrl = await new Promise<string>((resolve, reject) => {
@@ -104,7 +152,9 @@ async function startServers(count: number, schema: string): Promise<Server[]> {
         });
         child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
       });
-      return { child, url: serverUrl };
+      const server = { child, url: serverUrl, cgroup: serverCpu ? capCpu(child.pid!, serverCpu) : undefined };
+      started.add(server);
+      return server;
     }),
   );
 }
@@ -113,6 +163,10 @@ async function stopServers(servers: Server[]) {
     s.child.once("exit", () => resolve());
     s.child.kill("SIGTERM");
   })));
+  for (const server of servers) {
+    if (server.cgroup) rmdirSync(server.cgroup);
+    started.delete(server);
+  }
 }
 async function withSchema<T>(work: (schema: string) => Promise<T>): Promise<T> {
   const schema = `measure_${Date.now()}_${process.pid}`;
@@ -173,149 +227,92 @@ async function groupsPerSecond(schema: string) {
 
 // ---- fan-out capacity -----------------------------------------------------
 
-/** A Subscribe stream over raw HTTP/2 (Connect, binary), counting changes without decoding them. */
-function subscribe(baseUrl: string, onChanges: (count: number, lastSequence: bigint) => void) {
-  const session = http2.connect(baseUrl);
-  session.on("error", () => {});
-  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { collections: ["todos"], heartbeatIntervalMs: 10_000 }));
-  const envelope = Buffer.alloc(5 + body.length);
-  envelope.writeUInt32BE(body.length, 1);
-  envelope.set(body, 5);
-  const stream = session.request({ ":method": "POST", ":path": "/pocket.sync.v1.SyncService/Subscribe", "content-type": "application/connect+proto", "connect-protocol-version": "1" });
-  stream.end(envelope);
-  let pending: Buffer = Buffer.alloc(0);
-  stream.on("data", (chunk: Buffer) => {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    while (pending.length >= 5) {
-      const length = pending.readUInt32BE(1);
-      if (pending.length < 5 + length) break;
-      const message = pending.subarray(5, 5 + length);
-      pending = pending.subarray(5 + length);
-      if (pending.length === 0) pending = Buffer.alloc(0);
-      countChanges(message, onChanges);
-    }
-  });
-  stream.on("error", () => {});
-  return () => session.destroy();
-}
-function varint(buf: Buffer, at: number): [bigint, number] {
-  let value = 0n;
-  let shift = 0n;
-  for (; at < buf.length; shift += 7n) {
-    const byte = buf[at++]!;
-    value |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) return [value, at];
-  }
-  throw new Error("truncated varint");
-}
-/** Calls `visit(field, start, end)` for each length-delimited field of the message in [from, to); skips the others. */
-function fields(buf: Buffer, from: number, to: number, visit: (field: number, start: number, end: number, value?: bigint) => boolean | void) {
-  for (let at = from; at < to; ) {
-    const [key, next] = varint(buf, at);
-    const field = Number(key >> 3n);
-    switch (Number(key & 7n)) {
-      case 0: {
-        const [value, after] = varint(buf, next);
-        if (visit(field, next, after, value) === false) return;
-        at = after;
-        break;
-      }
-      case 2: {
-        const [length, start] = varint(buf, next);
-        const end = start + Number(length);
-        if (visit(field, start, end) === false) return;
-        at = end;
-        break;
-      }
-      case 1:
-        at = next + 8;
-        break;
-      case 5:
-        at = next + 4;
-        break;
-      default:
-        return;
-    }
-  }
-}
-/** SubscribeResponse.changes (1) -> ChangeBatch.changes (1) -> ChangeEvent.server_sequence (10), without decoding the rest. */
-function countChanges(message: Buffer, onChanges: (count: number, lastSequence: bigint) => void) {
-  let count = 0;
-  let last = 0n;
-  fields(message, 0, message.length, (field, start, end) => {
-    if (field !== 1) return; // a heartbeat
-    fields(message, start, end, (batchField, eventStart, eventEnd) => {
-      if (batchField !== 1) return;
-      count++;
-      fields(message, eventStart, eventEnd, (eventField, _s, _e, value) => {
-        if (eventField !== 10) return;
-        last = value!;
-        return false;
-      });
+/** Subscribers in worker threads (scripts/measure-subscribers.mjs), spread over `urls`. */
+async function startSubscribers(urls: readonly string[], total: number, threads: number) {
+  const shared = new SharedArrayBuffer(threads * 4 * 8);
+  const request = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { collections: ["todos"], heartbeatIntervalMs: 10_000 }));
+  const counters = new BigInt64Array(shared);
+  const per = Math.ceil(total / threads);
+  const workers = Array.from({ length: threads }, (_, slot) => {
+    const first = slot * per;
+    return new Worker(new URL("./measure-subscribers.mjs", import.meta.url), {
+      workerData: { urls, first, count: Math.max(0, Math.min(per, total - first)), slot, shared, request },
     });
   });
-  if (count) onChanges(count, last);
+  const sum = (offset: number) => Array.from({ length: threads }, (_, w) => Atomics.load(counters, w * 4 + offset)).reduce((a, b) => a + b, 0n);
+  return {
+    delivered: () => Number(sum(0)),
+    messages: () => Number(sum(3)),
+    open: () => Number(sum(2)),
+    /** The lowest sequence every subscriber has reached. */
+    reached: () => Array.from({ length: threads }, (_, w) => Atomics.load(counters, w * 4 + 1)).reduce((a, b) => (a < b ? a : b)),
+    async stop() {
+      await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
+        worker.once("exit", () => resolve());
+        worker.postMessage("stop");
+      })));
+    },
+  };
 }
 
 async function measureFanout(count: number) {
   return withSchema(async (schema) => {
     const servers = await startServers(count, schema);
     const subscribers = Number(values.subscribers);
-    let delivered = 0;
-    const reached = new Array<bigint>(subscribers).fill(0n);
-    const closers = Array.from({ length: subscribers }, (_, i) =>
-      subscribe(servers[i % count]!.url, (n, last) => {
-        delivered += n;
-        reached[i] = last;
-      }),
-    );
-    await sleep(1_000);
+    const pool = await startSubscribers(servers.map((s) => s.url), subscribers, 2);
+    const openDeadline = performance.now() + 30_000;
+    while (pool.open() < subscribers && performance.now() < openDeadline) await sleep(50);
+    if (pool.open() < subscribers) throw new Error(`only ${pool.open()} of ${subscribers} streams opened`);
     const writer = servers.map((s) => syncClient(s.url, "connect-proto-h2"));
-    const results: Array<{ rate: number; deliveriesPerSecond: number; expected: number; lagMs: number; cpu: ReturnType<ReturnType<typeof meter>> }> = [];
+    const results: Array<{ rate: number; deliveriesPerSecond: number; messagesPerSecond: number; expected: number; lagMs: number; cpu: ReturnType<ReturnType<typeof meter>> }> = [];
     let sequence = 0;
-    // Offered rates of pushed changes per second; each a batch of 10 every 10/rate s.
-    for (const rate of [100, 200, 400, 800, 1600]) {
+    // Offered rates of pushed changes per second, doubling until the
+    // subscribers fall behind: 16 writers, each a batch of 10 every 160/rate s.
+    for (let rate = 100; rate <= 25_600; rate *= 2) {
       let running = true;
       let pushedChanges = 0;
       let lastAcked = 0n;
-      const acks: Array<[bigint, number]> = [];
-      const pushing = (async () => {
-        const interval = 10_000 / rate;
-        let next = performance.now();
-        for (let i = 0; running; i++) {
+      let lastAckedAt = 0;
+      const pushing = Promise.all(Array.from({ length: 16 }, async (_, w) => {
+        const interval = 160_000 / rate;
+        let next = performance.now() + (w * interval) / 16;
+        for (let i = w; running; i += 16) {
           const batch = Array.from({ length: 10 }, () => pushed(`d${++sequence}`, { sequence }, sequence));
-          const response = await writer[i % count]!.push({ clientId: "fanout-writer", changes: batch });
+          const response = await writer[i % count]!.push({ clientId: `fanout-writer-${w}`, changes: batch });
           const result = response.results.at(-1)!.outcome;
-          if (result.case === "accepted") {
+          if (result.case === "accepted" && result.value.serverSequence > lastAcked) {
             lastAcked = result.value.serverSequence;
-            acks.push([lastAcked, performance.now()]);
+            lastAckedAt = performance.now();
           }
           pushedChanges += batch.length;
           next += interval;
           const wait = next - performance.now();
           if (wait > 0) await sleep(wait);
         }
-      })();
+      }));
       await sleep(500);
-      delivered = 0;
+      const startDelivered = pool.delivered();
+      const startMessages = pool.messages();
       const startPushed = pushedChanges;
       const done = meter(() => servers.map((s) => s.child.pid!), dbCluster);
       await sleep(seconds * 1000);
       const cpu = done();
-      const deliveries = delivered;
+      const deliveries = pool.delivered() - startDelivered;
+      const messages = pool.messages() - startMessages;
       const offered = pushedChanges - startPushed;
       running = false;
-      await pushing;
       // Lag: how long after the last acknowledged push every subscriber had it.
       const target = lastAcked;
-      const ackedAt = acks.find(([s]) => s === target)?.[1] ?? performance.now();
+      const ackedAt = lastAckedAt;
       const deadline = performance.now() + 10_000;
-      while (reached.some((r) => r < target) && performance.now() < deadline) await sleep(5);
+      while (pool.reached() < target && performance.now() < deadline) await sleep(2);
       const lagMs = performance.now() - ackedAt;
-      results.push({ rate: offered / cpu.wall, deliveriesPerSecond: deliveries / cpu.wall, expected: (offered * subscribers) / cpu.wall, lagMs, cpu });
-      if (deliveries < 0.9 * offered * subscribers || lagMs > 2_000) break; // saturated
+      await pushing;
+      results.push({ rate: offered / cpu.wall, deliveriesPerSecond: deliveries / cpu.wall, messagesPerSecond: messages / cpu.wall, expected: (offered * subscribers) / cpu.wall, lagMs, cpu });
+      if (deliveries < 0.9 * offered * subscribers || lagMs > 1_000) break; // saturated
+      if (rate >= 800 && offered / cpu.wall < 0.6 * rate) break; // the writers cannot offer more
     }
-    for (const close of closers) close();
+    await pool.stop();
     await stopServers(servers);
     return { instances: count, subscribers, results };
   });
@@ -385,14 +382,14 @@ if (modes.has("push")) {
 if (modes.has("fanout")) {
   const rows = [];
   for (const n of instanceCounts) rows.push(await measureFanout(n));
-  console.log(`\nfan-out: ${values.subscribers} subscribers spread over the instances, one writer at rising rates (batches of 10), ${seconds} s per step`);
-  console.log("instances | offered changes/s | deliveries/s (expected) | lag ms | CPU s/s: servers, PostgreSQL, clients");
+  console.log(`\nfan-out: ${values.subscribers} subscribers spread over the instances, 16 writers at rising rates (batches of 10), ${seconds} s per step`);
+  console.log("instances | offered changes/s | deliveries/s (expected) | messages/s | lag ms | CPU s/s: servers, PostgreSQL, clients | server µs per message");
   for (const r of rows) {
     for (const step of r.results) {
-      console.log(`${r.instances} | ${fmt(step.rate)} | ${fmt(step.deliveriesPerSecond)} (${fmt(step.expected)}) | ${fmt(step.lagMs)} | ${fmt(step.cpu.servers, 2)}, ${fmt(step.cpu.postgres, 2)}, ${fmt(step.cpu.client, 2)}`);
+      console.log(`${r.instances} | ${fmt(step.rate)} | ${fmt(step.deliveriesPerSecond)} (${fmt(step.expected)}) | ${fmt(step.messagesPerSecond)} | ${fmt(step.lagMs)} | ${fmt(step.cpu.servers, 2)}, ${fmt(step.cpu.postgres, 2)}, ${fmt(step.cpu.client, 2)} | ${fmt((step.cpu.servers * 1e6) / step.messagesPerSecond, 1)}`);
     }
   }
-  const capacity = rows.map((r) => Math.max(...r.results.filter((s) => s.deliveriesPerSecond >= 0.9 * s.expected && s.lagMs <= 2_000).map((s) => s.deliveriesPerSecond), 0));
+  const capacity = rows.map((r) => Math.max(...r.results.filter((s) => s.deliveriesPerSecond >= 0.9 * s.expected && s.lagMs <= 1_000).map((s) => s.deliveriesPerSecond), 0));
   console.log(`sustained fan-out capacity (deliveries/s): ${rows.map((r, i) => `${r.instances}: ${fmt(capacity[i]!)} (${fmt(capacity[i]! / capacity[0]!, 2)}x)`).join(", ")}`);
 }
 if (modes.has("notify")) {
