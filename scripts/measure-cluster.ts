@@ -6,13 +6,16 @@
 //
 //   node --import tsx scripts/measure-cluster.ts --postgres-url URL [--instances 1,2,3]
 //        [--mode push,fanout,notify] [--seconds 8] [--writers 48] [--subscribers 300]
-//        [--server-cpu 0.3] [--profile DIR]
+//        [--server-cpu 0.3] [--fanout-writers 48] [--rates 400,800] [--profile DIR]
 //
 // --server-cpu caps each server process at that many cores (a Linux cgroup;
 // run as root): N servers then have N times the CPU of one, as N machines
 // would, even on a small shared machine, and the server tier's scaling shows
 // apart from the clients' and PostgreSQL's. --profile writes each server's
-// V8 CPU profile into DIR (node --cpu-prof).
+// V8 CPU profile into DIR (node --cpu-prof). --rates fixes the offered
+// change rates of the fan-out steps (default: doubling until saturation): at
+// a rate every instance count sustains, the servers' CPU seconds per second
+// compare what the same fan-out costs on 1, 2 and 3 servers.
 //
 // Every run uses a fresh schema (dropped at the end). Use a PostgreSQL no one
 // else is loading. Figures: changes/s committed, deliveries/s (changes x
@@ -36,6 +39,8 @@ const { values } = parseArgs({
     writers: { type: "string", default: "48" },
     subscribers: { type: "string", default: "300" },
     "server-cpu": { type: "string" },
+    "fanout-writers": { type: "string", default: "48" },
+    rates: { type: "string" },
     profile: { type: "string" },
   },
 });
@@ -267,16 +272,22 @@ async function measureFanout(count: number) {
     const results: Array<{ rate: number; deliveriesPerSecond: number; messagesPerSecond: number; expected: number; lagMs: number; cpu: ReturnType<ReturnType<typeof meter>> }> = [];
     let sequence = 0;
     // Offered rates of pushed changes per second, doubling until the
-    // subscribers fall behind: 16 writers, each a batch of 10 every 160/rate s.
-    for (let rate = 100; rate <= 25_600; rate *= 2) {
+    // subscribers fall behind: W writers, each a batch of 10 every 10 W / rate s.
+    const writers = Number(values["fanout-writers"]);
+    // From one batch per writer every 2 s: each step's window sees every writer push.
+    const ladder: number[] = [];
+    for (let rate = Math.max(100, writers * 5); rate <= 51_200; rate *= 2) ladder.push(rate);
+    const fixed = values.rates?.split(",").map(Number);
+    for (const rate of fixed ?? ladder) {
       let running = true;
       let pushedChanges = 0;
       let lastAcked = 0n;
       let lastAckedAt = 0;
-      const pushing = Promise.all(Array.from({ length: 16 }, async (_, w) => {
-        const interval = 160_000 / rate;
-        let next = performance.now() + (w * interval) / 16;
-        for (let i = w; running; i += 16) {
+      const pushing = Promise.all(Array.from({ length: writers }, async (_, w) => {
+        const interval = (10_000 * writers) / rate;
+        let next = performance.now() + (w * interval) / writers;
+        await sleep(next - performance.now());
+        for (let i = w; running; i += writers) {
           const batch = Array.from({ length: 10 }, () => pushed(`d${++sequence}`, { sequence }, sequence));
           const response = await writer[i % count]!.push({ clientId: `fanout-writer-${w}`, changes: batch });
           const result = response.results.at(-1)!.outcome;
@@ -309,6 +320,7 @@ async function measureFanout(count: number) {
       const lagMs = performance.now() - ackedAt;
       await pushing;
       results.push({ rate: offered / cpu.wall, deliveriesPerSecond: deliveries / cpu.wall, messagesPerSecond: messages / cpu.wall, expected: (offered * subscribers) / cpu.wall, lagMs, cpu });
+      if (fixed) continue;
       if (deliveries < 0.9 * offered * subscribers || lagMs > 1_000) break; // saturated
       if (rate >= 800 && offered / cpu.wall < 0.6 * rate) break; // the writers cannot offer more
     }
@@ -320,50 +332,62 @@ async function measureFanout(count: number) {
 
 // ---- NOTIFY cost ----------------------------------------------------------
 
-/** The commit transaction's shape on raw connections, with and without pg_notify, from `clients` sessions at once. */
-async function measureNotify(clients: number, notify: boolean) {
+type NotifyMode = "none" | "in the commit" | "after the commit";
+
+/**
+ * The commit transaction's shape on raw connections, one session per server
+ * (3), each also LISTENing: without NOTIFY, with pg_notify inside the
+ * transaction that holds the counter row, or sent after its COMMIT on the
+ * LISTEN session (asynchronous commit).
+ */
+async function measureNotify(mode: NotifyMode) {
   return withSchema(async (schema) => {
-    const setup = new pg.Client({ connectionString: url });
-    await setup.connect();
-    await setup.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".meta (id int PRIMARY KEY, last_sequence bigint); INSERT INTO "${schema}".meta VALUES (1, 0);
-      CREATE TABLE "${schema}".changes (server_sequence bigint PRIMARY KEY, event bytea)`);
-    const listener = new pg.Client({ connectionString: url });
-    await listener.connect();
-    await listener.query(`LISTEN measure_${process.pid}`);
-    let heard = 0;
-    listener.on("notification", () => heard++);
-    let running = true;
-    let commits = 0;
-    const sessions = await Promise.all(Array.from({ length: clients }, async () => {
+    const connect = async () => {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
       return c;
+    };
+    const setup = await connect();
+    await setup.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".meta (id int PRIMARY KEY, last_sequence bigint); INSERT INTO "${schema}".meta VALUES (1, 0);
+      CREATE TABLE "${schema}".changes (server_sequence bigint PRIMARY KEY, event bytea)`);
+    const channel = `measure_${process.pid}`;
+    let heard = 0;
+    let running = true;
+    let commits = 0;
+    const servers = await Promise.all(Array.from({ length: 3 }, async () => {
+      const [session, listener] = await Promise.all([connect(), connect()]);
+      await listener.query(`SET synchronous_commit = off; LISTEN ${channel}`);
+      listener.on("notification", () => heard++);
+      return { session, listener };
     }));
     const payload = Buffer.alloc(2_000); // a group's batch of changes
-    const loops = sessions.map(async (c) => {
+    const loops = servers.map(async ({ session: c, listener }) => {
       while (running) {
-        await c.query("BEGIN");
-        const { rows } = await c.query(`SELECT last_sequence FROM "${schema}".meta WHERE id = 1 FOR UPDATE`);
-        const next = BigInt(rows[0].last_sequence) + 1n;
-        await c.query(`INSERT INTO "${schema}".changes VALUES ($1, $2)`, [next.toString(), payload]);
-        if (notify) {
-          await c.query(`WITH m AS (UPDATE "${schema}".meta SET last_sequence = $1 WHERE id = 1 RETURNING 1) SELECT pg_notify($2, $3) FROM m`, [next.toString(), `measure_${process.pid}`, `epoch ${next}`]);
+        const opened = (await c.query(`BEGIN; SELECT last_sequence FROM "${schema}".meta WHERE id = 1 FOR UPDATE`)) as unknown as pg.QueryResult[];
+        const next = BigInt(opened[1]!.rows[0].last_sequence) + 1n;
+        const values = [next.toString(), payload];
+        if (mode === "in the commit") {
+          await c.query(`WITH w AS (INSERT INTO "${schema}".changes VALUES ($1, $2)), m AS (UPDATE "${schema}".meta SET last_sequence = $1 WHERE id = 1 RETURNING 1) SELECT pg_notify($3, $4) FROM m`, [...values, channel, `epoch ${next}`]);
         } else {
-          await c.query(`UPDATE "${schema}".meta SET last_sequence = $1 WHERE id = 1`, [next.toString()]);
+          await c.query(`WITH w AS (INSERT INTO "${schema}".changes VALUES ($1, $2)) UPDATE "${schema}".meta SET last_sequence = $1 WHERE id = 1`, values);
         }
         await c.query("COMMIT");
+        if (mode === "after the commit") await listener.query("SELECT pg_notify($1, $2)", [channel, `epoch ${next}`]);
         commits++;
       }
     });
     await sleep(1_000);
     commits = 0;
+    heard = 0;
     const started = performance.now();
     await sleep(seconds * 1000);
-    const rate = commits / ((performance.now() - started) / 1000);
+    const elapsed = (performance.now() - started) / 1000;
+    const rate = commits / elapsed;
+    const heardRate = heard / elapsed;
     running = false;
     await Promise.all(loops);
-    await Promise.all([...sessions, listener, setup].map((c) => c.end()));
-    return { clients, notify, commitsPerSecond: rate, heard };
+    await Promise.all([...servers.flatMap((s) => [s.session, s.listener]), setup].map((c) => c.end()));
+    return { mode, commitsPerSecond: rate, heardPerSecond: heardRate };
   });
 }
 
@@ -382,20 +406,20 @@ if (modes.has("push")) {
 if (modes.has("fanout")) {
   const rows = [];
   for (const n of instanceCounts) rows.push(await measureFanout(n));
-  console.log(`\nfan-out: ${values.subscribers} subscribers spread over the instances, 16 writers at rising rates (batches of 10), ${seconds} s per step`);
-  console.log("instances | offered changes/s | deliveries/s (expected) | messages/s | lag ms | CPU s/s: servers, PostgreSQL, clients | server µs per message");
+  console.log(`\nfan-out: ${values.subscribers} subscribers spread over the instances, ${values["fanout-writers"]} writers at rising rates (batches of 10), ${seconds} s per step`);
+  console.log("instances | offered changes/s | deliveries/s (expected) | messages/s | lag ms | CPU s/s: servers, PostgreSQL, clients | server CPU µs per delivery");
   for (const r of rows) {
     for (const step of r.results) {
-      console.log(`${r.instances} | ${fmt(step.rate)} | ${fmt(step.deliveriesPerSecond)} (${fmt(step.expected)}) | ${fmt(step.messagesPerSecond)} | ${fmt(step.lagMs)} | ${fmt(step.cpu.servers, 2)}, ${fmt(step.cpu.postgres, 2)}, ${fmt(step.cpu.client, 2)} | ${fmt((step.cpu.servers * 1e6) / step.messagesPerSecond, 1)}`);
+      console.log(`${r.instances} | ${fmt(step.rate)} | ${fmt(step.deliveriesPerSecond)} (${fmt(step.expected)}) | ${fmt(step.messagesPerSecond)} | ${fmt(step.lagMs)} | ${fmt(step.cpu.servers, 2)}, ${fmt(step.cpu.postgres, 2)}, ${fmt(step.cpu.client, 2)} | ${fmt((step.cpu.servers * 1e6) / step.deliveriesPerSecond, 2)}`);
     }
   }
   const capacity = rows.map((r) => Math.max(...r.results.filter((s) => s.deliveriesPerSecond >= 0.9 * s.expected && s.lagMs <= 1_000).map((s) => s.deliveriesPerSecond), 0));
   console.log(`sustained fan-out capacity (deliveries/s): ${rows.map((r, i) => `${r.instances}: ${fmt(capacity[i]!)} (${fmt(capacity[i]! / capacity[0]!, 2)}x)`).join(", ")}`);
 }
 if (modes.has("notify")) {
-  console.log(`\nNOTIFY cost: the commit transaction (counter row FOR UPDATE, insert, counter update, commit) from 3 sessions, ${seconds} s`);
-  for (const notify of [false, true]) {
-    const r = await measureNotify(3, notify);
-    console.log(`${notify ? "with pg_notify   " : "without pg_notify"} | ${fmt(r.commitsPerSecond)} commits/s${notify ? ` (${r.heard} notifications heard)` : ""}`);
+  console.log(`\nNOTIFY cost: commit transactions serialized on a counter row (FOR UPDATE, a 2 kB insert, the counter update, COMMIT), 3 sessions each with a LISTENing one, ${seconds} s`);
+  for (const mode of ["none", "in the commit", "after the commit"] as const) {
+    const r = await measureNotify(mode);
+    console.log(`NOTIFY ${mode} | ${fmt(r.commitsPerSecond)} commits/s | ${fmt(r.heardPerSecond)} notifications heard/s`);
   }
 }
