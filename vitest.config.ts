@@ -2,8 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["**/src/**/*.test.ts", "test/**/*.test.ts"],
-    exclude: ["node_modules/**", "dist/**"],
+    include: ["**/src/**/*.test.ts", "test/**/*.test.ts", "bench/**/*.test.ts"],
+    exclude: ["node_modules/**", "dist/**", "bench/peers/**"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },

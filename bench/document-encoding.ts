@@ -1,6 +1,7 @@
-// Why documents travel as JSON text rather than google.protobuf.Struct:
-// encodes and decodes a realistic document both ways, in the same run, and
-// reports size and speed as ratios against the JSON-text baseline.
+// Why documents travel as JSON text rather than google.protobuf.Struct
+// (PROTOCOL §3.4): encodes and decodes a realistic 1 KB to-do document both
+// ways inside the same ChangeEvent field, in a worker process of the bench
+// (workloads/document-encoding.ts runs both in interleaved rounds).
 import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import type { JsonObject } from "@bufbuild/protobuf";
@@ -18,22 +19,22 @@ const document: JsonObject = {
 
 // Both sides encode the document inside the same ChangeEvent envelope fields,
 // so the comparison is the representation alone.
-function asText() {
+function asText(): Uint8Array {
   return toBinary(ChangeEventSchema, create(ChangeEventSchema, {
     operation: Operation.UPDATE, collection: "todos", documentId: "d1", document: JSON.stringify(document),
   }));
 }
-function fromText(bytes: Uint8Array) {
+function fromText(bytes: Uint8Array): JsonObject {
   return JSON.parse(fromBinary(ChangeEventSchema, bytes).document) as JsonObject;
 }
-function asStruct() {
+function asStruct(): Uint8Array {
   return toBinary(StructSchema, fromJson(StructSchema, document));
 }
-function fromStruct(bytes: Uint8Array) {
+function fromStruct(bytes: Uint8Array): JsonObject {
   return toJson(StructSchema, fromBinary(StructSchema, bytes)) as JsonObject;
 }
 
-function opsPerSecond(fn: () => void, ms = 400): number {
+function opsPerSecond(fn: () => void, ms: number): number {
   for (let i = 0; i < 200; i++) fn();
   let n = 0;
   const start = performance.now();
@@ -44,18 +45,21 @@ function opsPerSecond(fn: () => void, ms = 400): number {
   return (n * 1000) / (performance.now() - start);
 }
 
-export function run(): Record<string, number> {
-  const textBytes = asText();
-  const structBytes = asStruct();
-  const textEncode = opsPerSecond(asText);
-  const structEncode = opsPerSecond(asStruct);
-  const textDecode = opsPerSecond(() => fromText(textBytes));
-  const structDecode = opsPerSecond(() => fromStruct(structBytes));
-  return {
-    "document: struct size / json-text size": structBytes.length / textBytes.length,
-    "document: json-text encode speed / struct": textEncode / structEncode,
-    "document: json-text decode speed / struct": textDecode / structDecode,
-  };
+export interface EncodingFigures {
+  readonly bytes: number;
+  readonly encodePerSecond: number;
+  readonly decodePerSecond: number;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.table(run());
+export const handlers = {
+  /** One representation's size and speeds, each measured for `windowMs`. */
+  measure(representation: "json-text" | "struct", windowMs: number): EncodingFigures {
+    const [encode, decode] = representation === "json-text" ? [asText, fromText] : [asStruct, fromStruct];
+    const bytes = encode();
+    return {
+      bytes: bytes.length,
+      encodePerSecond: opsPerSecond(encode, windowMs),
+      decodePerSecond: opsPerSecond(() => decode(bytes), windowMs),
+    };
+  },
+};

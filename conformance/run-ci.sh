@@ -5,9 +5,9 @@
 #      (scripts/cluster.sh; PostgreSQL from POCKET_TEST_POSTGRES_URL, else
 #      scripts/start-postgres.sh);
 #   2. client mode against the TypeScript reference client (its control-protocol
-#      adapter, conformance/adapters/ts-client.ts) and the Go example client,
-#      which must pass every client case with none skipped;
-#   3. the Python example client's pytest against the reference server.
+#      adapter, conformance/adapters/ts-client.ts), the Go example client and
+#      the Python example client (after its own pytest); Go and Python must
+#      pass every client case with none skipped.
 # JUnit files land in ${JUNIT_DIR:-.}/junit-conformance-*.xml. Exits non-zero
 # on any failed case that is not listed in conformance/known-failing-*.txt.
 set -euo pipefail
@@ -16,6 +16,13 @@ JUNIT_DIR="${JUNIT_DIR:-.}"
 CLI=(node --import tsx conformance/src/cli.ts)
 status=0
 known() { if [ -f "conformance/known-failing-$1.txt" ]; then echo "--known-failing conformance/known-failing-$1.txt"; fi; }
+# A client that claims every suite, strategy and sync mode: a skipped case is a regression.
+no_skips() {
+  if ! grep -m1 '<testsuites' "$JUNIT_DIR/junit-conformance-client-$1.xml" | grep -q ' skipped="0"'; then
+    echo "the $1 example client skipped cases (see junit-conformance-client-$1.xml)"
+    status=1
+  fi
+}
 
 echo "--- server mode: reference server"
 TMP="$(mktemp -d)"
@@ -93,20 +100,18 @@ go test -count=1 ./examples/go-client/... || status=1
 go build -o "$TMP/go-client" ./examples/go-client
 # shellcheck disable=SC2046
 "${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-go.xml" $(known client-go) -- "$TMP/go-client" || status=1
-# It claims every suite, strategy and sync mode: a skipped case is a regression.
-if ! grep -m1 '<testsuites' "$JUNIT_DIR/junit-conformance-client-go.xml" | grep -q ' skipped="0"'; then
-  echo "the Go example client skipped cases (see junit-conformance-client-go.xml)"
-  status=1
-fi
+no_skips go
 
-echo "--- Python example client"
-# connectrpc (0.10+) and connect-python install the same module: a venv from
-# before scripts/python-requirements.txt pinned connect-python is rebuilt.
-if [ -x .venv/bin/python ] && .venv/bin/pip show -q connectrpc >/dev/null 2>&1; then rm -rf .venv; fi
-if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-.venv/bin/pip install -q -r scripts/python-requirements.txt
-PATH="$PWD/.venv/bin:$PATH" npx buf generate --template buf.gen.python.yaml
-PYTHONPATH=gen/python:examples/python-client .venv/bin/pytest -q examples/python-client \
+echo "--- Python example client: its own tests"
+# The venv (rebuilt whenever the pins change) and gen/python.
+bash scripts/setup-python.sh
+.venv/bin/python -m pytest -q -p no:cacheprovider examples/python-client \
   --junitxml "$JUNIT_DIR/junit-conformance-python.xml" || status=1
+
+echo "--- client mode: Python example client"
+# shellcheck disable=SC2046
+"${CLI[@]}" client --junit "$JUNIT_DIR/junit-conformance-client-python.xml" $(known client-python) \
+  -- .venv/bin/python -m pocket_client control || status=1
+no_skips python
 
 exit "$status"

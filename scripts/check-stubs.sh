@@ -36,10 +36,8 @@ fi
 go vet ./gen/go/...
 
 echo "--- Python stubs"
-if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-.venv/bin/pip install -q -r scripts/python-requirements.txt
-PATH="$PWD/.venv/bin:$PATH" npx buf generate --template buf.gen.python.yaml
-PYTHONPATH=gen/python .venv/bin/python -c '
+bash scripts/setup-python.sh  # the venv, gen/python, and gen/python on the venv's path
+.venv/bin/python -c '
 import pocket.sync.v1.sync_pb2 as pb
 import pocket.sync.v1.sync_connect as rpc
 change = pb.ChangeEvent(collection="todos", document_id="a", document="{\"t\":\"é\"}")

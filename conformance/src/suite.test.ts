@@ -1,9 +1,9 @@
 // The suite's own tests: it passes healthy implementations, and every suite
 // fails against an implementation broken on purpose - servers broken by the
 // fault proxy (conformance/src/proxy.ts, Breakage), clients by the Go
-// example's -bug flag (every client suite) and by POCKET_ADAPTER_BUG of the
-// TypeScript reference client's adapter (conformance/adapters/ts-client.ts).
-// A suite that cannot fail proves nothing.
+// example's -bug flag and the Python example's --bug flag (every client suite
+// each) and by POCKET_ADAPTER_BUG of the TypeScript reference client's adapter
+// (conformance/adapters/ts-client.ts). A suite that cannot fail proves nothing.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -188,4 +188,75 @@ describe("client mode (TypeScript reference client, through its adapter)", () =>
     expect(results.length).toBeGreaterThan(0);
     expect(failures(results).length).toBeGreaterThan(0);
   }, 120_000);
+});
+
+/** Why the Python example client cannot run here, or undefined when it can. */
+function pythonProblem(): string | undefined {
+  try {
+    execFileSync("bash", ["scripts/setup-python.sh", "--check"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    return undefined;
+  } catch (error) {
+    return String((error as { stderr?: Buffer }).stderr ?? error).trim() || "python3 is not usable";
+  }
+}
+const pythonMissing = pythonProblem();
+if (pythonMissing) {
+  // CI must run it: there, a missing toolchain is a failure, not a skip.
+  if (process.env.CI) describe("client mode (Python example client)", () => it("has Python to run the client", () => { throw new Error(pythonMissing); }));
+  else describe.skip(`client mode (Python example client): skipped, ${pythonMissing}`, () => it("needs Python", () => {}));
+}
+describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
+  const python = join(ROOT, ".venv/bin/python");
+  const client = [python, "-m", "pocket_client", "control"];
+  const clientCases = cases.filter((c) => c.mode === "client");
+
+  /** Runs a command in the repository; its output only when it fails. */
+  function run(command: string, args: string[], timeout: number): void {
+    try {
+      execFileSync(command, args, { cwd: ROOT, stdio: "pipe", timeout });
+    } catch (error) {
+      const e = error as { stdout?: Buffer; stderr?: Buffer; message: string };
+      throw new Error(`${command} ${args.join(" ")} failed: ${e.message}\n${String(e.stdout ?? "")}${String(e.stderr ?? "")}`);
+    }
+  }
+
+  beforeAll(() => {
+    // The venv and gen/python are made here, so a fresh clone's `npm test` needs nothing more.
+    run("bash", ["scripts/setup-python.sh"], 600_000);
+  }, 600_000);
+
+  it("passes its own tests (pytest: HLC, merge, replica, engine, the reference server, mypy)", () => {
+    run(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/python-client"], 300_000);
+  }, 300_000);
+
+  it("passes every client case, with none skipped", async () => {
+    const results = await runClientMode({ command: client, cases: clientCases, timeoutMs: 30_000 });
+    expect(failures(results)).toEqual([]);
+    expect(results.filter((r) => r.outcome === "skipped").map((r) => `${r.case.id}: ${r.message ?? ""}`)).toEqual([]);
+    expect(results.filter((r) => r.outcome === "passed").length).toBe(clientCases.length);
+  }, 600_000);
+
+  const broken: [string, string][] = [
+    ["push", "stale-base"],
+    ["push", "ignore-remote-clock"],
+    ["pull", "echo"],
+    ["resume", "no-checkpoint"],
+    ["retry", "resequence"],
+    ["conflict-report", "ignore-conflicts"],
+    ["conflict-report", "always-local"],
+    ["conflict-report", "two-way-merge"],
+    ["conflict-resolved", "ignore-resolved"],
+    ["offline", "sync-offline"],
+    ["tombstones", "no-resync"],
+    ["subscribe", "stream-from-start"],
+    ["convergence", "no-retry"],
+  ];
+  it("breaks every client suite with some bug", () => {
+    expect([...new Set(broken.map(([suite]) => suite))].sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].sort());
+  });
+  it.each(broken)("suite %s fails against the client with --bug %s", async (suite, bug) => {
+    const results = await runClientMode({ command: [...client, "--bug", bug], cases: filterCases(clientCases, [suite]), timeoutMs: 30_000 });
+    expect(results.length).toBeGreaterThan(0);
+    expect(failures(results).length).toBeGreaterThan(0);
+  }, 180_000);
 });
