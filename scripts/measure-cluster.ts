@@ -5,7 +5,7 @@
 // bench harness (bench/) is the place for the full set.
 //
 //   node --import tsx scripts/measure-cluster.ts --postgres-url URL [--instances 1,2,3]
-//        [--mode push,fanout,notify] [--seconds 8] [--writers 48] [--subscribers 300]
+//        [--mode push,fanout,notify,latency] [--seconds 8] [--writers 48] [--subscribers 300]
 //        [--server-cpu 0.3] [--fanout-writers 48] [--rates 400,800] [--profile DIR]
 //
 // --server-cpu caps each server process at that many cores (a Linux cgroup;
@@ -16,6 +16,12 @@
 // change rates of the fan-out steps (default: doubling until saturation): at
 // a rate every instance count sustains, the servers' CPU seconds per second
 // compare what the same fan-out costs on 1, 2 and 3 servers.
+//
+// --mode latency: how long a change takes from the start of its push to a
+// live subscriber, on the server that committed it and on the others (one
+// subscriber per server, one push at a time every 20 ms, servers in turn):
+// the cross-server path is commit, NOTIFY, the other server's read of the
+// changes, its fan-out.
 //
 // Every run uses a fresh schema (dropped at the end). Use a PostgreSQL no one
 // else is loading. Figures: changes/s committed, deliveries/s (changes x
@@ -34,7 +40,7 @@ const { values } = parseArgs({
   options: {
     "postgres-url": { type: "string" },
     instances: { type: "string", default: "1,2,3" },
-    mode: { type: "string", default: "push,fanout,notify" },
+    mode: { type: "string", default: "push,fanout,notify,latency" },
     seconds: { type: "string", default: "8" },
     writers: { type: "string", default: "48" },
     subscribers: { type: "string", default: "300" },
@@ -330,6 +336,52 @@ async function measureFanout(count: number) {
   });
 }
 
+// ---- fan-out latency ------------------------------------------------------
+
+/** Milliseconds from the start of each push to its arrival at a subscriber, by where the subscriber is. */
+async function measureLatency(count: number) {
+  return withSchema(async (schema) => {
+    const servers = await startServers(count, schema);
+    const pushedAt = new Map<string, { at: number; server: number }>();
+    const samples = { same: [] as number[], other: [] as number[] };
+    const abort = new AbortController();
+    let open = 0;
+    const streams = servers.map(async (server, s) => {
+      try {
+        for await (const message of syncClient(server.url, "connect-proto-h2").subscribe({ collections: ["todos"], heartbeatIntervalMs: 10_000 }, { signal: abort.signal })) {
+          if (message.event.case !== "changes") continue;
+          if (message.event.value.caughtUp && message.event.value.changes.length === 0) open++;
+          const now = performance.now();
+          for (const change of message.event.value.changes) {
+            const origin = pushedAt.get(change.documentId);
+            if (origin) (origin.server === s ? samples.same : samples.other).push(now - origin.at);
+          }
+        }
+      } catch (error) {
+        if (!abort.signal.aborted) throw error;
+      }
+    });
+    const deadline = performance.now() + 10_000;
+    while (open < count && performance.now() < deadline) await sleep(20);
+    const writers = servers.map((server) => syncClient(server.url, "connect-proto-h2"));
+    const until = performance.now() + seconds * 1000;
+    for (let i = 1; performance.now() < until; i++) {
+      const s = i % count;
+      const id = `l${i}`;
+      pushedAt.set(id, { at: performance.now(), server: s });
+      await writers[s]!.push({ clientId: "latency-writer", changes: [pushed(id, { i }, i)] });
+      await sleep(20);
+    }
+    await sleep(500);
+    abort.abort();
+    await Promise.all(streams);
+    await stopServers(servers);
+    const pct = (list: number[], q: number) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor(list.length * q))] ?? NaN;
+    const summary = (list: number[]) => ({ n: list.length, p50: pct(list, 0.5), p90: pct(list, 0.9), p99: pct(list, 0.99) });
+    return { instances: count, same: summary(samples.same), other: summary(samples.other), pushes: pushedAt.size };
+  });
+}
+
 // ---- NOTIFY cost ----------------------------------------------------------
 
 type NotifyMode = "none" | "in the commit" | "after the commit";
@@ -421,5 +473,16 @@ if (modes.has("notify")) {
   for (const mode of ["none", "in the commit", "after the commit"] as const) {
     const r = await measureNotify(mode);
     console.log(`NOTIFY ${mode} | ${fmt(r.commitsPerSecond)} commits/s | ${fmt(r.heardPerSecond)} notifications heard/s`);
+  }
+}
+if (modes.has("latency")) {
+  const rows = [];
+  for (const n of instanceCounts) rows.push(await measureLatency(n));
+  console.log(`\nfan-out latency: one subscriber per server, one push of one change every 20 ms (servers in turn), ${seconds} s; ms from the push's start to the subscriber`);
+  console.log("instances | subscriber on | deliveries | p50 | p90 | p99");
+  for (const r of rows) {
+    for (const [where, m] of [["the committing server", r.same], ["another server", r.other]] as const) {
+      if (m.n) console.log(`${r.instances} | ${where} | ${m.n} | ${fmt(m.p50, 1)} | ${fmt(m.p90, 1)} | ${fmt(m.p99, 1)}`);
+    }
   }
 }
