@@ -17,6 +17,9 @@
 // a rate every instance count sustains, the servers' CPU seconds per second
 // compare what the same fan-out costs on 1, 2 and 3 servers.
 //
+// --json prints the results as one JSON object on the last line of stdout
+// (for npm run bench's cluster workload, bench/workloads/cluster.ts).
+//
 // --mode latency: how long a change takes from the start of its push to a
 // live subscriber, on the server that committed it and on the others (one
 // subscriber per server, one push at a time every 20 ms, servers in turn):
@@ -48,6 +51,7 @@ const { values } = parseArgs({
     "fanout-writers": { type: "string", default: "48" },
     rates: { type: "string" },
     profile: { type: "string" },
+    json: { type: "boolean" },
   },
 });
 const url = values["postgres-url"] ?? process.env.POCKET_POSTGRES_URL;
@@ -445,9 +449,12 @@ async function measureNotify(mode: NotifyMode) {
 
 // ---- run --------------------------------------------------------------------
 
+/** Everything measured, for --json. */
+const results: Record<string, unknown> = {};
 if (modes.has("push")) {
   const rows = [];
   for (const n of instanceCounts) rows.push(await measurePush(n));
+  results.push = rows.map(({ instances, changesPerSecond, p50, p99 }) => ({ instances, changesPerSecond, p50, p99 }));
   const base = rows[0]!.changesPerSecond;
   console.log(`\npush throughput: ${values.writers} writers in closed loop, batches of 10 inserts (~150 B documents), ${seconds} s`);
   console.log("instances | changes/s | ratio | push p50 / p99 ms | CPU s/s: servers, PostgreSQL, clients");
@@ -466,18 +473,23 @@ if (modes.has("fanout")) {
     }
   }
   const capacity = rows.map((r) => Math.max(...r.results.filter((s) => s.deliveriesPerSecond >= 0.9 * s.expected && s.lagMs <= 1_000).map((s) => s.deliveriesPerSecond), 0));
+  results.fanout = rows.map((r, i) => ({ instances: r.instances, capacity: capacity[i]! }));
   console.log(`sustained fan-out capacity (deliveries/s): ${rows.map((r, i) => `${r.instances}: ${fmt(capacity[i]!)} (${fmt(capacity[i]! / capacity[0]!, 2)}x)`).join(", ")}`);
 }
 if (modes.has("notify")) {
   console.log(`\nNOTIFY cost: commit transactions serialized on a counter row (FOR UPDATE, a 2 kB insert, the counter update, COMMIT), 3 sessions each with a LISTENing one, ${seconds} s`);
+  const notify: Array<Awaited<ReturnType<typeof measureNotify>>> = [];
+  results.notify = notify;
   for (const mode of ["none", "in the commit", "after the commit"] as const) {
     const r = await measureNotify(mode);
+    notify.push(r);
     console.log(`NOTIFY ${mode} | ${fmt(r.commitsPerSecond)} commits/s | ${fmt(r.heardPerSecond)} notifications heard/s`);
   }
 }
 if (modes.has("latency")) {
   const rows = [];
   for (const n of instanceCounts) rows.push(await measureLatency(n));
+  results.latency = rows;
   console.log(`\nfan-out latency: one subscriber per server, one push of one change every 20 ms (servers in turn), ${seconds} s; ms from the push's start to the subscriber`);
   console.log("instances | subscriber on | deliveries | p50 | p90 | p99");
   for (const r of rows) {
@@ -486,3 +498,4 @@ if (modes.has("latency")) {
     }
   }
 }
+if (values.json) console.log(JSON.stringify(results));
