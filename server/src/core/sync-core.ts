@@ -23,10 +23,11 @@ import {
   type PushRequest,
   type PushResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { IdempotencyRecord, PurgeResult, Storage, StorageMeta, StoredChange } from "../storage/types.js";
+import type { CommittedPosition, IdempotencyRecord, PurgeResult, Storage, StoredChange } from "../storage/types.js";
 import { settleConflict, strategyFor, strategyName, usesBase, type ConflictPolicy } from "./conflicts.js";
 import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCodeName } from "./failures.js";
-import { asFailure, CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
+import { CommitFeed, type CommitListener } from "./commit-feed.js";
+import { asFailure, CommitPipeline, type Transaction } from "./pipeline.js";
 import { StorageLink, type Availability } from "./storage-link.js";
 import { nextRevision } from "./revisions.js";
 
@@ -116,11 +117,10 @@ export class SyncCore {
   readonly counters: CoreCounters = {
     pushes: 0, changesAccepted: 0, changesRejected: 0, conflicts: new Map(), idempotentReplays: 0, pulls: 0, changesPulled: 0,
   };
+  private readonly feed: CommitFeed;
   private readonly pipeline: CommitPipeline;
   private readonly link: StorageLink;
   private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
-  private purgedThrough: Readonly<Record<string, bigint>> = {};
-  private openedEpoch = "";
 
   private constructor(
     private readonly storage: Storage,
@@ -128,23 +128,21 @@ export class SyncCore {
   ) {
     const merged = { ...DEFAULTS, now: Date.now, ...options };
     this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
-    this.pipeline = new CommitPipeline(storage, undefined, { sync: options.durability === "fsync" });
-    this.link = new StorageLink(storage, this.pipeline, (meta: StorageMeta) => {
-      this.openedEpoch = meta.epoch;
-      this.purgedThrough = meta.purgedThrough;
-    });
+    this.feed = new CommitFeed(storage);
+    this.pipeline = new CommitPipeline(storage, { sync: options.durability === "fsync" }, (commit) => this.feed.ownCommit(commit));
+    this.link = new StorageLink(storage, this.pipeline, this.feed);
   }
 
   /** Identity of the data set (PROTOCOL §8.3); empty until the storage first opened. */
   get epoch(): string {
-    return this.openedEpoch;
+    return this.link.openedEpoch ?? "";
   }
 
   /**
    * Opens the core on `storage`. A storage that cannot be reached yet does
    * not fail this: the core starts unavailable (every call answers
    * `unavailable`) and keeps trying; `availability` tells. Rejects when the
-   * storage can never open (misconfiguration, held by another server).
+   * storage can never open (misconfiguration, a schema still used by a server from before clustering).
    */
   static async open(storage: Storage, options: SyncCoreOptions = {}): Promise<SyncCore> {
     const core = new SyncCore(storage, options);
@@ -152,8 +150,13 @@ export class SyncCore {
     return core;
   }
 
+  /**
+   * The watermark of this server's live fan-out: every commit at or below it
+   * (by any server sharing the storage) has been published to onCommit's
+   * listeners. Pulls read the storage's committed position instead.
+   */
   get visibleSequence(): bigint {
-    return this.pipeline.visibleSequence;
+    return this.feed.watermark;
   }
 
   /** Whether pushes can be committed now, and if not why. */
@@ -174,9 +177,9 @@ export class SyncCore {
     }
   }
 
-  /** Called after every durable commit with its changes, in sequence order. */
+  /** Called with every durable commit's changes, in sequence order, whichever server committed them. */
   onCommit(listener: CommitListener): () => void {
-    return this.pipeline.onCommit(listener);
+    return this.feed.onPublish(listener);
   }
 
   // ---- push -------------------------------------------------------------
@@ -188,11 +191,16 @@ export class SyncCore {
     // does not hold up sequencing; only the read rule on the state a change
     // would overwrite runs inside, as it needs that state.
     const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
-    const results = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared));
+    const live = prepared.flatMap((p) => (p.kind === "ok" ? [p.change] : []));
+    const { result: results, position } = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared), {
+      documents: live,
+      records: { clientId: request.clientId, clientSequences: live.map((c) => c.clientSequence) },
+      owner: principal !== ANONYMOUS ? request.clientId : undefined,
+    });
     for (const r of results) if (r.outcome.case === "rejected") this.counters.changesRejected++;
     return create(PushResponseSchema, {
       results,
-      checkpoint: { serverSequence: this.pipeline.visibleSequence, epoch: this.epoch },
+      checkpoint: { serverSequence: position, epoch: this.epoch },
     });
   }
 
@@ -413,15 +421,33 @@ export class SyncCore {
 
   // ---- pull -------------------------------------------------------------
 
-  /** Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3). */
-  ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined): void {
+  /**
+   * Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3), against the
+   * storage's committed position now: another server may have purged, or
+   * given out a checkpoint ahead of what this one has published.
+   */
+  async ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined): Promise<void> {
     this.ensureOpen();
+    if (!checkpoint) return;
+    // Positions of 0 are always resumable: only the epoch is checked then.
+    let position: CommittedPosition = { lastSequence: 0n, purgedThrough: {} };
+    if (collections.some((c) => (checkpoint.collections[c] ?? 0n) > 0n)) {
+      try {
+        position = await this.storage.readPosition();
+      } catch (error) {
+        throw asFailure(error);
+      }
+    }
+    this.refuseStale(collections, checkpoint, position);
+  }
+
+  private refuseStale(collections: readonly string[], checkpoint: Checkpoint | undefined, position: CommittedPosition): void {
     if (!checkpoint) return;
     const stale = checkpoint.epoch !== "" && checkpoint.epoch !== this.epoch
       ? [...collections]
       : collections.filter((c) => {
-          const position = checkpoint.collections[c] ?? 0n;
-          return position > 0n && (position < (this.purgedThrough[c] ?? 0n) || position > this.pipeline.visibleSequence);
+          const at = checkpoint.collections[c] ?? 0n;
+          return at > 0n && (at < (position.purgedThrough[c] ?? 0n) || at > position.lastSequence);
         });
     if (stale.length > 0) {
       throw new SyncFailure(
@@ -463,54 +489,59 @@ export class SyncCore {
   ): Promise<PullResponse> {
     this.counters.pulls++;
     await this.ensureReadable(principal, request.collections);
-    this.ensureResumable(request.collections, request.checkpoint);
-    const page = await this.readPage(request.collections, request.checkpoint, request.limit || this.options.defaultPullLimit, this.pipeline.visibleSequence);
+    const page = await this.readPage(request.collections, request.checkpoint, request.limit || this.options.defaultPullLimit);
     const changes = await this.readableChanges(principal, page.changes);
     this.counters.changesPulled += changes.length;
     return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });
   }
 
   /**
-   * Up to `limit` latest changes after the checkpoint's positions and at or
-   * below `upTo`, merged across collections in sequence order (PROTOCOL §4.5).
+   * Up to `limit` latest changes after the checkpoint's positions, at or
+   * below the storage's committed position (and `upTo` when given), merged
+   * across collections in sequence order (PROTOCOL §4.5). The checkpoint is
+   * checked against the very view the changes come from, so a purge on
+   * another server cannot slip in between (§8.3).
    */
-  async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo: bigint) {
+  async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo?: bigint) {
     this.ensureOpen();
     const positions = new Map(collections.map((c) => [c, checkpoint?.collections[c] ?? 0n] as const));
-    let perCollection: StoredChange[][];
+    let read;
     try {
-      perCollection = await Promise.all(collections.map((c) => this.storage.readChanges(c, positions.get(c)!, upTo, limit)));
+      read = await this.storage.readPage([...positions], limit, upTo);
     } catch (error) {
       throw asFailure(error);
     }
+    this.refuseStale(collections, checkpoint, read.position);
+    const high = upTo !== undefined && upTo < read.position.lastSequence ? upTo : read.position.lastSequence;
+    const perCollection = read.changes;
     const merged = perCollection.flat().sort((a, b) => (a.event.serverSequence < b.event.serverSequence ? -1 : 1));
     const hasMore = merged.length > limit || perCollection.some((page) => page.length === limit);
     const taken = merged.slice(0, limit).map((s) => s.event);
-    const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : upTo;
+    const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : high;
     const next = { ...(checkpoint?.collections ?? {}) };
     for (const [collection, position] of positions) next[collection] = position > reached ? position : reached;
     return {
       changes: taken,
       hasMore,
-      checkpoint: create(CheckpointSchema, { serverSequence: upTo, collections: next, epoch: this.epoch }),
+      checkpoint: create(CheckpointSchema, { serverSequence: high, collections: next, epoch: this.epoch }),
     };
   }
 
   // ---- retention --------------------------------------------------------
 
-  /** Purges tombstones and idempotency records older than the retention. */
+  /**
+   * Purges tombstones and idempotency records older than the retention. The
+   * storage serializes it with commit groups itself (on PostgreSQL, chunk by
+   * chunk, so this server's pushes need not wait for a whole purge); on a
+   * shared storage, another server purging meanwhile makes this a no-op.
+   */
   async purge(): Promise<PurgeResult> {
     this.ensureOpen();
-    let result: PurgeResult | undefined;
-    await this.pipeline.exclusive(async () => {
-      try {
-        result = await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
-      } catch (error) {
-        throw asFailure(error);
-      }
-      this.purgedThrough = result.purgedThrough;
-    });
-    return result!;
+    try {
+      return await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+    } catch (error) {
+      throw asFailure(error);
+    }
   }
 
   async close(): Promise<void> {

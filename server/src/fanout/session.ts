@@ -105,7 +105,7 @@ export class SubscriberSession implements LiveSubscriber {
    */
   async open(): Promise<void> {
     await this.core.ensureReadable(this.principal, this.collections);
-    this.core.ensureResumable(this.collections, this.checkpoint);
+    await this.core.ensureResumable(this.collections, this.checkpoint);
     if (this.phase === "ended") return;
     ({ detach: this.detach, checkpoints: this.shared } = this.hub.add(this));
     this.watermark = this.core.visibleSequence;
@@ -264,9 +264,9 @@ export class SubscriberSession implements LiveSubscriber {
   private async catchUp(): Promise<void> {
     this.phase = "catching-up";
     try {
-      this.core.ensureResumable(this.collections, this.checkpoint);
       for (;;) {
-        const page = await this.core.readPage(this.collections, this.checkpoint, this.options.pageSize, this.core.visibleSequence);
+        // Checks the checkpoint too (a purge meanwhile), in the same view.
+        const page = await this.core.readPage(this.collections, this.checkpoint, this.options.pageSize);
         const changes = await this.core.readableChanges(this.principal, page.changes);
         if (this.ended) return;
         this.checkpoint = page.checkpoint;
