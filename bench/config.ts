@@ -27,6 +27,15 @@ export interface BenchConfig {
   readonly app: { readonly documents: number; readonly batch: number };
   readonly growth: { readonly sizes: readonly number[]; readonly updates: number; readonly pull: number; readonly fillBatch: number; readonly fillProcesses: number };
   readonly encoding: { readonly windowMs: number };
+  /** Servers on one PostgreSQL (bench/workloads/cluster.ts); fan-out capacity only with `fanout` set. */
+  readonly cluster: {
+    readonly instances: readonly number[];
+    readonly seconds: number;
+    readonly writers: number;
+    /** Rounds of its own, without warm-up (each round starts fresh servers); default the run's. */
+    readonly rounds?: number;
+    readonly fanout?: { readonly subscribers: number; readonly serverCpu: number };
+  };
 }
 
 const full: BenchConfig = {
@@ -56,6 +65,7 @@ const full: BenchConfig = {
   app: { documents: 10_000, batch: 500 },
   growth: { sizes: [1_000, 10_000, 100_000, 1_000_000], updates: 2_000, pull: 10_000, fillBatch: 500, fillProcesses: 2 },
   encoding: { windowMs: 300 },
+  cluster: { instances: [1, 2, 3], seconds: 4, writers: 64, rounds: 3, fanout: { subscribers: 600, serverCpu: 0.15 } },
 };
 
 const quick: BenchConfig = {
@@ -85,6 +95,7 @@ const quick: BenchConfig = {
   app: { documents: 200, batch: 100 },
   growth: { sizes: [500, 2_000], updates: 200, pull: 500, fillBatch: 500, fillProcesses: 1 },
   encoding: { windowMs: 30 },
+  cluster: { instances: [1, 3], seconds: 2, writers: 16 },
 };
 
 // Fewer servers to start than quick: starting one costs about a second.
@@ -100,6 +111,7 @@ const smoke: BenchConfig = {
   connectPull: { ...quick.connectPull, durationMs: 400 },
   app: { documents: 100, batch: 50 },
   growth: { sizes: [300, 1_000], updates: 100, pull: 300, fillBatch: 500, fillProcesses: 1 },
+  cluster: { instances: [1, 3], seconds: 1, writers: 8, rounds: 2 },
 };
 
 export function configFor(mode: Mode): BenchConfig {

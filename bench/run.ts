@@ -11,6 +11,11 @@
 //   npm run bench -- --out DIR         write the report there instead
 //   npm run bench -- --render docs/benchmarks.json
 //                                      re-render the report (and the README block) from a run's JSON
+//
+// The cluster workload (several servers on one PostgreSQL) measures on the
+// database at POCKET_BENCH_POSTGRES_URL, else POCKET_TEST_POSTGRES_URL
+// (bash scripts/start-postgres.sh prints one); without either it is reported
+// as failed and the others run. Its fan-out capacity needs root (cgroups).
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -26,6 +31,7 @@ import { headline, withHeadline } from "./report/readme.js";
 import type { RunReport } from "./report/run-report.js";
 import { appLevel } from "./workloads/app-level.js";
 import { catchUp } from "./workloads/catch-up.js";
+import { cluster } from "./workloads/cluster.js";
 import { conflicts } from "./workloads/conflicts.js";
 import { connectPull } from "./workloads/connect-pull.js";
 import { documentEncoding } from "./workloads/document-encoding.js";
@@ -35,7 +41,7 @@ import { idleMemory } from "./workloads/idle-memory.js";
 import { push } from "./workloads/push.js";
 import type { Workload, WorkloadReport } from "./workloads/types.js";
 
-export const WORKLOADS: readonly Workload[] = [push, catchUp, connectPull, fanoutWorkload, idleMemory, conflicts, appLevel, growth, documentEncoding];
+export const WORKLOADS: readonly Workload[] = [push, catchUp, connectPull, fanoutWorkload, idleMemory, conflicts, appLevel, growth, documentEncoding, cluster];
 
 export interface RunOptions {
   readonly mode: Mode;

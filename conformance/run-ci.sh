@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # CI for the conformance suite (docs/CONFORMANCE.md):
-#   1. server mode against the reference server (started here);
+#   1. server mode against the reference server (started here), and against
+#      three reference servers on one PostgreSQL schema behind HAProxy
+#      (scripts/cluster.sh; PostgreSQL from POCKET_TEST_POSTGRES_URL, else
+#      scripts/start-postgres.sh);
 #   2. client mode against the TypeScript reference client (its control-protocol
 #      adapter, conformance/adapters/ts-client.ts), the Go example client and
 #      the Python example client (after its own pytest); Go and Python must
@@ -24,7 +27,9 @@ no_skips() {
 echo "--- server mode: reference server"
 TMP="$(mktemp -d)"
 SERVER_PID=""
-cleanup() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$TMP"; }
+CLUSTER_PID=""
+stop_pid() { if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
+cleanup() { stop_pid "$SERVER_PID"; stop_pid "$CLUSTER_PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
 printf 'conformance-token alice\nconformance-token2 bob collections=shared\n' > "$TMP/tokens"
 node --import tsx server/src/serve/cli.ts --port 0 --host 127.0.0.1 --storage memory --data-dir "$TMP/data" \
@@ -47,6 +52,42 @@ for protocol in connect-proto connect-json grpc grpc-web; do
     --protocol "$protocol" --config conformance/reference-server.features.yaml \
     --junit "$JUNIT_DIR/junit-conformance-server-$protocol.xml" $(known server) || status=1
 done
+
+stop_pid "$SERVER_PID"
+SERVER_PID=""
+
+echo "--- server mode: three reference servers on PostgreSQL behind HAProxy"
+POSTGRES_URL="${POCKET_TEST_POSTGRES_URL:-$(bash scripts/start-postgres.sh)}"
+CLUSTER_SCHEMA="conformance_cluster_$$"
+POCKET_POSTGRES_URL="$POSTGRES_URL" bash scripts/cluster.sh --port 0 --schema "$CLUSTER_SCHEMA" -- \
+  --token-file "$TMP/tokens" \
+  --conflict-strategy "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge" \
+  --tombstone-retention-ms 3000 --purge-interval-ms 200 --heartbeat-ms 1000 > "$TMP/cluster.log" 2>&1 &
+CLUSTER_PID=$!
+LB_URL=""
+for _ in $(seq 1 600); do
+  LB_URL="$(grep -oE 'cluster listening on http://[^ ]+' "$TMP/cluster.log" | head -1 | cut -d' ' -f4 || true)"
+  [ -n "$LB_URL" ] && break
+  kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$TMP/cluster.log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$LB_URL" ] || { echo "the cluster did not start"; cat "$TMP/cluster.log"; exit 1; }
+for protocol in connect-proto connect-json grpc grpc-web; do
+  echo "--- server mode through the load balancer over $protocol"
+  # shellcheck disable=SC2046
+  "${CLI[@]}" server --url "$LB_URL" --token conformance-token --token2 conformance-token2 \
+    --protocol "$protocol" --config conformance/reference-cluster.features.yaml \
+    --junit "$JUNIT_DIR/junit-conformance-cluster-$protocol.xml" $(known server) || status=1
+done
+stop_pid "$CLUSTER_PID"
+CLUSTER_PID=""
+node --input-type=module -e '
+  import pg from "pg";
+  const client = new pg.Client({ connectionString: process.argv[1] });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${process.argv[2]}" CASCADE`);
+  await client.end();
+' "$POSTGRES_URL" "$CLUSTER_SCHEMA" || true
 
 echo "--- client mode: TypeScript reference client"
 # shellcheck disable=SC2046

@@ -41,7 +41,7 @@ async function refusal(promise: Promise<unknown>): Promise<SyncFailure> {
   return error;
 }
 
-/** Storage whose commits wait for `release()`, to line pushes up in one commit group. */
+/** Storage whose commit groups wait for `release()`, to line pushes up in one group. */
 function gatedStorage() {
   const inner = createMemoryStorage();
   let open = true;
@@ -50,9 +50,9 @@ function gatedStorage() {
   const storage: Storage = Object.assign(Object.create(inner) as Storage, {
     open: () => inner.open(),
     close: () => inner.close(),
-    async commit(...args: Parameters<Storage["commit"]>) {
+    async commitGroup<T>(...args: Parameters<Storage["commitGroup"]>) {
       if (!open) await gate;
-      return inner.commit(...args);
+      return inner.commitGroup<T>(...(args as [never, { sync: boolean }]));
     },
   });
   return {

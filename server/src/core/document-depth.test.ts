@@ -83,7 +83,7 @@ describe("a document stored before the limit existed", () => {
       clientSequence: 1n,
       timestamp: { wallTimeMs: BigInt(wall++), logical: 0 },
     });
-    await storage.commit({ changes: [{ event, committedAtMs: wall }], idempotency: [], lastSequence: 1n }, { sync: false });
+    await storage.commitGroup(async () => ({ batch: { changes: [{ event, committedAtMs: wall }], idempotency: [], lastSequence: 1n }, result: undefined }), { sync: false });
     return SyncCore.open(storage, { conflicts: { default: strategy }, now: () => wall });
   }
 

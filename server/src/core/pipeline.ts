@@ -1,22 +1,27 @@
 // The sequencing logic: every write goes through this pipeline, one commit
-// group at a time. Within a group, jobs run one after another against an
-// overlay of the group's earlier writes, take strictly increasing sequences,
-// and the whole group is written in ONE storage batch (group commit: with
-// fsync on, concurrent pushes share one synced write). Changes become visible
-// to readers only after their batch is durable, and in sequence order, which
-// is what makes checkpoints safe (PROTOCOL §4.2).
+// group at a time. A group runs inside `Storage.commitGroup`: its jobs run one
+// after another against an overlay of the group's earlier writes, reading
+// through the group's reader (inside its transaction, so nothing another
+// server commits can slip in between a read and the write that depends on
+// it), take strictly increasing sequences after the storage's last one, and
+// the whole group is written in ONE storage batch (group commit: concurrent
+// pushes share one transaction, one synced write). What a group committed is
+// handed to the commit feed, which publishes it to readers in sequence order
+// (PROTOCOL §4.2).
 //
 // While the storage cannot write (not yet open, or its database is away), the
-// pipeline is suspended: jobs fail at once with a retryable `unavailable`. It
-// resumes from the storage's persisted last sequence, never below what
-// readers were already given.
+// pipeline is suspended: jobs fail at once with a retryable `unavailable`.
 import { isStorageUnavailable } from "../storage/errors.js";
 import { ErrorReason, SyncFailure } from "./failures.js";
+import type { OwnCommit } from "./commit-feed.js";
+import { prefetched, type JobReads } from "./prefetch.js";
 import {
   ClientIdAlreadyBound,
+  IdempotencyKeyTaken,
   type ClientOwner,
   type CommitBatch,
   type DocumentKey,
+  type GroupReader,
   type IdempotencyRecord,
   type Storage,
   type StoredChange,
@@ -40,7 +45,7 @@ export class Transaction {
 
   constructor(
     private readonly parent: Transaction | undefined,
-    private readonly storage: Storage,
+    private readonly storage: GroupReader,
     private readonly sequences: { next: () => bigint },
   ) {}
 
@@ -123,17 +128,17 @@ export class Transaction {
 
 type Job = {
   run: (tx: Transaction) => Promise<unknown>;
-  resolve: (value: unknown) => void;
+  reads: JobReads | undefined;
+  resolve: (value: Committed<unknown>) => void;
   reject: (error: unknown) => void;
 };
 
-/**
- * Hears every durable commit, in sequence order. `complete` is false when
- * changes at or below `visibleSequence` may be missing from `changes` (a
- * commit whose outcome was unknown, or one written while this process could
- * not write): readers must then catch up from storage.
- */
-export type CommitListener = (changes: readonly StoredChange[], visibleSequence: bigint, complete: boolean) => void;
+/** A job's result once its group committed, with the position the group reached. */
+export interface Committed<T> {
+  readonly result: T;
+  /** Every change the group committed has a sequence at or below it. */
+  readonly position: bigint;
+}
 
 /** A storage failure as the core reports it: unreachable storage is retryable. */
 export function asFailure(error: unknown): unknown {
@@ -141,56 +146,49 @@ export function asFailure(error: unknown): unknown {
   return new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `${error.message}; retry`);
 }
 
+/** Another commit took a key the group meant to take; nothing was written, and a retry sees it. */
+function isConcurrentKey(error: unknown): error is ClientIdAlreadyBound | IdempotencyKeyTaken {
+  return error instanceof ClientIdAlreadyBound || error instanceof IdempotencyKeyTaken;
+}
+
 export class CommitPipeline {
   private queue: Job[] = [];
   private exclusiveQueue: Array<() => Promise<void>> = [];
   private running: Promise<void> | undefined;
-  private assigned: bigint;
-  private visible: bigint;
-  private readonly listeners = new Set<CommitListener>();
   private closed = false;
   /** Set while writes cannot succeed; jobs fail with it at once. */
   private suspended: SyncFailure | undefined;
   /** Bumped at every suspension: a group begun before one never commits after it. */
   private generation = 0;
-  /** Changes at or below `visible` may have been committed without being published. */
-  private incomplete = false;
 
-  /** Starts suspended when `lastSequence` is not known yet (see resume). */
+  /** Starts suspended until `resume` (the storage is not open yet). */
   constructor(
     private readonly storage: Storage,
-    lastSequence: bigint | undefined,
     private readonly options: { sync: boolean },
+    /** Hears every group that committed changes. */
+    private readonly committed: (commit: OwnCommit) => void,
   ) {
-    this.assigned = lastSequence ?? 0n;
-    this.visible = lastSequence ?? 0n;
-    if (lastSequence === undefined) this.suspend("the storage is not open yet");
+    this.suspend("the storage is not open yet");
   }
 
-  /** The highest sequence below which every commit is durable and readable. */
-  get visibleSequence(): bigint {
-    return this.visible;
-  }
-
-  onCommit(listener: CommitListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Runs `job` in the next commit group; resolves once its writes are durable. */
-  submit<T>(job: (tx: Transaction) => Promise<T>): Promise<T> {
+  /**
+   * Runs `job` in the next commit group; resolves once its writes are
+   * durable. `reads`, what the job will read, is read for the whole group at
+   * once as it starts.
+   */
+  submit<T>(job: (tx: Transaction) => Promise<T>, reads?: JobReads): Promise<Committed<T>> {
     if (this.closed) {
       // Retryable: another instance, or this one restarted, will take it.
       return Promise.reject(new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server is shutting down; retry"));
     }
     if (this.suspended) return Promise.reject(this.suspended);
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run: job, resolve: resolve as (v: unknown) => void, reject });
+    return new Promise<Committed<T>>((resolve, reject) => {
+      this.queue.push({ run: job, reads, resolve: resolve as (v: Committed<unknown>) => void, reject });
       this.kick();
     });
   }
 
-  /** Runs `task` with no commit group in flight (e.g. purging tombstones). */
+  /** Runs `task` with no commit group in flight. */
   exclusive(task: () => Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.exclusiveQueue.push(() => task().then(resolve, reject));
@@ -206,29 +204,16 @@ export class CommitPipeline {
   }
 
   /**
-   * Writes can succeed again, from `lastSequence` as the storage persisted it
-   * (others may have written meanwhile). Runs with no group in flight; does
-   * nothing if suspended again before it ran. Refuses, staying suspended, a
-   * storage that went back in time (sequences already given out would be
-   * reused). Resolves true once resumed.
+   * Writes can succeed again. Runs with no group in flight; does nothing if
+   * suspended again before it ran. Resolves true once resumed.
    */
-  resume(lastSequence: bigint): Promise<boolean> {
+  resume(): Promise<boolean> {
     const generation = this.generation;
     let resumed = false;
     return this.exclusive(async () => {
       if (generation !== this.generation || this.closed) return;
-      if (lastSequence < this.visible) {
-        this.suspend(`the storage's last sequence ${lastSequence} is below ${this.visible}, which readers were already given (was the database restored from a backup?)`);
-        throw new Error(`cannot resume writing: the storage went back from sequence ${this.visible} to ${lastSequence}`);
-      }
-      if (lastSequence > this.visible) {
-        this.visible = lastSequence;
-        this.incomplete = true;
-      }
-      if (lastSequence > this.assigned) this.assigned = lastSequence;
       this.suspended = undefined;
       resumed = true;
-      if (this.incomplete) this.announce([]);
     }).then(() => resumed);
   }
 
@@ -259,59 +244,58 @@ export class CommitPipeline {
 
   private async runGroup(jobs: Job[]): Promise<void> {
     const generation = this.generation;
-    const sequences = { next: () => ++this.assigned };
-    const group = new Transaction(undefined, this.storage, sequences);
     const done: Array<{ job: Job; result: unknown }> = [];
-    for (const job of jobs) {
-      const tx = new Transaction(group, this.storage, sequences);
-      try {
-        const result = await job.run(tx);
-        tx.mergeInto(group);
-        done.push({ job, result });
-      } catch (error) {
-        job.reject(asFailure(error));
-      }
-    }
-    if (group.changes.length === 0 && group.records.length === 0 && group.history.length === 0 && group.owners.length === 0) {
-      for (const { job, result } of done) job.resolve(result);
-      return;
-    }
-    if (this.suspended || generation !== this.generation) {
-      // Suspended while the group ran: what it read may be stale by now.
-      const failure = this.suspended ?? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server lost its storage meanwhile; retry");
-      for (const { job } of done) job.reject(failure);
-      return;
-    }
-    const batch: CommitBatch = {
-      changes: group.changes,
-      history: group.history,
-      superseded: group.superseded,
-      idempotency: group.records,
-      owners: group.owners,
-      lastSequence: this.assigned,
-    };
+    /** Jobs not answered yet: those that ran, and those a failing group never ran. */
+    const unanswered = new Set(jobs);
+    let changes: readonly StoredChange[] = [];
+    let committed;
     try {
-      await this.storage.commit(batch, this.options);
+      committed = await this.storage.commitGroup(async (storageReader, lastSequence) => {
+        const reader = await prefetched(storageReader, jobs.flatMap((job) => (job.reads ? [job.reads] : [])));
+        let assigned = lastSequence;
+        const sequences = { next: () => ++assigned };
+        const group = new Transaction(undefined, reader, sequences);
+        for (const job of jobs) {
+          const tx = new Transaction(group, reader, sequences);
+          try {
+            const result = await job.run(tx);
+            tx.mergeInto(group);
+            done.push({ job, result });
+          } catch (error) {
+            unanswered.delete(job);
+            job.reject(asFailure(error));
+          }
+        }
+        if (this.suspended || generation !== this.generation) {
+          // Suspended while the group ran: the storage it read may have been
+          // away meanwhile; it commits nothing.
+          throw this.suspended ?? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server lost its storage meanwhile; retry");
+        }
+        changes = group.changes;
+        const batch: CommitBatch = {
+          changes: group.changes,
+          history: group.history,
+          superseded: group.superseded,
+          idempotency: group.records,
+          owners: group.owners,
+          lastSequence: assigned,
+        };
+        return { batch, result: undefined };
+      }, this.options);
     } catch (error) {
-      // Usually nothing of the group was written and its sequences are never
-      // used. But a connection lost during COMMIT leaves the outcome unknown:
-      // if it was written, the next publication must send readers to storage.
-      // (A client id bound meanwhile by another writer is a refusal: nothing
-      // was written.)
-      const refused = error instanceof ClientIdAlreadyBound;
-      if (!refused) this.incomplete = true;
-      const failure = refused ? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `${error.message}; retry`) : asFailure(error);
-      for (const { job } of done) job.reject(failure);
+      // Usually nothing of the group was written. A connection lost during
+      // COMMIT leaves the outcome unknown: if it was written, the commit
+      // feed finds it in storage before publishing anything above it. (A key
+      // taken meanwhile by another commit is a refusal: nothing was written,
+      // and a retry answers from what that commit stored.)
+      const failure = isConcurrentKey(error)
+        ? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, `${error.message}; retry`)
+        : error instanceof SyncFailure ? error : asFailure(error);
+      for (const job of unanswered) job.reject(failure);
       return;
     }
-    this.visible = this.assigned;
-    for (const { job, result } of done) job.resolve(result);
-    this.announce(group.changes);
-  }
-
-  private announce(changes: readonly StoredChange[]): void {
-    const complete = !this.incomplete;
-    this.incomplete = false;
-    for (const listener of this.listeners) listener(changes, this.visible, complete);
+    const position = committed.lastSequence;
+    for (const { job, result } of done) job.resolve({ result, position });
+    if (committed.lastSequence > committed.after) this.committed({ after: committed.after, lastSequence: committed.lastSequence, changes });
   }
 }

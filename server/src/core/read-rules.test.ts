@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { ChangeEventSchema, PushRequestSchema, type ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { pushed } from "../serve/testing.js";
 import { createMemoryStorage } from "../storage/index.js";
+import { commit } from "../storage/testing.js";
 import { SyncCore, type Authorize, type Principal } from "./sync-core.js";
 import { Visibility } from "./visibility.js";
 
@@ -30,7 +31,7 @@ describe("removals, given the changes read", () => {
     const storage = createMemoryStorage();
     await storage.open();
     if (kept.length) {
-      await storage.commit({ changes: [], superseded: kept.map((k) => ({ ...k, supersededAtMs: 1 })), idempotency: [], lastSequence: 100n }, { sync: false });
+      await commit(storage, { changes: [], superseded: kept.map((k) => ({ ...k, supersededAtMs: 1 })), idempotency: [], lastSequence: 100n });
     }
     return new Visibility(storage, rule, true);
   }

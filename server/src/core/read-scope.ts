@@ -37,10 +37,12 @@ export function grantLost(lost: readonly string[]): SyncFailure {
   );
 }
 
+/** The data set a checkpoint is judged against: its identity and committed position. */
 export interface DataSet {
   readonly epoch: string;
   readonly purgedThrough: Readonly<Record<string, bigint>>;
-  readonly visibleSequence: bigint;
+  /** The highest sequence committed: a position above it was never given out by this data set. */
+  readonly lastSequence: bigint;
 }
 
 /**
@@ -57,7 +59,7 @@ export function ensureResumable(collections: readonly string[], checkpoint: Chec
     ? [...collections]
     : collections.filter((c) => {
         const position = checkpoint.collections[c] ?? 0n;
-        return position > 0n && (position < (data.purgedThrough[c] ?? 0n) || position > data.visibleSequence);
+        return position > 0n && (position < (data.purgedThrough[c] ?? 0n) || position > data.lastSequence);
       });
   if (stale.length > 0 || foreign) {
     throw new SyncFailure(

@@ -27,8 +27,6 @@ class FlakyStorage implements Storage {
   readonly inner = createMemoryStorage();
   down = false;
   commits = 0;
-  /** Added to the last sequence open() reports, as if another server had written. */
-  foreignWrites = 0n;
   private listener: ((event: StorageEvent) => void) | undefined;
 
   private check(): void {
@@ -43,22 +41,32 @@ class FlakyStorage implements Storage {
   }
   async open() {
     this.check();
-    const meta = await this.inner.open();
-    return { ...meta, lastSequence: meta.lastSequence + this.foreignWrites };
+    return this.inner.open();
+  }
+  /** Commits as another server sharing the storage would, up to `lastSequence`. */
+  async writeAsAnotherServer(lastSequence: bigint) {
+    await this.inner.commitGroup(async (_reader, after) => ({
+      batch: { changes: [], idempotency: [{ clientId: "other", clientSequence: lastSequence, fingerprint: "f", outcome: "accepted", serverSequence: after, revision: "r", committedAtMs: 1 }], lastSequence },
+      result: undefined,
+    }), { sync: false });
+    return this.inner.open();
   }
   getDocuments: Storage["getDocuments"] = async (keys) => (this.check(), this.inner.getDocuments(keys));
   getHistoricState: Storage["getHistoricState"] = async (...args) => (this.check(), this.inner.getHistoricState(...args));
   getIdempotencyRecords: Storage["getIdempotencyRecords"] = async (...args) => (this.check(), this.inner.getIdempotencyRecords(...args));
   getClientOwner: Storage["getClientOwner"] = async (clientId) => (this.check(), this.inner.getClientOwner(clientId));
-  readChanges: Storage["readChanges"] = async (...args) => (this.check(), this.inner.readChanges(...args));
+  readBatch: Storage["readBatch"] = async (read) => (this.check(), this.inner.readBatch(read));
+  readPosition: Storage["readPosition"] = async () => (this.check(), this.inner.readPosition());
+  readPage: Storage["readPage"] = async (...args) => (this.check(), this.inner.readPage(...args));
   listCollections: Storage["listCollections"] = async () => (this.check(), this.inner.listCollections());
   getStatesAt: Storage["getStatesAt"] = async (queries) => (this.check(), this.inner.getStatesAt(queries));
   purge: Storage["purge"] = async (cutoff) => (this.check(), this.inner.purge(cutoff));
-  async commit(batch: CommitBatch, options: { sync: boolean }) {
+  commitGroup: Storage["commitGroup"] = async (work, options) => {
     this.check();
     this.commits++;
-    return this.inner.commit(batch, options);
-  }
+    // Reads inside the group go through the switch too.
+    return this.inner.commitGroup((_reader, last) => work(this, last), options);
+  };
   close() {
     return this.inner.close();
   }
@@ -123,9 +131,9 @@ describe("a storage unreachable at start", () => {
   it("fails at once when the storage can never open", async () => {
     const storage = new FlakyStorage();
     storage.open = async () => {
-      throw new Error('schema "x" is in use by another Pocket Sync server');
+      throw new Error('schema "x" is in use by a Pocket Sync server from before');
     };
-    await expect(SyncCore.open(storage)).rejects.toThrow(/in use by another Pocket Sync server/);
+    await expect(SyncCore.open(storage)).rejects.toThrow(/in use by a Pocket Sync server from before/);
   });
 });
 
@@ -135,8 +143,9 @@ describe("a storage that becomes unavailable", () => {
     const core = await open(storage);
     await sequenceOf(core, "a");
     storage.down = true; // the storage has not noticed yet: the calls themselves fail
-    for (const call of [core.push(alice, request("b")), core.pull(alice, { collections: ["todos"] })]) {
-      const refused = await failure(call);
+    const calls = [core.push(alice, request("b")), core.pull(alice, { collections: ["todos"] })].map(failure);
+    for (const call of calls) {
+      const refused = await call;
       expect(refused.code).toBe("unavailable");
       expect(refused.reason).toBe(ErrorReason.UNAVAILABLE);
       expect(refused.message).toMatch(/ECONNREFUSED.*retry$/);
@@ -150,19 +159,18 @@ describe("a storage that becomes unavailable", () => {
     core.onCommit((changes, watermark, complete) => published.push({ count: changes.length, watermark, complete }));
     expect(await sequenceOf(core, "a")).toBe(1n);
 
-    storage.emit({ kind: "unavailable", reason: "lost the writer lock (terminating connection due to administrator command)" });
-    expect(core.availability).toMatchObject({ writable: false, reason: expect.stringContaining("lost the writer lock") });
+    storage.emit({ kind: "unavailable", reason: "lost the connection to PostgreSQL (terminating connection due to administrator command)" });
+    expect(core.availability).toMatchObject({ writable: false, reason: expect.stringContaining("lost the connection") });
     const commitsBefore = storage.commits;
     const refused = await failure(core.push(alice, request("b")));
     expect(refused).toMatchObject({ code: "unavailable", reason: ErrorReason.UNAVAILABLE });
-    expect(refused.message).toMatch(/cannot write right now: lost the writer lock.*retry$/);
+    expect(refused.message).toMatch(/cannot write right now: lost the connection.*retry$/);
     expect(storage.commits).toBe(commitsBefore); // refused without touching storage
     // Reads go on while only writes are impossible.
     expect((await core.pull(alice, { collections: ["todos"] })).changes).toHaveLength(1);
 
     // Meanwhile another server wrote up to sequence 41.
-    const meta = await storage.open();
-    storage.emit({ kind: "available", meta: { ...meta, lastSequence: 41n } });
+    storage.emit({ kind: "available", meta: await storage.writeAsAnotherServer(41n) });
     await until(() => core.availability.writable, "writes to resume");
     expect(core.visibleSequence).toBe(41n);
     // Readers were told to catch up from storage for what they never saw.
@@ -202,16 +210,16 @@ describe("a storage that becomes unavailable", () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let reading = false;
-    const read = storage.getIdempotencyRecords;
-    storage.getIdempotencyRecords = async (...args) => {
+    const read = storage.readBatch;
+    storage.readBatch = async (...args) => {
       reading = true;
       await held;
       return read(...args);
     };
     const inFlight = failure(core.push(alice, request("b")));
     await until(() => reading, "the group to start reading");
-    storage.getIdempotencyRecords = read;
-    storage.emit({ kind: "unavailable", reason: "lost the writer lock" });
+    storage.readBatch = read;
+    storage.emit({ kind: "unavailable", reason: "lost the connection" });
     storage.emit({ kind: "available", meta: await storage.open() }); // recovers while the group still runs
     const commits = storage.commits;
     release();
@@ -232,13 +240,13 @@ describe("a storage that becomes unavailable", () => {
     core.onCommit((_changes, _watermark, complete) => published.push(complete));
     await sequenceOf(core, "a");
     // The connection died during COMMIT: written or not, nobody can tell.
-    const commit = storage.commit.bind(storage);
-    storage.commit = async (batch, options) => {
-      await commit(batch, options);
+    const commitGroup = storage.commitGroup;
+    storage.commitGroup = async (work, options) => {
+      await commitGroup(work, options);
       throw new StorageUnavailableError("the database is unavailable: Connection terminated unexpectedly");
     };
     expect((await failure(core.push(alice, request("b")))).code).toBe("unavailable");
-    storage.commit = commit;
+    storage.commitGroup = commitGroup;
     await sequenceOf(core, "c");
     expect(published).toEqual([true, false]);
     // And the change that did land is readable, in order.

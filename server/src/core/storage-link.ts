@@ -1,12 +1,14 @@
 // The core's hold on its storage: opens it (retrying in the background while
 // it is unreachable, so a server can start before its database), follows
-// the storage's availability events, suspends the commit pipeline while
-// writes cannot succeed, and resumes it from the metadata as persisted when
-// they can again. What it learns is published as the core's availability,
-// which the serve layer turns into health status and log lines.
+// the storage's events, suspends the commit pipeline while writes cannot
+// succeed and resumes it when they can again, and tells the commit feed how
+// far the storage has committed (at open, after a recovery, and at every
+// other server's commit). What it learns is published as the core's
+// availability, which the serve layer turns into health status and log lines.
 import { backoffDelay } from "../../../common/src/backoff.js";
 import { isStorageUnavailable } from "../storage/errors.js";
 import type { Storage, StorageEvent, StorageMeta } from "../storage/types.js";
+import type { CommitFeed } from "./commit-feed.js";
 import type { CommitPipeline } from "./pipeline.js";
 
 export interface Availability {
@@ -34,9 +36,13 @@ export class StorageLink {
   constructor(
     private readonly storage: Storage,
     private readonly pipeline: CommitPipeline,
-    /** Takes up metadata read at open or after a recovery (e.g. purge watermarks). */
-    private readonly adopt: (meta: StorageMeta) => void,
+    private readonly feed: CommitFeed,
   ) {}
+
+  /** Identity of the data set, once opened. */
+  get openedEpoch(): string | undefined {
+    return this.epoch;
+  }
 
   /** Whether the storage has been opened once: reads are possible, the epoch is known. */
   get isOpen(): boolean {
@@ -56,7 +62,7 @@ export class StorageLink {
   /**
    * The first attempt to open. Resolves once open, or once the storage proved
    * unreachable (attempts then go on in the background). Rejects if it can
-   * never open (misconfiguration, a schema held by another server).
+   * never open (misconfiguration, a schema still used by a server from before clustering).
    */
   async start(): Promise<void> {
     try {
@@ -99,12 +105,17 @@ export class StorageLink {
       return;
     }
     this.epoch = meta.epoch;
+    this.feed.start(meta.lastSequence);
     this.unwatch = this.storage.watch?.((event) => this.follow(event));
     await this.resume(meta);
   }
 
   private follow(event: StorageEvent): void {
     if (this.closed) return;
+    if (event.kind === "committed") {
+      this.feed.committedUpTo(event.lastSequence);
+      return;
+    }
     if (event.kind === "unavailable") {
       this.pipeline.suspend(event.reason);
       this.publish({ writable: false, reason: event.reason, retryInMs: event.retryInMs });
@@ -123,12 +134,16 @@ export class StorageLink {
   }
 
   private async resume(meta: StorageMeta): Promise<void> {
-    this.adopt(meta);
-    try {
-      if (await this.pipeline.resume(meta.lastSequence)) this.publish({ writable: true });
-    } catch (error) {
-      this.publish({ writable: false, reason: message(error) });
+    if (meta.lastSequence < this.feed.watermark) {
+      // Sequences readers were already given would be given again.
+      this.pipeline.suspend(`the storage's last sequence ${meta.lastSequence} is below ${this.feed.watermark}, which readers were already given (was the database restored from a backup?)`);
+      this.publish({ writable: false, reason: `cannot resume writing: the storage went back from sequence ${this.feed.watermark} to ${meta.lastSequence}` });
+      return;
     }
+    // What was committed while this server could not hear of it is read and
+    // published before anything newer.
+    this.feed.committedUpTo(meta.lastSequence);
+    if (await this.pipeline.resume()) this.publish({ writable: true });
   }
 
   private publish(state: Availability): void {
@@ -140,6 +155,7 @@ export class StorageLink {
     this.closed = true;
     this.wakeRetry?.();
     this.unwatch?.();
+    this.feed.close();
     this.publish({ writable: false, reason: "the server is shutting down" });
   }
 }

@@ -23,14 +23,24 @@ import {
   type PushRequest,
   type PushResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { IdempotencyRecord, PurgeResult, Storage, StorageMeta, StoredChange } from "../storage/types.js";
+import type { CommittedPosition, IdempotencyRecord, PurgeResult, Storage, StoredChange } from "../storage/types.js";
 import { settleConflict, strategyFor, strategyName, usesBase, type ConflictPolicy } from "./conflicts.js";
 import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCodeName } from "./failures.js";
-import { asFailure, CommitPipeline, type CommitListener, type Transaction } from "./pipeline.js";
+import { CommitFeed, type CommitListener } from "./commit-feed.js";
+import { asFailure, CommitPipeline, type Transaction } from "./pipeline.js";
 import { StorageLink, type Availability } from "./storage-link.js";
 import { nextRevision } from "./revisions.js";
 import { ensureResumable, everyCollection, grantLost, unlistedPositions } from "./read-scope.js";
 import { Visibility, type Positions } from "./visibility.js";
+
+/** What a pull or subscribe reads (SyncCore.readScope). */
+export interface ReadScope {
+  readonly collections: readonly string[];
+  /** None was named: `collections` are every readable one, listed at `upTo`. */
+  readonly every: boolean;
+  /** Read no further: the committed position the collections were listed at. */
+  readonly upTo?: bigint;
+}
 
 /** Whoever a request acts for, as established by authentication. */
 export interface Principal {
@@ -127,11 +137,10 @@ export class SyncCore {
   readonly counters: CoreCounters = {
     pushes: 0, changesAccepted: 0, changesRejected: 0, conflicts: new Map(), idempotentReplays: 0, pulls: 0, changesPulled: 0,
   };
+  private readonly feed: CommitFeed;
   private readonly pipeline: CommitPipeline;
   private readonly link: StorageLink;
   private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
-  private purgedThrough: Readonly<Record<string, bigint>> = {};
-  private openedEpoch = "";
   private readonly visibility: Visibility;
 
   private constructor(
@@ -140,24 +149,22 @@ export class SyncCore {
   ) {
     const merged = { ...DEFAULTS, now: Date.now, ...options };
     this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
-    this.pipeline = new CommitPipeline(storage, undefined, { sync: options.durability === "fsync" });
+    this.feed = new CommitFeed(storage);
+    this.pipeline = new CommitPipeline(storage, { sync: options.durability === "fsync" }, (commit) => this.feed.ownCommit(commit));
     this.visibility = new Visibility(storage, options.authorize, options.documentReadRule === true);
-    this.link = new StorageLink(storage, this.pipeline, (meta: StorageMeta) => {
-      this.openedEpoch = meta.epoch;
-      this.purgedThrough = meta.purgedThrough;
-    });
+    this.link = new StorageLink(storage, this.pipeline, this.feed);
   }
 
   /** Identity of the data set (PROTOCOL §8.3); empty until the storage first opened. */
   get epoch(): string {
-    return this.openedEpoch;
+    return this.link.openedEpoch ?? "";
   }
 
   /**
    * Opens the core on `storage`. A storage that cannot be reached yet does
    * not fail this: the core starts unavailable (every call answers
    * `unavailable`) and keeps trying; `availability` tells. Rejects when the
-   * storage can never open (misconfiguration, held by another server).
+   * storage can never open (misconfiguration, a schema still used by a server from before clustering).
    */
   static async open(storage: Storage, options: SyncCoreOptions = {}): Promise<SyncCore> {
     const core = new SyncCore(storage, options);
@@ -165,8 +172,13 @@ export class SyncCore {
     return core;
   }
 
+  /**
+   * The watermark of this server's live fan-out: every commit at or below it
+   * (by any server sharing the storage) has been published to onCommit's
+   * listeners. Pulls read the storage's committed position instead.
+   */
   get visibleSequence(): bigint {
-    return this.pipeline.visibleSequence;
+    return this.feed.watermark;
   }
 
   /** Whether pushes can be committed now, and if not why. */
@@ -187,9 +199,9 @@ export class SyncCore {
     }
   }
 
-  /** Called after every durable commit with its changes, in sequence order. */
+  /** Called with every durable commit's changes, in sequence order, whichever server committed them. */
   onCommit(listener: CommitListener): () => void {
-    return this.pipeline.onCommit(listener);
+    return this.feed.onPublish(listener);
   }
 
   // ---- push -------------------------------------------------------------
@@ -201,11 +213,16 @@ export class SyncCore {
     // does not hold up sequencing; only the read rule on the state a change
     // would overwrite runs inside, as it needs that state.
     const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
-    const results = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared));
+    const live = prepared.flatMap((p) => (p.kind === "ok" ? [p.change] : []));
+    const { result: results, position } = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared), {
+      documents: live,
+      records: { clientId: request.clientId, clientSequences: live.map((c) => c.clientSequence) },
+      owner: principal !== ANONYMOUS ? request.clientId : undefined,
+    });
     for (const r of results) if (r.outcome.case === "rejected") this.counters.changesRejected++;
     return create(PushResponseSchema, {
       results,
-      checkpoint: { serverSequence: this.pipeline.visibleSequence, epoch: this.epoch },
+      checkpoint: { serverSequence: position, epoch: this.epoch },
     });
   }
 
@@ -428,18 +445,38 @@ export class SyncCore {
   // ---- pull -------------------------------------------------------------
 
   /**
-   * Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3). `every`: the
-   * request named no collection, so the collections the checkpoint holds are
-   * judged too, listed or not (§4.8).
+   * Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3), against the
+   * storage's committed position now: another server may have purged, or
+   * given out a checkpoint ahead of what this one has published. `every`:
+   * the request named no collection, so the collections the checkpoint holds
+   * are judged too, listed or not, and a checkpoint of another data set is
+   * refused even when there is no collection (§4.8).
    */
-  ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined, every = false): void {
+  async ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined, every = false): Promise<void> {
     this.ensureOpen();
-    ensureResumable(collections, checkpoint, every, { epoch: this.epoch, purgedThrough: this.purgedThrough, visibleSequence: this.pipeline.visibleSequence });
+    if (!checkpoint) return;
+    const judged = every ? [...collections, ...Object.keys(checkpoint.collections)] : collections;
+    // Positions of 0 are always resumable: only the epoch is checked then.
+    let position: CommittedPosition = { lastSequence: 0n, purgedThrough: {} };
+    if (judged.some((c) => (checkpoint.collections[c] ?? 0n) > 0n)) {
+      try {
+        position = await this.storage.readPosition();
+      } catch (error) {
+        throw asFailure(error);
+      }
+    }
+    this.refuseStale(collections, checkpoint, position, every);
   }
 
-  /** ensureResumable for a read naming no collection, refusing also a lost grant (read-scope.ts). */
-  async ensureEveryResumable(principal: Principal, readable: readonly string[], checkpoint: Checkpoint | undefined): Promise<void> {
-    this.ensureResumable(readable, checkpoint, true);
+  private refuseStale(collections: readonly string[], checkpoint: Checkpoint | undefined, position: CommittedPosition, every = false): void {
+    ensureResumable(collections, checkpoint, every, { epoch: this.epoch, purgedThrough: position.purgedThrough, lastSequence: position.lastSequence });
+  }
+
+  /**
+   * A reader naming no collection whose checkpoint holds positions in
+   * collections it may no longer read resyncs them (read-scope.ts).
+   */
+  private async refuseLostGrants(principal: Principal, readable: readonly string[], checkpoint: Checkpoint | undefined): Promise<void> {
     const candidates = unlistedPositions(readable, checkpoint);
     const verdicts = await Promise.all(candidates.map((c) => this.mayReadCollection(principal, c)));
     const lost = candidates.filter((_, i) => !verdicts[i]);
@@ -479,28 +516,32 @@ export class SyncCore {
   }
 
   /**
-   * The collections a pull or subscribe reads: those named, once the
-   * principal may read each (else permission_denied); with none named, every
-   * stored collection it may read, skipping the others (PROTOCOL §4.8). Call
-   * it after reading the high-water mark, so that every collection with a
-   * change at or below it is listed.
+   * What a pull or subscribe reads (PROTOCOL §4.8): the collections named,
+   * once the principal may read each (else permission_denied); with none
+   * named, every stored collection it may read, skipping the others, listed
+   * after reading the committed position so that every collection with a
+   * change at or below `upTo` is among them, and refusing a checkpoint that
+   * holds positions in collections the principal may no longer read.
    */
-  async collectionsToRead(principal: Principal, requested: readonly string[]): Promise<readonly string[]> {
+  async readScope(principal: Principal, requested: readonly string[], checkpoint: Checkpoint | undefined): Promise<ReadScope> {
     if (requested.length > 0) {
       await this.ensureReadable(principal, requested);
-      return requested;
+      return { collections: requested, every: false };
     }
     this.ensureOpen();
+    let position: CommittedPosition;
     let listed: string[];
     try {
+      position = await this.storage.readPosition();
       listed = await this.storage.listCollections();
     } catch (error) {
       throw asFailure(error);
     }
-    const stored = everyCollection(listed, this.purgedThrough);
-    if (!this.options.authorize) return stored;
-    const verdicts = await Promise.all(stored.map((c) => this.options.authorize!(principal, "read", c)));
-    return stored.filter((_, i) => verdicts[i]);
+    const stored = everyCollection(listed, position.purgedThrough);
+    const verdicts = await Promise.all(stored.map((c) => this.mayReadCollection(principal, c)));
+    const collections = stored.filter((_, i) => verdicts[i]);
+    await this.refuseLostGrants(principal, collections, checkpoint);
+    return { collections, every: true, upTo: position.lastSequence };
   }
 
   async pull(
@@ -508,58 +549,62 @@ export class SyncCore {
     request: { collections: readonly string[]; checkpoint?: Checkpoint; limit?: number },
   ): Promise<PullResponse> {
     this.counters.pulls++;
-    this.ensureOpen();
-    const upTo = this.pipeline.visibleSequence;
-    const collections = await this.collectionsToRead(principal, request.collections);
-    if (request.collections.length > 0) this.ensureResumable(collections, request.checkpoint);
-    else await this.ensureEveryResumable(principal, collections, request.checkpoint);
-    const page = await this.readPage(collections, request.checkpoint, request.limit || this.options.defaultPullLimit, upTo);
+    const scope = await this.readScope(principal, request.collections, request.checkpoint);
+    const page = await this.readPage(scope.collections, request.checkpoint, request.limit || this.options.defaultPullLimit, scope.upTo, scope.every);
     const changes = await this.visibleChanges(principal, page.changes, request.checkpoint?.collections ?? {});
     this.counters.changesPulled += changes.length;
     return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });
   }
 
   /**
-   * Up to `limit` latest changes after the checkpoint's positions and at or
-   * below `upTo`, merged across collections in sequence order (PROTOCOL §4.5).
+   * Up to `limit` latest changes after the checkpoint's positions, at or
+   * below the storage's committed position (and `upTo` when given), merged
+   * across collections in sequence order (PROTOCOL §4.5). The checkpoint is
+   * checked against the very view the changes come from, so a purge on
+   * another server cannot slip in between (§8.3); with `every` as
+   * ensureResumable judges it.
    */
-  async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo: bigint) {
+  async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo?: bigint, every = false) {
     this.ensureOpen();
     const positions = new Map(collections.map((c) => [c, checkpoint?.collections[c] ?? 0n] as const));
-    let perCollection: StoredChange[][];
+    let read;
     try {
-      perCollection = await Promise.all(collections.map((c) => this.storage.readChanges(c, positions.get(c)!, upTo, limit)));
+      read = await this.storage.readPage([...positions], limit, upTo);
     } catch (error) {
       throw asFailure(error);
     }
+    this.refuseStale(collections, checkpoint, read.position, every);
+    const high = upTo !== undefined && upTo < read.position.lastSequence ? upTo : read.position.lastSequence;
+    const perCollection = read.changes;
     const merged = perCollection.flat().sort((a, b) => (a.event.serverSequence < b.event.serverSequence ? -1 : 1));
     const hasMore = merged.length > limit || perCollection.some((page) => page.length === limit);
     const taken = merged.slice(0, limit).map((s) => s.event);
-    const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : upTo;
+    const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : high;
     const next = { ...(checkpoint?.collections ?? {}) };
     for (const [collection, position] of positions) next[collection] = position > reached ? position : reached;
     return {
       changes: taken,
       hasMore,
-      checkpoint: create(CheckpointSchema, { serverSequence: upTo, collections: next, epoch: this.epoch }),
+      checkpoint: create(CheckpointSchema, { serverSequence: high, collections: next, epoch: this.epoch }),
     };
   }
 
   // ---- retention --------------------------------------------------------
 
-  /** Purges tombstones and idempotency records older than the retention. */
+  /**
+   * Purges tombstones, superseded states and idempotency records older than
+   * the retention. The storage serializes it with commit groups itself (on
+   * PostgreSQL, chunk by chunk, so this server's pushes need not wait for a
+   * whole purge); on a shared storage, another server purging meanwhile
+   * makes this a no-op.
+   */
   async purge(): Promise<PurgeResult> {
     this.ensureOpen();
-    let result: PurgeResult | undefined;
-    await this.pipeline.exclusive(async () => {
-      try {
-        result = await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
-      } catch (error) {
-        throw asFailure(error);
-      }
-      this.purgedThrough = result.purgedThrough;
-    });
-    return result!;
+    try {
+      return await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+    } catch (error) {
+      throw asFailure(error);
+    }
   }
 
   async close(): Promise<void> {

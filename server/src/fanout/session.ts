@@ -21,7 +21,7 @@ import {
   type Checkpoint,
   type SubscribeResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { Principal, SyncCore } from "../core/sync-core.js";
+import type { Principal, ReadScope, SyncCore } from "../core/sync-core.js";
 import type { FanoutHub, LiveSubscriber, SharedCheckpoints } from "./hub.js";
 
 /** What a stream sends: a message of its own, or live changes shared with other streams. */
@@ -113,9 +113,8 @@ export class SubscriberSession implements LiveSubscriber {
    * checkpoint (throws before anything is sent), then starts the stream.
    */
   async open(): Promise<void> {
-    const collections = await this.core.collectionsToRead(this.principal, this.collections);
-    if (this.collections.length > 0) this.core.ensureResumable(collections, this.checkpoint);
-    else await this.core.ensureEveryResumable(this.principal, collections, this.checkpoint);
+    const scope = await this.core.readScope(this.principal, this.collections, this.checkpoint);
+    await this.core.ensureResumable(scope.collections, this.checkpoint, scope.every);
     if (this.phase === "ended") return;
     ({ detach: this.detach, checkpoints: this.shared } = this.hub.add(this));
     this.watermark = this.core.visibleSequence;
@@ -309,19 +308,16 @@ export class SubscriberSession implements LiveSubscriber {
   private async catchUp(): Promise<void> {
     this.phase = "catching-up";
     try {
-      if (this.collections.length > 0) this.core.ensureResumable(this.collections, this.checkpoint);
       for (;;) {
-        const upTo = this.core.visibleSequence;
-        let collections = this.collections;
-        if (collections.length === 0) {
-          // Listed after the high-water mark, as a pull does (PROTOCOL §4.8).
-          collections = await this.core.collectionsToRead(this.principal, collections);
+        let scope: ReadScope = { collections: this.collections, every: false };
+        if (this.collections.length === 0) {
+          // Listed again at each page: collections created meanwhile are read from their beginning (PROTOCOL §4.8).
+          scope = await this.core.readScope(this.principal, this.collections, this.checkpoint);
           if (this.ended) return;
-          await this.core.ensureEveryResumable(this.principal, collections, this.checkpoint);
-          if (this.ended) return;
-          this.follow(collections);
+          this.follow(scope.collections);
         }
-        const page = await this.core.readPage(collections, this.checkpoint, this.options.pageSize, upTo);
+        // Checks the checkpoint too (a purge meanwhile), in the same view.
+        const page = await this.core.readPage(scope.collections, this.checkpoint, this.options.pageSize, scope.upTo, scope.every);
         const changes = await this.core.visibleChanges(this.principal, page.changes, this.checkpoint.collections);
         if (this.ended) return;
         this.checkpoint = page.checkpoint;

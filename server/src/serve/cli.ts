@@ -20,10 +20,11 @@ const HELP = `Usage: pocket-sync-server [options]
   --storage level|memory|postgres
                               storage (env POCKET_STORAGE; default level)
   --postgres-url URL          with --storage postgres: postgres://user:password@host:port/database
-                              (env POCKET_POSTGRES_URL); one server per schema. A database that is
+                              (env POCKET_POSTGRES_URL). Any number of servers may share a schema
+                              behind a load balancer (README, "Scaling out"). A database that is
                               unreachable (at start or later) is retried; meanwhile writes answer
                               unavailable and health says NOT_SERVING
-  --postgres-schema NAME      schema holding the tables, created if missing
+  --postgres-schema NAME      schema holding the tables, created or migrated if needed
                               (env POCKET_POSTGRES_SCHEMA; default pocket)
   --durability process|fsync  process: acknowledged pushes survive a killed process;
                               fsync: they survive power loss (env POCKET_DURABILITY);
@@ -262,8 +263,8 @@ try {
     logger: { level: logLevel },
   });
 } catch (error) {
-  // Storage that can never open (a schema held by another server, a wrong
-  // password) is the usual reason: say it in one line, without a stack. An
+  // Storage that can never open (a schema still used by a server from
+  // before clustering, a wrong password) is the usual reason: say it in one line, without a stack. An
   // unreachable database is not a reason: the server starts and retries.
   cannotStart(`cannot start on ${storageDescription}: ${explain(error)}`);
 }

@@ -187,7 +187,7 @@ describe("genuine server faults", () => {
   it("a storage failure during a push stays a server error", async () => {
     const storage = createMemoryStorage();
     const failing: Storage = Object.assign(Object.create(Object.getPrototypeOf(storage)) as Storage, storage, {
-      commit: async () => {
+      commitGroup: async () => {
         throw new Error("disk on fire");
       },
     });

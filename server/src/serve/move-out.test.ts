@@ -179,3 +179,34 @@ describe.each(backends)("read rules on %s", (_name, storage) => {
     expect(bystander.events).toEqual([]);
   });
 });
+
+describe.runIf(postgresUrl)("read rules across servers on one PostgreSQL schema", () => {
+  it("delivers a move made through one server to the devices of another, live and on pull, from what the storage kept", async () => {
+    const schema = `pocket_test_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
+    schemas.push(schema);
+    const shared = () => createPostgresStorage({ connectionString: postgresUrl!, schema });
+    // Devices on one server; every write through the other, which alone saw them as pushes.
+    const writer = await start(shared());
+    const reader = await start(shared());
+    const streams = { alice: new StreamingDevice(reader.url, "t-alice"), bob: new StreamingDevice(reader.url, "t-bob"), carol: new StreamingDevice(reader.url, "t-carol") };
+    await eventually(() => Object.values(streams).every((s) => s.caughtUp), 5_000, "streams to open");
+    const alicePuller = new PullingDevice(reader.url, "t-alice");
+    const alice = syncClient(writer.url, "connect-proto-h2", "t-alice");
+
+    const created = (await alice.push({ clientId: "alice-1", changes: [pushed("d", { owner: "alice", v: 1 }, 1)] })).results[0]!;
+    const rev1 = created.outcome.case === "accepted" ? created.outcome.value.revision : "";
+    await eventually(() => streams.alice.held.has("d"), 5_000, "alice's stream on the other server to receive d");
+    await alicePuller.sync();
+    expect(alicePuller.held.has("d")).toBe(true);
+
+    await alice.push({ clientId: "alice-1", changes: [pushed("d", { owner: "bob", v: 2 }, 2, { baseRevision: rev1 })] });
+    await eventually(() => !streams.alice.held.has("d") && streams.bob.held.has("d"), 5_000, "the move on the other server's streams");
+    await alicePuller.sync();
+    for (const device of [streams.alice, alicePuller]) {
+      expect(device.held.has("d")).toBe(false);
+      expect(device.events.at(-1)).toMatchObject({ documentId: "d", removed: true, document: "" });
+    }
+    expect(streams.bob.held.get("d")).toBe('{"owner":"bob","v":2}');
+    expect(streams.carol.events).toEqual([]);
+  });
+});

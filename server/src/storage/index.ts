@@ -6,7 +6,7 @@ import { PostgresStorage, type PostgresStorageOptions } from "./postgres.js";
 import type { Storage } from "./types.js";
 
 export type * from "./types.js";
-export { ClientIdAlreadyBound } from "./types.js";
+export { ClientIdAlreadyBound, IdempotencyKeyTaken } from "./types.js";
 export { StorageUnavailableError, isStorageUnavailable } from "./errors.js";
 export { LevelStorage } from "./level.js";
 export { PostgresStorage, type PostgresStorageOptions } from "./postgres.js";
@@ -23,9 +23,10 @@ export function createMemoryStorage(): Storage {
 
 /**
  * PostgreSQL at `url` (postgres://user:password@host:port/database), tables in
- * `schema` (default "pocket"), created if missing. One server per schema: a
- * second one fails to open while the first runs. A lost connection or a
- * restarted database is recovered from by itself (see postgres.ts).
+ * `schema` (default "pocket"), created or migrated if needed. Any number of
+ * servers may share a schema: sequences are assigned in the database and
+ * each server hears the others' commits (see postgres.ts). A lost connection
+ * or a restarted database is recovered from by itself.
  */
 export function createPostgresStorage(options: string | PostgresStorageOptions): Storage {
   return new PostgresStorage(typeof options === "string" ? { connectionString: options } : options);

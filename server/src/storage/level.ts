@@ -2,13 +2,26 @@
 // `level`), memory-level for tests, or any abstract-level database. Every
 // commit is one atomic batch: documents, the change index, the idempotency
 // records, client-id bindings and the sequence counter together.
+//
+// One process owns a LevelDB directory (LevelDB's own lock file sees to it),
+// so commit groups are serialized in memory: a group's reads and its batch
+// run with no other group or purge in between, and the counter lives in
+// memory, persisted with every batch.
 import type { AbstractLevel, AbstractSublevel } from "abstract-level";
 import { randomUUID } from "node:crypto";
 import { decodeChange, decodeRecord, encodeChange, encodeRecord } from "./codec.js";
+import { checkBatchSequences, SerialQueue, writesAnything } from "./batch-rules.js";
 import {
   ClientIdAlreadyBound,
+  IdempotencyKeyTaken,
+  type BatchRead,
+  type BatchReadResult,
+  type ChangesPage,
   type CommitBatch,
+  type CommittedGroup,
+  type CommittedPosition,
   type DocumentKey,
+  type GroupWork,
   type IdempotencyRecord,
   type PurgeResult,
   type Storage,
@@ -56,6 +69,8 @@ export class LevelStorage implements Storage {
   private epoch = "";
   private lastSequence = 0n;
   private purgedThrough: Record<string, bigint> = {};
+  /** Commit groups and purges, one at a time. */
+  private readonly writes = new SerialQueue();
 
   constructor(private readonly db: Db) {
     this.changes = db.sublevel("c", { valueEncoding: "view" }) as Sub;
@@ -141,21 +156,51 @@ export class LevelStorage implements Storage {
     return (await this.owners.get(clientId)) as string | undefined;
   }
 
-  async commit(batch: CommitBatch, options: { sync: boolean }): Promise<void> {
+  async readBatch(read: BatchRead): Promise<BatchReadResult> {
+    const [documents, records, owners] = await Promise.all([
+      this.getDocuments(read.documents),
+      read.records.length
+        ? this.idempotency.getMany(read.records.map((r) => idemKey(r.clientId, r.clientSequence))).then((values) => values.map((v) => (v === undefined ? undefined : decodeRecord(v as string))))
+        : [],
+      read.owners.length ? (this.owners.getMany([...read.owners]) as Promise<Array<string | undefined>>) : [],
+    ]);
+    return { documents, records, owners };
+  }
+
+  commitGroup<T>(work: GroupWork<T>, options: { sync: boolean }): Promise<CommittedGroup<T>> {
+    return this.writes.run(async () => {
+      const after = this.lastSequence;
+      const { batch, result } = await work(this, after);
+      if (!writesAnything(batch)) return { result, after, lastSequence: after };
+      checkBatchSequences(batch, after);
+      await this.write(batch, options);
+      return { result, after, lastSequence: this.lastSequence };
+    });
+  }
+
+  private async write(batch: CommitBatch, options: { sync: boolean }): Promise<void> {
     // Root-level operations with the sublevels' prefixes written out and one
     // shape for every operation: abstract-level's per-operation work for
     // sublevel operations (option merging, encoding lookups, re-prefixing)
     // cost more than LevelDB's write itself. The bytes on disk are the same.
     const ops: RawOp[] = [];
     const { changes, documents, history, idempotency, meta, owners: ownersPrefix, states } = this.prefixes;
-    // LevelDB has no constraints; one process writes, so reading first is
-    // enough to give bindings the same all-or-nothing rule as PostgreSQL's key.
+    // LevelDB has no constraints; groups run one at a time, so reading first
+    // gives bindings and idempotency keys the same all-or-nothing rule as
+    // PostgreSQL's keys.
     const owners = batch.owners ?? [];
     if (owners.length) {
       const bound = await this.owners.getMany(owners.map((o) => o.clientId));
       const taken = owners.find((o, i) => bound[i] !== undefined || owners.findIndex((p) => p.clientId === o.clientId) !== i);
       if (taken) throw new ClientIdAlreadyBound(taken.clientId);
       for (const { clientId, principal } of owners) ops.push({ type: "put", key: ownersPrefix + clientId, value: utf8.encode(principal) });
+    }
+    if (batch.idempotency.length) {
+      const keys = batch.idempotency.map((r) => idemKey(r.clientId, r.clientSequence));
+      const present = await this.idempotency.getMany(keys);
+      const seen = new Set<string>();
+      const taken = batch.idempotency.find((_, i) => present[i] !== undefined || seen.size === seen.add(keys[i]!).size);
+      if (taken) throw new IdempotencyKeyTaken(taken.clientId, taken.clientSequence);
     }
     // Where each document's index entry stands before this batch, or was
     // moved to by an earlier change of the same batch.
@@ -189,7 +234,22 @@ export class LevelStorage implements Storage {
     this.lastSequence = lastSequence;
   }
 
-  async readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]> {
+  async readPosition(): Promise<CommittedPosition> {
+    return { lastSequence: this.lastSequence, purgedThrough: { ...this.purgedThrough } };
+  }
+
+  async readPage(from: ReadonlyArray<readonly [string, bigint]>, limit: number, upTo?: bigint): Promise<ChangesPage> {
+    // The last sequence before reading: every commit up to it is written.
+    // The purge watermarks after: a purge that began before the reads ended
+    // raised them first, so a tombstone it removed under the reads is never
+    // taken for one that was not there.
+    const lastSequence = this.lastSequence;
+    const bound = upTo !== undefined && upTo < lastSequence ? upTo : lastSequence;
+    const changes = await Promise.all(from.map(([collection, after]) => this.readChanges(collection, after, bound, limit)));
+    return { position: { lastSequence, purgedThrough: { ...this.purgedThrough } }, changes };
+  }
+
+  private async readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]> {
     if (upToSequence <= afterSequence || limit <= 0) return [];
     const values = await this.changes.values({ gt: seqKey(collection, afterSequence), lte: seqKey(collection, upToSequence), limit }).all();
     return values.map((v) => decodeChange(v as Uint8Array));
@@ -213,7 +273,11 @@ export class LevelStorage implements Storage {
     return found;
   }
 
-  async purge(cutoffMs: number): Promise<PurgeResult> {
+  purge(cutoffMs: number): Promise<PurgeResult> {
+    return this.writes.run(() => this.purgeNow(cutoffMs));
+  }
+
+  private async purgeNow(cutoffMs: number): Promise<PurgeResult> {
     const ops: BatchOp[] = [];
     const purgedThrough = { ...this.purgedThrough };
     let tombstonesPurged = 0;

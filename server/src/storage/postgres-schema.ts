@@ -1,11 +1,21 @@
-// The PostgreSQL table layout of one data set (a schema), created when
-// missing, and its metadata row.
+// The PostgreSQL table layout of one data set (a schema): created when
+// missing, migrated from older formats, and its metadata row. Several servers
+// may start together on one schema: each creates or migrates inside one
+// transaction holding the schema's migration lock, so exactly one does the
+// work and the others find it done.
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import { legacyWriterLock, migrationLock } from "./postgres-locks.js";
 import type { StorageMeta } from "./types.js";
 
-/** Version of the table layout, kept in meta, for migrations to come. */
-export const FORMAT = 1;
+/**
+ * Version of the table layout, kept in meta. 1: one server per schema,
+ * sequences assigned in its memory. 2: any number of servers, sequences
+ * assigned from the meta row inside each commit, a unique index on the
+ * sequence. A server refuses a format newer than its own, so a server from
+ * before clustering never writes beside a cluster.
+ */
+export const FORMAT = 2;
 
 export const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -58,9 +68,8 @@ CREATE TABLE IF NOT EXISTS ${s}.idempotency (
 CREATE INDEX IF NOT EXISTS idempotency_committed_at ON ${s}.idempotency (committed_at_ms);
 `;
 
-// Added after the first layout: created on open where missing, ignored by
-// servers from before it. The primary key is the rule: a client id is bound
-// once, and two commits (even from two servers) cannot both bind it.
+// Added after the first layout. The primary key is the rule: a client id is
+// bound once, and two commits (even from two servers) cannot both bind it.
 const clientOwnersTable = (s: string) => `
 CREATE TABLE IF NOT EXISTS ${s}.client_owners (
   client_id text COLLATE "C" PRIMARY KEY,
@@ -83,39 +92,72 @@ CREATE TABLE IF NOT EXISTS ${s}.superseded (
 CREATE INDEX IF NOT EXISTS superseded_at ON ${s}.superseded (superseded_at_ms);
 `;
 
-/** The primary key of client_owners, as PostgreSQL names it. */
+// Format 2: every server reads the commits of the others in sequence order,
+// across collections (and sequences are unique across collections: a second
+// line of defence behind the counter row).
+const sequenceIndex = (s: string) => `CREATE UNIQUE INDEX IF NOT EXISTS changes_sequence ON ${s}.changes (server_sequence);`;
+
+/** Primary keys, as PostgreSQL names them: a violation of one names the rule broken. */
 export const CLIENT_OWNERS_KEY = "client_owners_pkey";
+export const IDEMPOTENCY_KEY = "idempotency_pkey";
 
 export const parsePurgedThrough = (json: Record<string, string>): Record<string, bigint> =>
   Object.fromEntries(Object.entries(json).map(([k, v]) => [k, BigInt(v)]));
 
+/** A server from before clustering still runs on the schema: migrating under it would corrupt its sequences. */
+export class LegacyServerRunning extends Error {
+  constructor(schema: string) {
+    super(
+      `PostgreSQL schema "${schema}" is in use by a Pocket Sync server from before several servers could share a schema (storage format 1): ` +
+        "stop it; this server then migrates the schema, and any number of servers of this version can share it",
+    );
+    this.name = "LegacyServerRunning";
+  }
+}
+
 /**
- * Creates the tables if missing (`quoted` is the quoted schema name) and
- * returns the metadata, in one transaction on `client`.
+ * Creates the tables if missing or migrates them (`quoted` is the quoted
+ * schema name), and returns the metadata, in one transaction on `client`.
  */
 export async function prepareSchema(client: pg.ClientBase, schema: string, quoted: string): Promise<StorageMeta> {
   await client.query("BEGIN");
   try {
-    // Only when missing: a role that may not create (its DBA provisioned
-    // the schema) still opens an existing data set.
-    const present = await client.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${quoted}.meta`]);
-    if (!present.rows[0]?.present) await client.query(tables(quoted));
-    const owners = await client.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${quoted}.client_owners`]);
-    if (!owners.rows[0]?.present) await client.query(clientOwnersTable(quoted));
-    const superseded = await client.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${quoted}.superseded`]);
-    if (!superseded.rows[0]?.present) await client.query(supersededTable(quoted));
-    await client.query(
-      `INSERT INTO ${quoted}.meta (id, format, epoch, last_sequence, purged_through) VALUES (1, $1, $2, 0, '{}') ON CONFLICT (id) DO NOTHING`,
-      [FORMAT, randomUUID()],
+    await client.query("SELECT pg_advisory_xact_lock($1::int4, $2::int4)", migrationLock(schema));
+    // DDL only for what is missing: a role that may not create (its DBA
+    // provisioned the schema) still opens an existing data set.
+    const present = await client.query<{ meta: boolean; owners: boolean; bySequence: boolean; superseded: boolean }>(
+      `SELECT to_regclass($1) IS NOT NULL AS meta, to_regclass($2) IS NOT NULL AS owners, to_regclass($3) IS NOT NULL AS "bySequence",
+              to_regclass($4) IS NOT NULL AS superseded`,
+      [`${quoted}.meta`, `${quoted}.client_owners`, `${quoted}.changes_sequence`, `${quoted}.superseded`],
     );
-    const meta = await client.query<{ format: number; epoch: string; last_sequence: string; purged_through: Record<string, string> }>(
-      `SELECT format, epoch, last_sequence, purged_through FROM ${quoted}.meta WHERE id = 1`,
-    );
-    await client.query("COMMIT");
-    const row = meta.rows[0]!;
+    const has = present.rows[0]!;
+    if (!has.meta) {
+      await client.query(tables(quoted) + clientOwnersTable(quoted) + sequenceIndex(quoted) + supersededTable(quoted));
+      await client.query(
+        `INSERT INTO ${quoted}.meta (id, format, epoch, last_sequence, purged_through) VALUES (1, $1, $2, 0, '{}') ON CONFLICT (id) DO NOTHING`,
+        [FORMAT, randomUUID()],
+      );
+    }
+    // Read-rule states only add a table: no format change, no server to stop.
+    if (has.meta && !has.superseded) await client.query(supersededTable(quoted));
+    const read = () =>
+      client.query<{ format: number; epoch: string; last_sequence: string; purged_through: Record<string, string> }>(
+        `SELECT format, epoch, last_sequence, purged_through FROM ${quoted}.meta WHERE id = 1`,
+      );
+    let row = (await read()).rows[0]!;
     if (row.format > FORMAT) {
       throw new Error(`schema "${schema}" holds data of a newer Pocket Sync (format ${row.format}; this one reads ${FORMAT})`);
     }
+    if (row.format < FORMAT || !has.owners || !has.bySequence) {
+      // A format-1 server holds its session lock for as long as it runs.
+      const legacy = await client.query<{ free: boolean }>("SELECT pg_try_advisory_xact_lock($1::int4, $2::int4) AS free", legacyWriterLock(schema));
+      if (!legacy.rows[0]?.free) throw new LegacyServerRunning(schema);
+      if (!has.owners) await client.query(clientOwnersTable(quoted));
+      if (!has.bySequence) await client.query(sequenceIndex(quoted));
+      if (row.format < FORMAT) await client.query(`UPDATE ${quoted}.meta SET format = $1 WHERE id = 1`, [FORMAT]);
+      row = (await read()).rows[0]!;
+    }
+    await client.query("COMMIT");
     return { epoch: row.epoch, lastSequence: BigInt(row.last_sequence), purgedThrough: parsePurgedThrough(row.purged_through) };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {});

@@ -1,26 +1,33 @@
-// Storage on PostgreSQL, for deployments that want the data in a database
-// server rather than embedded next to the process. Same guarantees as the
-// LevelDB storage: every commit is ONE transaction (documents, the change
-// index, kept history, idempotency records and the sequence counter together),
-// reads see a commit entirely or not at all.
+// Storage on PostgreSQL, the way to run several servers on one data set. Any
+// number of server processes share a schema; every commit group is ONE
+// transaction (documents, the change index, kept history, idempotency
+// records, client-id bindings and the sequence counter together), and reads
+// see a commit entirely or not at all.
 //
-// Single writer: the core assigns sequences in memory, so exactly one server
-// process may use a schema at a time. open() takes a session advisory lock on a
-// dedicated connection (postgres-lock.ts) and fails with a clear error while
-// another server holds it; every commit and purge also checks, inside its
-// transaction, that this process still holds the lock through the very session
-// it held when the transaction began, so a server can never write behind a
-// successor's back.
+// Sequencing in the database (PROTOCOL §4.2): a commit group first takes the
+// counter row (SELECT ... FROM meta FOR UPDATE), then makes every read its
+// jobs need (documents, idempotency records, client-id owners) inside that
+// transaction, gives sequences from the value it holds, writes, moves the
+// counter and commits. Groups from all servers therefore run one after
+// another: conflict detection and idempotency see every earlier commit, and
+// commits become visible in sequence order, so "everything up to the
+// counter's committed value is readable" holds for every reader. The keys of
+// idempotency and client_owners back the reads as constraints.
 //
-// Surviving the database: a killed backend or a restarted PostgreSQL costs
-// the lock connection. The storage then reports "unavailable" (every write
-// fails with a StorageUnavailableError, which the core answers as retryable
-// `unavailable`), reconnects with backoff, takes the lock again (or keeps
-// reporting who holds it, if another server took it meanwhile) and reports
-// "available" with the metadata re-read, so the core resumes from the
-// persisted last sequence and sequences never go backwards. Reads keep going
-// through the pool whenever the database answers. Every driver error that
-// means "the database is unreachable right now" becomes a
+// Cross-server fan-out: each commit NOTIFYs the schema's channel with its
+// last sequence (postgres-locks.ts, postgres-listener.ts). Every server
+// LISTENs on a dedicated session and reads the changes it has not published
+// from the table, in sequence order (readCommitted).
+//
+// Surviving the database: the LISTEN session is also the server's link to
+// its database. Its loss (a killed backend, a restarted PostgreSQL) makes
+// the storage report "unavailable" (every write then fails with a
+// StorageUnavailableError, which the core answers as retryable
+// `unavailable`); it reconnects with backoff and reports "available" with
+// the metadata re-read, and the server reads whatever was committed meanwhile
+// from the table. A pooled connection that fails probes the LISTEN session,
+// so a dead database is noticed even while no notification is due. Every
+// driver error that means "the database is unreachable right now" becomes a
 // StorageUnavailableError (postgres-errors.ts); nothing else is disguised.
 //
 // Durability: PostgreSQL acknowledges a COMMIT once its WAL is flushed (with
@@ -30,37 +37,45 @@
 // it back on for its own transaction.
 import pg from "pg";
 import { backoffDelay } from "../../../common/src/backoff.js";
-import { decodeEvent, decodeRecord, encodeEvent, encodeRecord } from "./codec.js";
+import { checkBatchSequences, writesAnything } from "./batch-rules.js";
 import { StorageUnavailableError } from "./errors.js";
 import { classify } from "./postgres-errors.js";
-import { HOLDS_LOCK, holdsLockParams, LockTakenError, releaseWriterLock, takeWriterLock, type HeldLock } from "./postgres-lock.js";
-import { CLIENT_OWNERS_KEY, parsePurgedThrough, prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
-import {
-  ClientIdAlreadyBound,
-  type CommitBatch,
-  type DocumentKey,
-  type IdempotencyRecord,
-  type PurgeResult,
-  type Storage,
-  type StorageEvent,
-  type StateQuery,
-  type StorageMeta,
-  type StoredChange,
+import { CommitListener, notificationPayload } from "./postgres-listener.js";
+import { channelOf, purgeLock } from "./postgres-locks.js";
+import { PostgresReads, type Query } from "./postgres-reads.js";
+import { prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
+import { purgeOlderThan, purgeSuperseded, purgeTombstones, PURGE_CHUNK, writeBatch } from "./postgres-writes.js";
+import type {
+  BatchRead,
+  BatchReadResult,
+  ChangesPage,
+  CommittedGroup,
+  CommittedPosition,
+  DocumentKey,
+  GroupReader,
+  GroupWork,
+  IdempotencyRecord,
+  PurgeResult,
+  Storage,
+  StorageEvent,
+  StateQuery,
+  StorageMeta,
+  StoredChange,
 } from "./types.js";
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
 export interface PostgresStorageOptions {
   /** A libpq connection URL: postgres://user:password@host:port/database */
   readonly connectionString: string;
-  /** Schema holding the tables, created if missing (default "pocket"). One server per schema. */
+  /** Schema holding the tables, created if missing (default "pocket"). Any number of servers may share it. */
   readonly schema?: string;
-  /** Connections for reads and commits (default 10); one more holds the writer lock. */
+  /** Connections for reads and commits (default 10); one more LISTENs. */
   readonly poolSize?: number;
   /** Longest wait for a new connection, ms (default 5000). */
   readonly connectTimeoutMs?: number;
-  /** Longest statement, ms, enforced by PostgreSQL (default 30000). */
+  /** Longest statement, ms, enforced by PostgreSQL (default 30000). Waiting for the counter row counts. */
   readonly statementTimeoutMs?: number;
-  /** Backoff between attempts to regain the lock: first and longest wait, ms (default 100 and 3000). */
+  /** Backoff between attempts to reconnect: first and longest wait, ms (default 100 and 3000). */
   readonly reconnectDelayMs?: { readonly first: number; readonly max: number };
 }
 
@@ -75,41 +90,23 @@ export const POSTGRES_DEFAULTS = {
   reconnectDelayMs: { first: 100, max: 3_000 },
 } as const;
 
-const int64 = (value: bigint) => BigInt.asIntN(64, value).toString();
-const bytes = (event: StoredChange["event"]) => {
-  const encoded = encodeEvent(event);
-  return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-};
-
-interface ChangeRow {
-  event: Buffer;
-  committed_at_ms: number;
-}
-const toStored = (row: ChangeRow): StoredChange => ({ event: decodeEvent(row.event), committedAtMs: row.committed_at_ms });
-
-/** The last entry per key wins, as in a LevelDB batch. */
-function lastByKey<T>(items: readonly T[], key: (item: T) => string): T[] {
-  const map = new Map<string, T>();
-  for (const item of items) {
-    const k = key(item);
-    map.delete(k); // keep the order of last writes
-    map.set(k, item);
-  }
-  return [...map.values()];
-}
+/** A pooled connection failing no more often than this probes the LISTEN session. */
+const PROBE_INTERVAL_MS = 1_000;
 
 export class PostgresStorage implements Storage {
   private readonly schema: string;
   private readonly s: string; // the quoted schema, prefix of every table
+  private readonly channel: string;
   private pool: pg.Pool | undefined;
-  private lock: HeldLock | undefined;
-  /** Why writes cannot succeed now; undefined while the lock is held. */
+  private reads: PostgresReads | undefined;
+  private listener: CommitListener | undefined;
+  private epoch: string | undefined;
+  /** Why writes cannot succeed now; undefined while the LISTEN session is up. */
   private unavailable: string | undefined = "not open";
-  /** Bumped at every loss of the lock: a transaction begun before cannot commit after. */
-  private generation = 0;
   private readonly listeners = new Set<(event: StorageEvent) => void>();
   private closed = false;
   private wakeRecovery: (() => void) | undefined;
+  private lastProbeAt = 0;
 
   constructor(private readonly options: PostgresStorageOptions) {
     this.schema = options.schema ?? "pocket";
@@ -117,6 +114,7 @@ export class PostgresStorage implements Storage {
       throw new Error(`postgres schema must be a plain identifier (letters, digits, _; at most 63), got "${this.schema}"`);
     }
     this.s = `"${this.schema}"`;
+    this.channel = channelOf(this.schema);
   }
 
   watch(listener: (event: StorageEvent) => void): () => void {
@@ -132,7 +130,7 @@ export class PostgresStorage implements Storage {
     if (this.pool) throw new Error("postgres storage is already open");
     this.closed = false;
     try {
-      const meta = await this.takeLock();
+      const meta = await this.connectListener();
       this.pool = new pg.Pool({
         ...this.connection(`pocket-sync ${this.schema}`),
         max: this.options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
@@ -140,35 +138,39 @@ export class PostgresStorage implements Storage {
       // An idle pooled connection that fails is dropped and replaced; the
       // next query reports a lasting problem.
       this.pool.on("error", () => {});
+      this.reads = new PostgresReads(this.poolQuery, this.s);
       return meta;
     } catch (error) {
       throw classify(error);
     }
   }
 
-  /** Takes the writer lock on a new session and reads the metadata; the storage is writable after. */
-  private async takeLock(): Promise<StorageMeta> {
-    const generation = this.generation;
-    const held = await takeWriterLock(this.connection(`pocket-sync ${this.schema} writer lock`), this.schema, (cause) => {
-      if (this.lock === held) this.loseLock(cause.message);
+  /** Connects the LISTEN session, then creates or migrates the tables and reads the metadata on it. */
+  private async connectListener(): Promise<StorageMeta> {
+    const listener = await CommitListener.connect(this.connection(`pocket-sync ${this.schema} listener`), this.channel, {
+      committed: (lastSequence) => this.emit({ kind: "committed", lastSequence }),
+      lost: (cause) => {
+        if (this.listener === listener) this.loseListener(cause.message);
+      },
     });
     try {
-      const meta = await prepareSchema(held.client, this.schema, this.s);
-      if (this.closed || generation !== this.generation) throw new StorageUnavailableError("the storage was closed meanwhile");
-      this.lock = held;
+      const meta = await prepareSchema(listener.client, this.schema, this.s);
+      if (this.closed) throw new StorageUnavailableError("the storage was closed meanwhile");
+      listener.follow(meta.epoch);
+      this.epoch = meta.epoch;
+      this.listener = listener;
       this.unavailable = undefined;
       return meta;
     } catch (error) {
-      await releaseWriterLock(held.client, this.schema, { unlock: true });
+      await listener.close();
       throw error;
     }
   }
 
   private connection(applicationName: string): pg.ClientConfig {
-    // TCP keepalive notices a dead network path (and so a lost lock) even
-    // when idle; an unreachable server fails the call instead of hanging, and
-    // no statement (not even one waiting for a row lock) runs forever. The
-    // lock itself belongs to the session, so no timeout ends it.
+    // TCP keepalive notices a dead network path even when idle; an
+    // unreachable server fails the call instead of hanging, and no statement
+    // (not even one waiting for the counter row) runs forever.
     return {
       connectionString: this.options.connectionString,
       application_name: applicationName,
@@ -180,14 +182,11 @@ export class PostgresStorage implements Storage {
     };
   }
 
-  /** The lock is gone: refuse writes, tell the core, and work to regain it. */
-  private loseLock(why: string): void {
-    const lock = this.lock;
-    if (!lock || this.closed) return;
-    this.lock = undefined;
-    this.generation++;
-    this.unavailable = `lost the writer lock on PostgreSQL schema "${this.schema}" (${why})`;
-    void releaseWriterLock(lock.client, this.schema, { unlock: true });
+  /** The database is out of reach: refuse writes, tell the core, and work to reconnect. */
+  private loseListener(why: string): void {
+    if (!this.listener || this.closed) return;
+    this.listener = undefined;
+    this.unavailable = `lost the connection to PostgreSQL schema "${this.schema}" (${why})`;
     this.emit({ kind: "unavailable", reason: this.unavailable });
     void this.recover();
   }
@@ -206,20 +205,15 @@ export class PostgresStorage implements Storage {
       this.wakeRecovery = undefined;
       if (this.closed) return;
       try {
-        const meta = await this.takeLock();
+        const meta = await this.connectListener();
         this.emit({ kind: "available", meta });
         return;
       } catch (error) {
         if (this.closed) return;
-        // Another server took the lock meanwhile: never write behind its
-        // back; keep saying so (and who it is) until it lets go.
         const classified = classify(error);
-        const why = error instanceof LockTakenError
-          ? error.message
-          : `cannot regain the writer lock: ${classified instanceof Error ? classified.message : String(classified)}`;
-        this.unavailable = why;
+        this.unavailable = `cannot reconnect to PostgreSQL: ${classified instanceof Error ? classified.message : String(classified)}`;
         delay = backoffDelay(attempt + 1, first, max);
-        this.emit({ kind: "unavailable", reason: why, retryInMs: Math.round(delay) });
+        this.emit({ kind: "unavailable", reason: this.unavailable, retryInMs: Math.round(delay) });
       }
     }
   }
@@ -229,29 +223,42 @@ export class PostgresStorage implements Storage {
     return this.pool;
   }
 
-  /** Runs a read on the pool, reporting an unreachable database as such. */
-  private async read<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
-    const pool = this.ready();
-    try {
-      return await pool.query<R>(text, values);
-    } catch (error) {
-      throw classify(error);
+  /** A failure that says the database may be gone: make sure the LISTEN session notices. */
+  private failed(error: unknown): unknown {
+    const classified = classify(error);
+    if (classified instanceof StorageUnavailableError && Date.now() - this.lastProbeAt >= PROBE_INTERVAL_MS) {
+      this.lastProbeAt = Date.now();
+      void this.listener?.probe();
     }
+    return classified;
   }
 
-  /** Runs `work` in one transaction that commits only while this process holds the writer lock. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    // Taken before any wait: a transaction begun under one holding of the
-    // lock can never commit under the next (its reads may be stale by then).
-    const generation = this.generation;
-    const lock = this.lock;
+  /** Runs a read on the pool, reporting an unreachable database as such. */
+  private readonly poolQuery: Query = async (text, values) => {
+    try {
+      return await this.ready().query(text, values);
+    } catch (error) {
+      throw this.failed(error);
+    }
+  };
+
+  private reader(): PostgresReads {
+    if (!this.reads) throw new Error("postgres storage is not open");
+    return this.reads;
+  }
+
+  /**
+   * Runs `work` in one transaction on a pooled connection. `opening` is sent
+   * with BEGIN in one round trip; its last result goes to `work`.
+   */
+  private async transaction<T>(work: (client: pg.PoolClient, opened: pg.QueryResult | undefined) => Promise<T>, opening?: string): Promise<T> {
     const pool = this.ready();
-    if (this.unavailable !== undefined || !lock) throw new StorageUnavailableError(`cannot write: ${this.unavailable ?? "no writer lock"}`);
+    if (this.unavailable !== undefined) throw new StorageUnavailableError(`cannot write: ${this.unavailable}`);
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
     } catch (error) {
-      throw classify(error);
+      throw this.failed(error);
     }
     // A checked-out connection that dies between two statements emits its
     // error instead of failing a query: unheard, it would crash the process.
@@ -261,261 +268,171 @@ export class PostgresStorage implements Storage {
     };
     client.on("error", onError);
     try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      const { rowCount } = await client.query(HOLDS_LOCK, holdsLockParams(this.schema, lock.pid));
-      if (rowCount !== 1 || generation !== this.generation) {
-        if (this.lock === lock) this.loseLock("it is no longer held");
-        throw new StorageUnavailableError(`cannot write: ${this.unavailable ?? "lost the writer lock"}`);
-      }
+      // Simple-protocol text (no parameters), so several statements go at once.
+      const begun = (await client.query(opening ? `BEGIN; ${opening}` : "BEGIN")) as pg.QueryResult | pg.QueryResult[];
+      const result = await work(client, opening ? [begun].flat().at(-1) : undefined);
       await client.query("COMMIT");
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {
         broken = true;
       });
-      throw classify(error);
+      throw this.failed(error);
     } finally {
       client.off("error", onError);
       client.release(broken);
     }
   }
 
-  async getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>> {
-    if (keys.length === 0) return [];
-    const { rows } = await this.read<ChangeRow & { i: string }>(
-      `SELECT k.i, c.event, c.committed_at_ms
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, document_id, i)
-         JOIN ${this.s}.documents d ON d.collection = k.collection AND d.document_id = k.document_id
-         JOIN ${this.s}.changes c ON c.collection = d.collection AND c.server_sequence = d.server_sequence`,
-      [keys.map((k) => k.collection), keys.map((k) => k.documentId)],
-    );
-    const result: Array<StoredChange | undefined> = keys.map(() => undefined);
-    for (const row of rows) result[Number(row.i) - 1] = toStored(row);
-    return result;
+  getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>> {
+    return this.reader().getDocuments(keys);
   }
 
-  async getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>> {
-    if (queries.length === 0) return [];
-    // Per query, the first state superseded after its sequence: the
-    // document's state then, if it already existed (server_sequence <= at).
-    const { rows } = await this.read<{ i: string; event: Buffer }>(
-      `SELECT q.i, s.event
-         FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS q(collection, document_id, at, i)
-         CROSS JOIN LATERAL (
-           SELECT event, server_sequence FROM ${this.s}.superseded x
-            WHERE x.collection = q.collection AND x.document_id = q.document_id AND x.superseded_by > q.at
-            ORDER BY x.superseded_by LIMIT 1
-         ) s
-        WHERE s.server_sequence <= q.at`,
-      [queries.map((q) => q.collection), queries.map((q) => q.documentId), queries.map((q) => q.sequence.toString())],
-    );
-    const result: Array<ChangeEvent | undefined> = queries.map(() => undefined);
-    for (const row of rows) result[Number(row.i) - 1] = decodeEvent(row.event);
-    return result;
+  getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
+    return this.reader().getHistoricState(collection, documentId, revision);
   }
 
-  async getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
-    const { rows } = await this.read<ChangeRow>(
-      `SELECT event, committed_at_ms FROM ${this.s}.history WHERE collection = $1 AND document_id = $2 AND revision = $3`,
-      [collection, documentId, revision],
-    );
-    return rows[0] && toStored(rows[0]);
+  getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>> {
+    return this.reader().getIdempotencyRecords(clientId, clientSequences);
   }
 
-  async getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>> {
-    if (clientSequences.length === 0) return [];
-    const { rows } = await this.read<{ client_sequence: string; record: string }>(
-      `SELECT client_sequence, record FROM ${this.s}.idempotency WHERE client_id = $1 AND client_sequence = ANY($2::bigint[])`,
-      [clientId, clientSequences.map(int64)],
-    );
-    const found = new Map(rows.map((r) => [r.client_sequence, r.record]));
-    return clientSequences.map((s) => {
-      const record = found.get(int64(s));
-      return record === undefined ? undefined : decodeRecord(record);
-    });
+  getClientOwner(clientId: string): Promise<string | undefined> {
+    return this.reader().getClientOwner(clientId);
   }
 
-  async getClientOwner(clientId: string): Promise<string | undefined> {
-    const { rows } = await this.ready().query<{ principal: string }>(`SELECT principal FROM ${this.s}.client_owners WHERE client_id = $1`, [clientId]);
-    return rows[0]?.principal;
+  readBatch(read: BatchRead): Promise<BatchReadResult> {
+    return this.reader().readBatch(read);
   }
 
-  async commit(batch: CommitBatch, options: { sync: boolean }): Promise<void> {
-    // A document written twice in one batch ends at its last change; the
-    // earlier one is replaced before anyone can see it, as in LevelDB.
-    const changes = lastByKey(batch.changes, (c) => `${c.event.collection}\u0000${c.event.documentId}`);
-    const history = lastByKey(batch.history ?? [], (h) => `${h.event.collection}\u0000${h.event.documentId}\u0000${h.event.revision}`);
-    const records = lastByKey(batch.idempotency, (r) => `${r.clientId}\u0000${r.clientSequence}`);
-    const superseded = batch.superseded ?? [];
-    await this.transaction(async (client) => {
-      if (options.sync) await client.query("SET LOCAL synchronous_commit = on");
-      if (changes.length) {
-        // One statement: drop each document's previous index entry (found
-        // through `documents` as it was before the statement), point
-        // `documents` at the new sequence, insert the new entries.
-        await client.query(
-          `WITH k AS (
-             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::float8[], $6::boolean[])
-               AS k(collection, server_sequence, document_id, event, committed_at_ms, deleted)
-           ), replaced AS (
-             DELETE FROM ${this.s}.changes c USING ${this.s}.documents d, k
-              WHERE d.collection = k.collection AND d.document_id = k.document_id
-                AND c.collection = d.collection AND c.server_sequence = d.server_sequence
-           ), moved AS (
-             INSERT INTO ${this.s}.documents (collection, document_id, server_sequence)
-             SELECT collection, document_id, server_sequence FROM k
-             ON CONFLICT (collection, document_id) DO UPDATE SET server_sequence = EXCLUDED.server_sequence
-           )
-           INSERT INTO ${this.s}.changes (collection, server_sequence, document_id, event, committed_at_ms, deleted)
-           SELECT collection, server_sequence, document_id, event, committed_at_ms, deleted FROM k`,
-          [
-            changes.map((c) => c.event.collection),
-            changes.map((c) => c.event.serverSequence.toString()),
-            changes.map((c) => c.event.documentId),
-            changes.map((c) => bytes(c.event)),
-            changes.map((c) => c.committedAtMs),
-            changes.map((c) => c.event.deleted),
-          ],
-        );
-      }
-      if (history.length) {
-        await client.query(
-          `INSERT INTO ${this.s}.history (collection, document_id, revision, event, committed_at_ms)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::float8[])
-           ON CONFLICT (collection, document_id, revision) DO UPDATE SET event = EXCLUDED.event, committed_at_ms = EXCLUDED.committed_at_ms`,
-          [
-            history.map((h) => h.event.collection),
-            history.map((h) => h.event.documentId),
-            history.map((h) => h.event.revision),
-            history.map((h) => bytes(h.event)),
-            history.map((h) => h.committedAtMs),
-          ],
-        );
-      }
-      if (superseded.length) {
-        await client.query(
-          `INSERT INTO ${this.s}.superseded (collection, document_id, superseded_by, server_sequence, event, superseded_at_ms)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[], $6::float8[])
-           ON CONFLICT (collection, document_id, superseded_by) DO UPDATE
-             SET server_sequence = EXCLUDED.server_sequence, event = EXCLUDED.event, superseded_at_ms = EXCLUDED.superseded_at_ms`,
-          [
-            superseded.map((s) => s.event.collection),
-            superseded.map((s) => s.event.documentId),
-            superseded.map((s) => s.supersededBy.toString()),
-            superseded.map((s) => s.event.serverSequence.toString()),
-            superseded.map((s) => bytes(s.event)),
-            superseded.map((s) => s.supersededAtMs),
-          ],
-        );
-      }
-      if (records.length) {
-        await client.query(
-          `INSERT INTO ${this.s}.idempotency (client_id, client_sequence, record, committed_at_ms)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[])
-           ON CONFLICT (client_id, client_sequence) DO UPDATE SET record = EXCLUDED.record, committed_at_ms = EXCLUDED.committed_at_ms`,
-          [records.map((r) => r.clientId), records.map((r) => int64(r.clientSequence)), records.map(encodeRecord), records.map((r) => r.committedAtMs)],
-        );
-      }
-      const owners = batch.owners ?? [];
-      if (owners.length) {
-        try {
-          await client.query(`INSERT INTO ${this.s}.client_owners (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[])`, [
-            owners.map((o) => o.clientId),
-            owners.map((o) => o.principal),
-          ]);
-        } catch (error) {
-          const { code, constraint, detail } = error as { code?: string; constraint?: string; detail?: string };
-          if (code === "23505" && constraint === CLIENT_OWNERS_KEY) {
-            const taken = owners.find((o) => detail?.includes(`(${o.clientId})`)) ?? owners[0]!;
-            throw new ClientIdAlreadyBound(taken.clientId);
-          }
-          throw error;
-        }
-      }
-      await client.query(`UPDATE ${this.s}.meta SET last_sequence = GREATEST(last_sequence, $1::bigint) WHERE id = 1`, [batch.lastSequence.toString()]);
-    });
+  readPosition(): Promise<CommittedPosition> {
+    return this.reader().readPosition();
   }
 
-  async readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]> {
-    if (upToSequence <= afterSequence || limit <= 0) return [];
-    const { rows } = await this.read<ChangeRow>(
-      `SELECT event, committed_at_ms FROM ${this.s}.changes
-        WHERE collection = $1 AND server_sequence > $2::bigint AND server_sequence <= $3::bigint
-        ORDER BY server_sequence LIMIT $4`,
-      [collection, afterSequence.toString(), upToSequence.toString(), limit],
-    );
-    return rows.map(toStored);
+  readPage(from: ReadonlyArray<readonly [string, bigint]>, limit: number, upTo?: bigint): Promise<ChangesPage> {
+    return this.reader().readPage(from, limit, upTo);
   }
 
-  async listCollections(): Promise<string[]> {
-    // A loose index scan on the primary key (collection, server_sequence):
-    // one index probe per collection, where DISTINCT would read every row.
-    const { rows } = await this.read<{ collection: string }>(
-      `WITH RECURSIVE found AS (
-         (SELECT collection FROM ${this.s}.changes ORDER BY collection LIMIT 1)
-         UNION ALL
-         SELECT (SELECT c.collection FROM ${this.s}.changes c WHERE c.collection > found.collection ORDER BY c.collection LIMIT 1)
-           FROM found WHERE found.collection IS NOT NULL
-       )
-       SELECT collection FROM found WHERE collection IS NOT NULL`,
-      [],
-    );
-    return rows.map((r) => r.collection);
+  listCollections(): Promise<string[]> {
+    return this.reader().listCollections();
+  }
+
+  getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>> {
+    return this.reader().getStatesAt(queries);
+  }
+
+  readCommitted(after: bigint, upTo: bigint, limit: number): Promise<{ changes: StoredChange[]; lastSequence: bigint }> {
+    return this.reader().readCommitted(after, upTo, limit);
+  }
+
+  commitGroup<T>(work: GroupWork<T>, options: { sync: boolean }): Promise<CommittedGroup<T>> {
+    const epoch = this.epoch!;
+    // The counter row, taken with BEGIN: every other group, on any server,
+    // waits here until this one commits, and reads what it wrote once it
+    // goes on.
+    const opening = `${options.sync ? "SET LOCAL synchronous_commit = on; " : ""}SELECT last_sequence FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`;
+    return this.transaction(async (client, opened) => {
+      const after = BigInt((opened!.rows[0] as { last_sequence: string }).last_sequence);
+      const reader = new GroupReads(client, this.s);
+      const { batch, result } = await work(reader, after);
+      // A failed read aborted the transaction, whatever the work made of it.
+      reader.throwIfFailed();
+      if (!writesAnything(batch)) return { result, after, lastSequence: after };
+      checkBatchSequences(batch, after);
+      // One notification per group, positions only.
+      const moved = batch.lastSequence > after ? { lastSequence: batch.lastSequence, channel: this.channel, payload: notificationPayload(epoch, batch.lastSequence) } : undefined;
+      await writeBatch(client, this.s, batch, moved);
+      return { result, after, lastSequence: batch.lastSequence };
+    }, opening);
   }
 
   async purge(cutoffMs: number): Promise<PurgeResult> {
-    return this.transaction(async (client) => {
-      const meta = await client.query<{ purged_through: Record<string, string> }>(`SELECT purged_through FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);
-      const purgedThrough = parsePurgedThrough(meta.rows[0]!.purged_through);
-      // A tombstone is its document's only index entry: both go.
-      const tombstones = await client.query<{ collection: string; through: string; purged: number }>(
-        `WITH gone AS (
-           DELETE FROM ${this.s}.changes WHERE deleted AND committed_at_ms < $1
-           RETURNING collection, document_id, server_sequence
-         ), unindexed AS (
-           DELETE FROM ${this.s}.documents d USING gone g
-            WHERE d.collection = g.collection AND d.document_id = g.document_id AND d.server_sequence = g.server_sequence
-         )
-         SELECT collection, max(server_sequence)::text AS through, count(*)::int AS purged FROM gone GROUP BY collection`,
-        [cutoffMs],
-      );
-      await client.query(`DELETE FROM ${this.s}.history WHERE committed_at_ms < $1`, [cutoffMs]);
-      // A checkpoint below a purged state's successor might need it (PROTOCOL §13.6).
-      const states = await client.query<{ collection: string; through: string }>(
-        `WITH gone AS (DELETE FROM ${this.s}.superseded WHERE superseded_at_ms < $1 RETURNING collection, superseded_by)
-         SELECT collection, max(superseded_by)::text AS through FROM gone GROUP BY collection`,
-        [cutoffMs],
-      );
-      const records = await client.query(`DELETE FROM ${this.s}.idempotency WHERE committed_at_ms < $1`, [cutoffMs]);
-      let tombstonesPurged = 0;
-      for (const row of tombstones.rows) {
-        tombstonesPurged += row.purged;
-        const through = BigInt(row.through);
-        if (through > (purgedThrough[row.collection] ?? 0n)) purgedThrough[row.collection] = through;
+    const lock = purgeLock(this.schema);
+    // Chunks, each in its own transaction holding the counter row, so
+    // commits never wait for a whole purge. One server purges at a time:
+    // another one finding the lock taken skips its turn.
+    const chunk = <T>(work: (client: pg.PoolClient) => Promise<T>) =>
+      this.transaction(async (client) => {
+        const { rows } = await client.query<{ mine: boolean }>("SELECT pg_try_advisory_xact_lock($1::int4, $2::int4) AS mine", lock);
+        return rows[0]!.mine ? { done: await work(client) } : undefined;
+      });
+    let tombstonesPurged = 0;
+    let purgedThrough: Readonly<Record<string, bigint>> | undefined;
+    // Tombstones, then superseded states (PROTOCOL §13.6): both raise the watermarks.
+    for (const purgeChunk of [purgeTombstones, purgeSuperseded]) {
+      for (;;) {
+        const step = await chunk(async (client) => {
+          await client.query(`SELECT 1 FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);
+          return purgeChunk(client, this.s, cutoffMs);
+        });
+        if (!step) return { tombstonesPurged, idempotencyRecordsPurged: 0, purgedThrough: purgedThrough ?? (await this.readPosition()).purgedThrough };
+        if (purgeChunk === purgeTombstones) tombstonesPurged += step.done.purged;
+        purgedThrough = step.done.purgedThrough;
+        if (step.done.purged < PURGE_CHUNK) break;
       }
-      for (const row of states.rows) {
-        const through = BigInt(row.through);
-        if (through > (purgedThrough[row.collection] ?? 0n)) purgedThrough[row.collection] = through;
+    }
+    let idempotencyRecordsPurged = 0;
+    for (const table of ["history", "idempotency"] as const) {
+      for (;;) {
+        const step = await chunk((client) => purgeOlderThan(client, this.s, table, cutoffMs, PURGE_CHUNK * 10));
+        if (!step) break;
+        if (table === "idempotency") idempotencyRecordsPurged += step.done;
+        if (step.done < PURGE_CHUNK * 10) break;
       }
-      if (tombstones.rows.length || states.rows.length) {
-        await client.query(`UPDATE ${this.s}.meta SET purged_through = $1::jsonb WHERE id = 1`, [
-          JSON.stringify(Object.fromEntries(Object.entries(purgedThrough).map(([k, v]) => [k, v.toString()]))),
-        ]);
-      }
-      return { tombstonesPurged, idempotencyRecordsPurged: records.rowCount ?? 0, purgedThrough };
-    });
+    }
+    return { tombstonesPurged, idempotencyRecordsPurged, purgedThrough: purgedThrough! }; // set by every chunk
   }
 
   async close(): Promise<void> {
-    const { pool, lock } = this;
+    const { pool, listener } = this;
     this.closed = true;
     this.wakeRecovery?.();
     this.pool = undefined;
-    this.lock = undefined;
+    this.reads = undefined;
+    this.listener = undefined;
     this.unavailable = "closed";
-    this.generation++;
     await pool?.end();
-    if (lock) await releaseWriterLock(lock.client, this.schema, { unlock: true });
+    await listener?.close();
+  }
+}
+
+/**
+ * A commit group's reads, on its transaction. The first failure aborts the
+ * transaction: every later read fails the same way at once (not with
+ * PostgreSQL's "current transaction is aborted"), and so does the group.
+ */
+class GroupReads implements GroupReader {
+  private readonly reads: PostgresReads;
+  private failure: { error: unknown } | undefined;
+
+  constructor(client: pg.ClientBase, s: string) {
+    this.reads = new PostgresReads(async (text, values) => {
+      if (this.failure) throw this.failure.error;
+      try {
+        return await client.query(text, values);
+      } catch (error) {
+        this.failure = { error: classify(error) };
+        throw this.failure.error;
+      }
+    }, s);
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  getDocuments(keys: readonly DocumentKey[]) {
+    return this.reads.getDocuments(keys);
+  }
+  getHistoricState(collection: string, documentId: string, revision: string) {
+    return this.reads.getHistoricState(collection, documentId, revision);
+  }
+  getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]) {
+    return this.reads.getIdempotencyRecords(clientId, clientSequences);
+  }
+  getClientOwner(clientId: string) {
+    return this.reads.getClientOwner(clientId);
+  }
+  readBatch(read: BatchRead) {
+    return this.reads.readBatch(read);
   }
 }

@@ -1,71 +1,25 @@
 // One suite, run on every storage: what the core relies on.
 // PostgreSQL joins when POCKET_TEST_POSTGRES_URL is set (bash
 // scripts/start-postgres.sh starts one and prints it); CI must set it.
-import { create } from "@bufbuild/protobuf";
-import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ChangeEventSchema, Operation } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, createPostgresStorage, StorageUnavailableError } from "./index.js";
-import type { Storage, StorageEvent, StoredChange } from "./types.js";
-
-function stored(collection: string, documentId: string, serverSequence: bigint, extra: { deleted?: boolean; at?: number; document?: string } = {}): StoredChange {
-  return {
-    committedAtMs: extra.at ?? 1_000,
-    event: create(ChangeEventSchema, {
-      operation: extra.deleted ? Operation.DELETE : Operation.UPDATE,
-      collection,
-      documentId,
-      document: extra.deleted ? "" : (extra.document ?? `{"v":${serverSequence}}`),
-      deleted: extra.deleted ?? false,
-      revision: `r${serverSequence}`,
-      serverSequence,
-      clientId: "c",
-      clientSequence: serverSequence,
-      timestamp: { wallTimeMs: 5n, logical: 0 },
-    }),
-  };
-}
+import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, IdempotencyKeyTaken } from "./index.js";
+import { changesOf, commit, dropSchemas, freshSchema, postgresStorage as postgres, postgresUrl, record, stored } from "./testing.js";
+import type { Storage } from "./types.js";
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-async function eventually(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+afterAll(dropSchemas);
 function tempDir() {
   const dir = mkdtempSync(join(tmpdir(), "pocket-storage-"));
   dirs.push(dir);
   return dir;
 }
-
-const postgresUrl = process.env.POCKET_TEST_POSTGRES_URL;
-// Every test gets its own schema, dropped at the end.
-const schemas: string[] = [];
-function freshSchema() {
-  const schema = `pocket_test_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
-  schemas.push(schema);
-  return schema;
-}
-afterAll(async () => {
-  if (!postgresUrl || schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: postgresUrl });
-  await client.connect();
-  try {
-    for (const schema of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-});
-const postgres = (schema: string) => createPostgresStorage({ connectionString: postgresUrl!, schema });
 
 const backends: Array<[string, () => { make: () => Storage }]> = [
   ["memory", () => ({ make: createMemoryStorage })],
@@ -85,13 +39,13 @@ describe.each(backends)("%s storage", (_name, setup) => {
   it("keeps one index entry per document: its latest change", async () => {
     const storage = setup().make();
     await storage.open();
-    await storage.commit({ changes: [stored("todos", "a", 1n), stored("todos", "b", 2n)], idempotency: [], lastSequence: 2n }, { sync: false });
-    await storage.commit({ changes: [stored("todos", "a", 3n), stored("notes", "a", 4n)], idempotency: [], lastSequence: 4n }, { sync: false });
-    const todos = await storage.readChanges("todos", 0n, 10n, 100);
+    await commit(storage, { changes: [stored("todos", "a", 1n), stored("todos", "b", 2n)], idempotency: [], lastSequence: 2n }, { sync: false });
+    await commit(storage, { changes: [stored("todos", "a", 3n), stored("notes", "a", 4n)], idempotency: [], lastSequence: 4n }, { sync: false });
+    const todos = await changesOf(storage, "todos", 0n, 10n, 100);
     expect(todos.map((c) => [c.event.documentId, c.event.serverSequence])).toEqual([["b", 2n], ["a", 3n]]);
-    expect((await storage.readChanges("todos", 2n, 10n, 100)).map((c) => c.event.serverSequence)).toEqual([3n]);
-    expect((await storage.readChanges("todos", 0n, 2n, 100)).map((c) => c.event.serverSequence)).toEqual([2n]);
-    expect((await storage.readChanges("todos", 0n, 10n, 1)).length).toBe(1);
+    expect((await changesOf(storage, "todos", 2n, 10n, 100)).map((c) => c.event.serverSequence)).toEqual([3n]);
+    expect((await changesOf(storage, "todos", 0n, 2n, 100)).map((c) => c.event.serverSequence)).toEqual([2n]);
+    expect((await changesOf(storage, "todos", 0n, 10n, 1)).length).toBe(1);
     const [a, missing, note] = await storage.getDocuments([
       { collection: "todos", documentId: "a" },
       { collection: "todos", documentId: "zzz" },
@@ -109,9 +63,9 @@ describe.each(backends)("%s storage", (_name, setup) => {
     expect(await storage.listCollections()).toEqual([]);
     // Names that are prefixes of one another, and one that sorts between a name and its longer siblings.
     const names = ["todos", "a", "a-b", "ab", "a_", "Z", "todos2"];
-    await storage.commit({ changes: names.map((name, i) => stored(name, `d${i}`, BigInt(i + 1))), idempotency: [], lastSequence: 7n }, { sync: false });
+    await commit(storage, { changes: names.map((name, i) => stored(name, `d${i}`, BigInt(i + 1))), idempotency: [], lastSequence: 7n });
     // Many documents in one collection cost one step, not one per document.
-    await storage.commit({ changes: Array.from({ length: 50 }, (_, i) => stored("ab", `more${i}`, BigInt(8 + i))), idempotency: [], lastSequence: 57n }, { sync: false });
+    await commit(storage, { changes: Array.from({ length: 50 }, (_, i) => stored("ab", `more${i}`, BigInt(8 + i))), idempotency: [], lastSequence: 57n });
     expect(await storage.listCollections()).toEqual([...names].sort((x, y) => (Buffer.from(x) < Buffer.from(y) ? -1 : 1)));
     await storage.close();
   });
@@ -121,9 +75,9 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.open();
     const v1 = stored("t", "a", 1n);
     const v3 = stored("t", "a", 3n);
-    await storage.commit({ changes: [v1, stored("t", "b", 2n)], idempotency: [], lastSequence: 2n }, { sync: false });
-    await storage.commit({ changes: [v3], superseded: [{ event: v1.event, supersededBy: 3n, supersededAtMs: 50 }], idempotency: [], lastSequence: 3n }, { sync: false });
-    await storage.commit({ changes: [stored("t", "a", 6n)], superseded: [{ event: v3.event, supersededBy: 6n, supersededAtMs: 500 }], idempotency: [], lastSequence: 6n }, { sync: false });
+    await commit(storage, { changes: [v1, stored("t", "b", 2n)], idempotency: [], lastSequence: 2n });
+    await commit(storage, { changes: [v3], superseded: [{ event: v1.event, supersededBy: 3n, supersededAtMs: 50 }], idempotency: [], lastSequence: 3n });
+    await commit(storage, { changes: [stored("t", "a", 6n)], superseded: [{ event: v3.event, supersededBy: 6n, supersededAtMs: 500 }], idempotency: [], lastSequence: 6n });
     const at = (documentId: string, sequence: bigint, collection = "t") => ({ collection, documentId, sequence });
     const states = await storage.getStatesAt([at("a", 0n), at("a", 1n), at("a", 2n), at("a", 3n), at("a", 5n), at("a", 6n), at("b", 2n), at("a", 2n, "other")]);
     expect(states.map((s) => s?.serverSequence)).toEqual([undefined, 1n, 1n, 3n, 3n, undefined, undefined, undefined]);
@@ -138,8 +92,8 @@ describe.each(backends)("%s storage", (_name, setup) => {
   it("moves a document written twice in one batch to its last sequence", async () => {
     const storage = setup().make();
     await storage.open();
-    await storage.commit({ changes: [stored("t", "x", 1n), stored("t", "x", 2n)], idempotency: [], lastSequence: 2n }, { sync: true });
-    expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => c.event.serverSequence)).toEqual([2n]);
+    await commit(storage, { changes: [stored("t", "x", 1n), stored("t", "x", 2n)], idempotency: [], lastSequence: 2n }, { sync: true });
+    expect((await changesOf(storage, "t", 0n, 9n, 10)).map((c) => c.event.serverSequence)).toEqual([2n]);
     await storage.close();
   });
 
@@ -148,7 +102,7 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.open();
     const text = '{"z":1,"a":[1,2,{"ü":"☕"}],"big":9007199254740993}';
     const change = stored("todos", "u", 1n, { document: text });
-    await storage.commit({
+    await commit(storage, {
       changes: [change],
       idempotency: [{ clientId: "c", clientSequence: 7n, fingerprint: "f", outcome: "resolved", serverSequence: 1n, revision: "r1", resolved: change, strategy: "merge", committedAtMs: 1 }],
       lastSequence: 1n,
@@ -166,7 +120,7 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.open();
     const record = (clientSequence: bigint) => ({ clientId: "c", clientSequence, fingerprint: `f${clientSequence}`, outcome: "accepted" as const, serverSequence: 1n, revision: "r1", committedAtMs: 1 });
     const huge = [2n ** 64n - 1n, 2n ** 63n, 2n ** 63n - 1n, 1n];
-    await storage.commit({ changes: [stored("t", "a", 1n)], idempotency: huge.map(record), lastSequence: 1n }, { sync: false });
+    await commit(storage, { changes: [stored("t", "a", 1n)], idempotency: huge.map(record), lastSequence: 1n }, { sync: false });
     const found = await storage.getIdempotencyRecords("c", [...huge, 2n]);
     expect(found.map((r) => r?.fingerprint)).toEqual([...huge.map((s) => `f${s}`), undefined]);
     expect(found[0]?.clientSequence).toBe(2n ** 64n - 1n);
@@ -177,7 +131,7 @@ describe.each(backends)("%s storage", (_name, setup) => {
     const storage = setup().make();
     await storage.open();
     const old = stored("t", "a", 1n, { document: '{"v":1}' });
-    await storage.commit({ changes: [stored("t", "a", 2n)], history: [{ ...old, committedAtMs: 50 }], idempotency: [], lastSequence: 2n }, { sync: false });
+    await commit(storage, { changes: [stored("t", "a", 2n)], history: [{ ...old, committedAtMs: 50 }], idempotency: [], lastSequence: 2n }, { sync: false });
     expect((await storage.getHistoricState("t", "a", "r1"))?.event.document).toBe('{"v":1}');
     expect(await storage.getHistoricState("t", "a", "r9")).toBeUndefined();
     await storage.purge(100);
@@ -189,17 +143,17 @@ describe.each(backends)("%s storage", (_name, setup) => {
     const storage = setup().make();
     await storage.open();
     expect(await storage.getClientOwner("c1")).toBeUndefined();
-    await storage.commit({ changes: [stored("t", "a", 1n, { at: 10 })], idempotency: [], owners: [{ clientId: "c1", principal: "alice" }], lastSequence: 1n }, { sync: false });
+    await commit(storage, { changes: [stored("t", "a", 1n, { at: 10 })], idempotency: [], owners: [{ clientId: "c1", principal: "alice" }], lastSequence: 1n }, { sync: false });
     expect(await storage.getClientOwner("c1")).toBe("alice");
     expect(await storage.getClientOwner("c2")).toBeUndefined();
     // A second binding of the same client id, for another principal or the
     // same one, fails the whole batch: nothing of it is written.
     for (const principal of ["bob", "alice"]) {
       const batch = { changes: [stored("t", "b", 2n)], idempotency: [], owners: [{ clientId: "c2", principal: "carol" }, { clientId: "c1", principal }], lastSequence: 2n };
-      const error = await storage.commit(batch, { sync: true }).catch((e: unknown) => e);
+      const error = await commit(storage, batch, { sync: true }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ClientIdAlreadyBound);
       expect((error as ClientIdAlreadyBound).clientId).toBe("c1");
-      expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
+      expect((await changesOf(storage, "t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
       expect(await storage.getClientOwner("c2")).toBeUndefined();
     }
     expect(await storage.getClientOwner("c1")).toBe("alice");
@@ -208,17 +162,119 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("runs commit groups one after another, each from the last sequence the one before committed", async () => {
+    const storage = setup().make();
+    await storage.open();
+    const seen: bigint[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inFirst = new Promise<void>((resolve) => (entered = resolve));
+    const first = storage.commitGroup(async (_reader, last) => {
+      seen.push(last);
+      entered();
+      await held; // the second group must wait for this one
+      return { batch: { changes: [stored("t", "a", last + 1n), stored("t", "b", last + 2n)], idempotency: [], lastSequence: last + 2n }, result: "first" };
+    }, { sync: false });
+    await inFirst;
+    const second = storage.commitGroup(async (reader, last) => {
+      seen.push(last);
+      const [a] = await reader.getDocuments([{ collection: "t", documentId: "a" }]);
+      return { batch: { changes: [stored("t", "c", last + 1n)], idempotency: [], lastSequence: last + 1n }, result: a?.event.serverSequence };
+    }, { sync: false });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toEqual([0n]);
+    release();
+    expect(await first).toEqual({ result: "first", after: 0n, lastSequence: 2n });
+    // It read what the first group wrote.
+    expect(await second).toEqual({ result: 1n, after: 2n, lastSequence: 3n });
+    expect(seen).toEqual([0n, 2n]);
+    expect(await storage.readPosition()).toEqual({ lastSequence: 3n, purgedThrough: {} });
+    // A group that writes nothing leaves the counter where it was.
+    expect(await storage.commitGroup(async (_r, last) => ({ result: last }), { sync: false })).toEqual({ result: 3n, after: 3n, lastSequence: 3n });
+    await storage.close();
+  });
+
+  it("writes nothing of a group whose work fails, or whose batch holds sequences outside its range", async () => {
+    const storage = setup().make();
+    await storage.open();
+    await commit(storage, { changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n });
+    await expect(storage.commitGroup(async () => {
+      throw new Error("the work failed");
+    }, { sync: false })).rejects.toThrow("the work failed");
+    for (const batch of [
+      { changes: [stored("t", "b", 1n)], idempotency: [], lastSequence: 2n }, // reuses a committed sequence
+      { changes: [stored("t", "b", 3n)], idempotency: [], lastSequence: 2n }, // above its own last sequence
+      { changes: [], idempotency: [record(9n)], lastSequence: 0n }, // moves the counter back
+    ]) {
+      await expect(commit(storage, batch)).rejects.toThrow(/commit batch/);
+    }
+    expect(await storage.readPosition()).toMatchObject({ lastSequence: 1n });
+    expect((await changesOf(storage, "t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
+    expect((await storage.getIdempotencyRecords("c", [9n]))[0]).toBeUndefined();
+    await storage.close();
+  });
+
+  it("stores an idempotency key once: a second record under it fails the whole group", async () => {
+    const storage = setup().make();
+    await storage.open();
+    await commit(storage, { changes: [stored("t", "a", 1n)], idempotency: [record(7n)], lastSequence: 1n });
+    const error = await commit(storage, { changes: [stored("t", "b", 2n)], idempotency: [record(8n), record(7n, { fingerprint: "other" })], lastSequence: 2n })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IdempotencyKeyTaken);
+    expect(error).toMatchObject({ clientId: "c", clientSequence: 7n });
+    expect((await changesOf(storage, "t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
+    expect((await storage.getIdempotencyRecords("c", [7n, 8n])).map((r) => r?.fingerprint)).toEqual(["f7", undefined]);
+    await storage.close();
+  });
+
+  it("reads documents, idempotency records and client owners in one batch, in the order asked", async () => {
+    const storage = setup().make();
+    await storage.open();
+    await commit(storage, {
+      changes: [stored("t", "a", 1n), stored("u", "a", 2n)],
+      idempotency: [record(5n), record(6n, { clientId: "d" })],
+      owners: [{ clientId: "c", principal: "alice" }],
+      lastSequence: 2n,
+    });
+    const found = await storage.readBatch({
+      documents: [{ collection: "u", documentId: "a" }, { collection: "t", documentId: "zz" }, { collection: "t", documentId: "a" }],
+      records: [{ clientId: "d", clientSequence: 6n }, { clientId: "c", clientSequence: 6n }, { clientId: "c", clientSequence: 5n }],
+      owners: ["nobody", "c"],
+    });
+    expect(found.documents.map((d) => d?.event.serverSequence)).toEqual([2n, undefined, 1n]);
+    expect(found.records.map((r) => r?.fingerprint)).toEqual(["f6", undefined, "f5"]);
+    expect(found.owners).toEqual([undefined, "alice"]);
+    expect(await storage.readBatch({ documents: [], records: [], owners: [] })).toEqual({ documents: [], records: [], owners: [] });
+    await storage.close();
+  });
+
+  it("reads a page of several collections with the position it was read at, capped by upTo", async () => {
+    const storage = setup().make();
+    await storage.open();
+    await commit(storage, { changes: [stored("a", "1", 1n), stored("b", "1", 2n), stored("a", "2", 3n), stored("b", "2", 4n)], idempotency: [], lastSequence: 4n });
+    const page = await storage.readPage([["b", 0n], ["a", 1n], ["none", 0n]], 10);
+    expect(page.position).toEqual({ lastSequence: 4n, purgedThrough: {} });
+    expect(page.changes.map((list) => list.map((c) => c.event.serverSequence))).toEqual([[2n, 4n], [3n], []]);
+    const capped = await storage.readPage([["a", 0n], ["b", 0n]], 1, 3n);
+    expect(capped.changes.map((list) => list.map((c) => c.event.serverSequence))).toEqual([[1n], [2n]]);
+    expect((await storage.readPage([], 10)).position.lastSequence).toBe(4n);
+    await storage.close();
+  });
+
   it("purges old tombstones and records, and remembers how far per collection", async () => {
     const storage = setup().make();
     await storage.open();
-    await storage.commit({
+    await commit(storage, {
       changes: [stored("t", "old", 1n, { deleted: true, at: 10 }), stored("t", "live", 2n, { at: 10 }), stored("t", "new", 3n, { deleted: true, at: 500 })],
       idempotency: [{ clientId: "c", clientSequence: 1n, fingerprint: "f", outcome: "accepted", serverSequence: 1n, revision: "r1", committedAtMs: 10 }],
       lastSequence: 3n,
     }, { sync: false });
     const result = await storage.purge(100);
     expect(result).toEqual({ tombstonesPurged: 1, idempotencyRecordsPurged: 1, purgedThrough: { t: 1n } });
-    expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["live", "new"]);
+    expect(await storage.readPosition()).toEqual({ lastSequence: 3n, purgedThrough: { t: 1n } });
+    expect((await storage.readPage([["t", 0n]], 10)).position.purgedThrough).toEqual({ t: 1n });
+    expect((await changesOf(storage, "t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["live", "new"]);
     expect((await storage.getDocuments([{ collection: "t", documentId: "old" }]))[0]).toBeUndefined();
     expect((await storage.getIdempotencyRecords("c", [1n]))[0]).toBeUndefined();
     await storage.close();
@@ -230,14 +286,14 @@ describe("level storage on disk", () => {
     const dir = tempDir();
     const first = createLevelStorage(dir);
     const meta = await first.open();
-    await first.commit({ changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 5n }, { sync: true });
+    await commit(first, { changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 5n }, { sync: true });
     await first.purge(100);
     await first.close();
     const second = createLevelStorage(dir);
     const reopened = await second.open();
     expect(reopened).toEqual({ epoch: meta.epoch, lastSequence: 5n, purgedThrough: { t: 4n } });
     expect(await second.getClientOwner("c")).toBe("alice");
-    expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["b"]);
+    expect((await changesOf(second, "t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["b"]);
     await second.close();
   });
 });
@@ -251,146 +307,8 @@ if (!postgresUrl) {
     });
   } else {
     describe.skip("postgres storage: skipped, POCKET_TEST_POSTGRES_URL is not set (bash scripts/start-postgres.sh starts PostgreSQL and prints it)", () => {
-      it("runs the shared suite, the writer lock, reopening and atomicity on PostgreSQL", () => {});
+      it("runs the shared suite, several servers on one schema, migrations, reopening and atomicity on PostgreSQL", () => {});
     });
   }
 }
 
-describe.runIf(postgresUrl)("postgres storage, one server per schema", () => {
-  it("refuses a second server on the same schema while the first runs", async () => {
-    const schema = freshSchema();
-    const first = postgres(schema);
-    await first.open();
-    await expect(postgres(schema).open()).rejects.toThrow(/schema "pocket_test_\w+" is in use by another Pocket Sync server \(PostgreSQL backend pid \d+/);
-    const other = postgres(freshSchema()); // another schema of the same database is another data set
-    await other.open();
-    await other.close();
-    await first.close();
-    const next = postgres(schema); // closing released the lock
-    await next.open();
-    await next.close();
-  });
-
-  it("keeps everything across a reopen: documents, sequence, epoch, purge watermarks", async () => {
-    const schema = freshSchema();
-    const first = postgres(schema);
-    const meta = await first.open();
-    await first.commit({ changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 5n }, { sync: true });
-    await first.purge(100);
-    await first.close();
-    const second = postgres(schema);
-    const reopened = await second.open();
-    expect(reopened).toEqual({ epoch: meta.epoch, lastSequence: 5n, purgedThrough: { t: 4n } });
-    expect(await second.getClientOwner("c")).toBe("alice");
-    expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["b"]);
-    expect((await second.getDocuments([{ collection: "t", documentId: "b" }]))[0]?.event.serverSequence).toBe(5n);
-    await second.close();
-  });
-
-  it("opens a schema from before client-id bindings, adding their table, and keeps its data", async () => {
-    const schema = freshSchema();
-    const first = postgres(schema);
-    await first.open();
-    await first.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: true });
-    await first.close();
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    try {
-      await admin.query(`DROP TABLE "${schema}".client_owners`);
-    } finally {
-      await admin.end();
-    }
-    const second = postgres(schema);
-    expect((await second.open()).lastSequence).toBe(1n);
-    expect(await second.getClientOwner("c")).toBeUndefined();
-    await second.commit({ changes: [stored("t", "b", 2n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 2n }, { sync: true });
-    expect(await second.getClientOwner("c")).toBe("alice");
-    expect((await second.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a", "b"]);
-    await second.close();
-  });
-
-  it("applies a batch entirely or not at all", async () => {
-    const schema = freshSchema();
-    const storage = postgres(schema);
-    await storage.open();
-    await storage.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: false });
-    // PostgreSQL text cannot hold NUL: the idempotency statement fails after
-    // the changes were written in the same transaction.
-    const bad = { clientId: "bad\u0000id", clientSequence: 1n, fingerprint: "f", outcome: "accepted" as const, serverSequence: 2n, revision: "r2", committedAtMs: 1 };
-    await expect(storage.commit({ changes: [stored("t", "a", 2n), stored("t", "b", 3n)], idempotency: [bad], lastSequence: 3n }, { sync: true })).rejects.toThrow();
-    expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => [c.event.documentId, c.event.serverSequence])).toEqual([["a", 1n]]);
-    await storage.close();
-    const reopened = postgres(schema);
-    expect((await reopened.open()).lastSequence).toBe(1n);
-    await reopened.close();
-  });
-
-  it("refuses writes once it lost the writer lock, stays off while another session holds it, then regains it by itself", async () => {
-    const schema = freshSchema();
-    const storage = createPostgresStorage({ connectionString: postgresUrl!, schema, reconnectDelayMs: { first: 20, max: 100 } });
-    const events: StorageEvent[] = [];
-    storage.watch!((event) => events.push(event));
-    await storage.open();
-    await storage.commit({ changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: false });
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    try {
-      // Kill the lock's session and take the lock in its place, as a second
-      // server would: pg_advisory_lock waits until the dying session let go.
-      const key = createHash("sha256").update(`pocket-sync:${schema}`).digest().readInt32BE(0) & 0x7fffffff;
-      const { rowCount } = await admin.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1::int4::oid AND objsubid = 2 AND granted",
-        [key],
-      );
-      expect(rowCount).toBe(1);
-      await admin.query("SELECT pg_advisory_lock($1::int4, $2::int4)", [0x506f636b, key]);
-      await expect(storage.commit({ changes: [stored("t", "b", 2n)], idempotency: [], lastSequence: 2n }, { sync: false }))
-        .rejects.toThrow(StorageUnavailableError);
-      expect(events[0]).toEqual({ kind: "unavailable", reason: expect.stringMatching(/^lost the writer lock on PostgreSQL schema "pocket_test_\w+"/) });
-      // It keeps trying, and says who holds the lock.
-      await eventually(() => events.some((e) => e.kind === "unavailable" && /in use by another Pocket Sync server \(PostgreSQL backend pid \d+/.test(e.reason)));
-      expect(events.some((e) => e.kind === "available")).toBe(false);
-      // Meanwhile "the other server" wrote up to sequence 9; reads still work.
-      await admin.query(`UPDATE "${schema}".meta SET last_sequence = 9`);
-      expect((await storage.readChanges("t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
-      await admin.query("SELECT pg_advisory_unlock($1::int4, $2::int4)", [0x506f636b, key]);
-    } finally {
-      await admin.end();
-    }
-    // Back, with the sequence as persisted now: the core resumes from it.
-    await eventually(() => events.some((e) => e.kind === "available"));
-    expect(events.at(-1)).toMatchObject({ kind: "available", meta: { lastSequence: 9n } });
-    await storage.commit({ changes: [stored("t", "c", 10n)], idempotency: [], lastSequence: 10n }, { sync: false });
-    expect((await storage.readChanges("t", 0n, 10n, 10)).map((c) => c.event.documentId)).toEqual(["a", "c"]);
-    await storage.close();
-    const successor = postgres(schema); // closing released the lock
-    expect((await successor.open()).lastSequence).toBe(10n);
-    await successor.close();
-  });
-
-  it("reports an unreachable database as unavailable, at open and after", async () => {
-    const unreachable = createPostgresStorage({ connectionString: "postgres://pocket:pocket@127.0.0.1:1/pocket", schema: freshSchema() });
-    await expect(unreachable.open()).rejects.toThrow(StorageUnavailableError);
-    await expect(unreachable.open()).rejects.toThrow(/the PostgreSQL database is unavailable: .*ECONNREFUSED/);
-    await unreachable.close();
-  });
-
-  it("names its sessions after the schema, so an operator can find them", async () => {
-    const schema = freshSchema();
-    const storage = postgres(schema);
-    await storage.open();
-    await storage.readChanges("t", 0n, 1n, 1); // opens a pooled session
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    try {
-      const { rows } = await admin.query<{ application_name: string }>(
-        "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE $1 ORDER BY 1",
-        [`pocket-sync ${schema}%`],
-      );
-      expect(new Set(rows.map((r) => r.application_name))).toEqual(new Set([`pocket-sync ${schema}`, `pocket-sync ${schema} writer lock`]));
-    } finally {
-      await admin.end();
-    }
-    await storage.close();
-  });
-});

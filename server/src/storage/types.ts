@@ -49,14 +49,27 @@ export interface ClientOwner {
 
 /**
  * A commit tried to bind a client id that is already bound. Nothing of the
- * batch was written. Only a second writer on the same data can cause it (the
- * commit pipeline reads the binding before staging one); a retry sees the
- * binding.
+ * batch was written. The commit pipeline reads the binding inside its group
+ * before staging one, so only a writer that bypasses it can cause this; a
+ * retry sees the binding.
  */
 export class ClientIdAlreadyBound extends Error {
   constructor(readonly clientId: string) {
     super(`client id "${clientId}" was bound concurrently by another commit`);
     this.name = "ClientIdAlreadyBound";
+  }
+}
+
+/**
+ * A commit tried to store an idempotency record under a key (client id,
+ * client sequence) that already has one. Nothing of the batch was written.
+ * As with ClientIdAlreadyBound, the constraint backs the read made inside
+ * the group; a retry answers from the stored record.
+ */
+export class IdempotencyKeyTaken extends Error {
+  constructor(readonly clientId: string, readonly clientSequence: bigint) {
+    super(`client_sequence ${clientSequence} of client id "${clientId}" was committed concurrently by another commit`);
+    this.name = "IdempotencyKeyTaken";
   }
 }
 
@@ -95,6 +108,7 @@ export interface CommitBatch {
    * caller could race).
    */
   readonly owners?: readonly ClientOwner[];
+  /** The highest sequence given in the group; every change's sequence is above the group's start and at most this. */
   readonly lastSequence: bigint;
 }
 
@@ -109,18 +123,88 @@ export interface PurgeResult {
   readonly purgedThrough: Readonly<Record<string, bigint>>;
 }
 
+/** Several reads of a commit group at once: its jobs' documents, idempotency keys and client ids. */
+export interface BatchRead {
+  readonly documents: readonly DocumentKey[];
+  readonly records: ReadonlyArray<{ readonly clientId: string; readonly clientSequence: bigint }>;
+  readonly owners: readonly string[];
+}
+
+/** What a BatchRead found, each list in the order asked (undefined where nothing is stored). */
+export interface BatchReadResult {
+  readonly documents: Array<StoredChange | undefined>;
+  readonly records: Array<IdempotencyRecord | undefined>;
+  readonly owners: Array<string | undefined>;
+}
+
+/**
+ * The reads a commit group makes. Inside `Storage.commitGroup` they run in the
+ * group's transaction, after the sequence counter was taken: what they see
+ * cannot change until the group commits, on any server sharing the data.
+ */
+export interface GroupReader {
+  /** The latest stored change of each document, in the order asked. */
+  getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>>;
+  /** A superseded state kept in `CommitBatch.history`, by its revision. */
+  getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined>;
+  getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>>;
+  /** The principal `clientId` is bound to, or undefined while it is unbound. */
+  getClientOwner(clientId: string): Promise<string | undefined>;
+  /**
+   * All of it in one go: a group reads what its jobs declared up front with
+   * this, so a database storage spends one round trip, not several per job,
+   * while the group holds the sequence counter.
+   */
+  readBatch(read: BatchRead): Promise<BatchReadResult>;
+}
+
+/**
+ * One commit group's work: it reads through `reader`, gives its changes the
+ * sequences after `lastSequence` (the highest ever committed, held for the
+ * group), and returns what to write (`batch`, with `batch.lastSequence` the
+ * highest sequence it gave; undefined to write nothing) and its result.
+ */
+export type GroupWork<T> = (reader: GroupReader, lastSequence: bigint) => Promise<{ readonly batch?: CommitBatch; readonly result: T }>;
+
+/** A commit group as committed: its result, and the sequences it covers. */
+export interface CommittedGroup<T> {
+  readonly result: T;
+  /** The last sequence committed before the group: it covers (after, lastSequence]. */
+  readonly after: bigint;
+  /** The highest sequence committed once the group is (equal to `after` when it wrote no change). */
+  readonly lastSequence: bigint;
+}
+
+/** Where the committed data stands: what a checkpoint is checked against (PROTOCOL §4, §8). */
+export interface CommittedPosition {
+  /** The highest sequence committed; every commit at or below it is readable. */
+  readonly lastSequence: bigint;
+  /** Per collection, the highest sequence of a purged tombstone. */
+  readonly purgedThrough: Readonly<Record<string, bigint>>;
+}
+
+/** A page of changes read in one consistent view, with the position of that view. */
+export interface ChangesPage {
+  readonly position: CommittedPosition;
+  /** Per collection asked, in the order asked: its latest changes in increasing sequence. */
+  readonly changes: readonly StoredChange[][];
+}
+
 /**
  * Whether writes can succeed, as a storage backed by a server learns it after
  * open(): "unavailable" when they cannot (emitted again at each failed attempt
  * to recover, with the delay before the next), "available" once they can
  * again, with the metadata as persisted NOW: others may have written meanwhile,
- * so the core must take it up before writing.
+ * so the core must take it up before writing. A storage shared by several
+ * servers also tells of their commits: "committed" when every sequence up to
+ * `lastSequence` is committed (by any server, this one included).
  */
 export type StorageEvent =
   | { readonly kind: "unavailable"; readonly reason: string; readonly retryInMs?: number }
-  | { readonly kind: "available"; readonly meta: StorageMeta };
+  | { readonly kind: "available"; readonly meta: StorageMeta }
+  | { readonly kind: "committed"; readonly lastSequence: bigint };
 
-export interface Storage {
+export interface Storage extends GroupReader {
   /**
    * Opens (creating if needed) and returns the persisted metadata. Throws a
    * StorageUnavailableError when the backend cannot be reached (worth
@@ -128,13 +212,49 @@ export interface Storage {
    */
   open(): Promise<StorageMeta>;
   /**
-   * Follows availability after open(). Storages that are always writable
-   * (LevelDB, memory) need not implement it. Every operation of an
-   * unavailable storage fails with a StorageUnavailableError.
+   * Follows availability (and, when shared, others' commits) after open().
+   * Storages that are always writable (LevelDB, memory) need not implement
+   * it. Every operation of an unavailable storage fails with a
+   * StorageUnavailableError.
    */
   watch?(listener: (event: StorageEvent) => void): () => void;
-  /** The latest stored change of each document, in the order asked. */
-  getDocuments(keys: readonly DocumentKey[]): Promise<Array<StoredChange | undefined>>;
+  /**
+   * Runs one commit group, serialized with every other group on the data
+   * (whichever server runs it): `work` reads through the reader, and its
+   * batch is written atomically with the sequence counter, or nothing is.
+   * Groups therefore commit, and become readable, in sequence order (PROTOCOL
+   * §4.2). With `sync`, resolves only once the write is on stable storage
+   * (survives power loss); otherwise once it survives the process being
+   * killed. A failure of `work` (or of one of its reads) writes nothing.
+   * Binding a client id that is already bound fails the whole group with
+   * ClientIdAlreadyBound; reusing an idempotency key with
+   * IdempotencyKeyTaken.
+   */
+  commitGroup<T>(work: GroupWork<T>, options: { sync: boolean }): Promise<CommittedGroup<T>>;
+  /** The committed position now. */
+  readPosition(): Promise<CommittedPosition>;
+  /**
+   * In one consistent view: the committed position, and for each
+   * [collection, after] the latest changes with after < sequence <= the
+   * position's last sequence (and <= `upTo` when given), in increasing
+   * sequence, at most `limit` per collection.
+   */
+  readPage(from: ReadonlyArray<readonly [collection: string, after: bigint]>, limit: number, upTo?: bigint): Promise<ChangesPage>;
+  /**
+   * For a storage shared by several servers: the latest changes of every
+   * collection with after < sequence <= min(upTo, the last committed
+   * sequence), in increasing sequence, at most `limit`, and that last
+   * committed sequence. A server reads others' commits with it, in order.
+   */
+  readCommitted?(after: bigint, upTo: bigint, limit: number): Promise<{ readonly changes: StoredChange[]; readonly lastSequence: bigint }>;
+  /**
+   * Every collection holding a stored change (a tombstone included), in byte
+   * order of their names. Costs a step per collection, not per document: it
+   * answers every pull and subscribe that names no collection (PROTOCOL §4.8).
+   * Every collection with a change at or below a position read before it is
+   * listed.
+   */
+  listCollections(): Promise<string[]>;
   /**
    * The state each document had at a sequence, among the states kept in
    * `CommitBatch.superseded`: the one whose own sequence is at or below it
@@ -142,33 +262,13 @@ export interface Storage {
    * did not exist then, its state then is still its latest, or it was purged).
    */
   getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>>;
-  /** A superseded state kept in `CommitBatch.history`, by its revision. */
-  getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined>;
-  getIdempotencyRecords(clientId: string, clientSequences: readonly bigint[]): Promise<Array<IdempotencyRecord | undefined>>;
-  /** The principal `clientId` is bound to, or undefined while it is unbound. */
-  getClientOwner(clientId: string): Promise<string | undefined>;
-  /**
-   * Writes the batch atomically. With `sync`, returns only once the write is
-   * on stable storage (survives power loss); otherwise once it survives the
-   * process being killed.
-   */
-  commit(batch: CommitBatch, options: { sync: boolean }): Promise<void>;
-  /**
-   * Latest changes of `collection` with afterSequence < sequence <= upToSequence,
-   * in increasing sequence, at most `limit`.
-   */
-  readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]>;
-  /**
-   * Every collection holding a stored change (a tombstone included), in byte
-   * order of their names. Costs a step per collection, not per document: it
-   * answers every pull and subscribe that names no collection (PROTOCOL §4.8).
-   */
-  listCollections(): Promise<string[]>;
   /**
    * Removes tombstones, kept history, superseded states and idempotency
-   * records older than `cutoffMs`, raising the purge watermarks, atomically:
-   * to a purged tombstone's sequence, and to the sequence that superseded a
-   * purged superseded state. Client-id bindings are kept.
+   * records older than `cutoffMs`, raising the purge watermarks atomically
+   * with their removal: to a purged tombstone's sequence, and to the sequence
+   * that superseded a purged superseded state. Client-id bindings are kept.
+   * On a shared storage one server purges at a time; another one's concurrent
+   * call returns at once with nothing purged.
    */
   purge(cutoffMs: number): Promise<PurgeResult>;
   close(): Promise<void>;
