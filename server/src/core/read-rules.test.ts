@@ -67,6 +67,17 @@ describe("removals, given the changes read", () => {
 });
 
 describe("kept states and retention", () => {
+  it("refuses, rather than judges without it, a kept state purged after the changes were read", async () => {
+    // Another server's purge may land between a page's read and the read of its kept states.
+    const storage = createMemoryStorage();
+    await storage.open();
+    await commit(storage, { changes: [], superseded: [{ event: state("d", 1n, "alice"), supersededBy: 5n, supersededAtMs: 1 }], idempotency: [], lastSequence: 5n });
+    const v = new Visibility(storage, ownerRule, true);
+    expect((await v.of(alice, [state("d", 5n, "bob")], { todos: 3n }))[0]?.removed).toBe(true);
+    await storage.purge(2);
+    await expect(v.of(alice, [state("d", 5n, "bob")], { todos: 3n })).rejects.toMatchObject({ code: "failed_precondition", metadata: { collections: "todos" } });
+  });
+
   it("refuses a checkpoint from before a purged kept state, naming its collection, and resumes a later one", async () => {
     let now = Date.now() + 60_000;
     const core = await SyncCore.open(createMemoryStorage(), { authorize: ownerRule, documentReadRule: true, now: () => now, tombstoneRetentionMs: 1_000 });

@@ -61,13 +61,16 @@ export function ensureResumable(collections: readonly string[], checkpoint: Chec
         const position = checkpoint.collections[c] ?? 0n;
         return position > 0n && (position < (data.purgedThrough[c] ?? 0n) || position > data.lastSequence);
       });
-  if (stale.length > 0 || foreign) {
-    throw new SyncFailure(
-      "failed_precondition",
-      ErrorReason.RESYNC_REQUIRED,
-      `checkpoint can no longer be resumed for ${stale.join(", ")}: pull ${stale.length > 1 ? "them" : "it"} again from the beginning`,
-      [],
-      { collections: stale.join(",") },
-    );
-  }
+  if (stale.length > 0 || foreign) throw resyncRequired(stale);
+}
+
+/** RESYNC_REQUIRED for `stale`: the checkpoint can no longer be resumed for them (§8.3). */
+export function resyncRequired(stale: readonly string[]): SyncFailure {
+  return new SyncFailure(
+    "failed_precondition",
+    ErrorReason.RESYNC_REQUIRED,
+    `checkpoint can no longer be resumed for ${stale.join(", ")}: pull ${stale.length > 1 ? "them" : "it"} again from the beginning`,
+    [],
+    { collections: stale.join(",") },
+  );
 }

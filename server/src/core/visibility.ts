@@ -6,7 +6,8 @@
 // document met earlier in the same changes, by what was sent of it then.
 import { create } from "@bufbuild/protobuf";
 import { ChangeEventSchema, Operation, type ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { StateQuery, Storage } from "../storage/types.js";
+import type { StateQuery, StatesAt, Storage } from "../storage/types.js";
+import { resyncRequired } from "./read-scope.js";
 import { asFailure } from "./pipeline.js";
 import type { Authorize, Principal } from "./sync-core.js";
 
@@ -60,10 +61,19 @@ export class Visibility {
       queries.push({ collection: change.collection, documentId: change.documentId, sequence });
     });
     let states: Array<ChangeEvent | undefined> = [];
-    try {
-      if (queries.length) states = await this.storage.getStatesAt(queries);
-    } catch (error) {
-      throw asFailure(error);
+    if (queries.length) {
+      let read: StatesAt;
+      try {
+        read = await this.storage.getStatesAt(queries);
+      } catch (error) {
+        throw asFailure(error);
+      }
+      // A purge (on any server) after the changes were read may have taken
+      // a state judged here: the reader resyncs rather than keep a copy it
+      // may no longer read (PROTOCOL §13.6).
+      const purged = [...new Set(queries.filter((q) => q.sequence < (read.purgedThrough[q.collection] ?? 0n)).map((q) => q.collection))];
+      if (purged.length > 0) throw resyncRequired(purged);
+      states = read.states;
     }
     const heldThen = await Promise.all(states.map((state) => state !== undefined && !state.deleted && this.canRead(principal, state)));
     const holds = new Map<string, boolean>();

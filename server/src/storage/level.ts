@@ -27,6 +27,7 @@ import {
   type Storage,
   type StorageMeta,
   type StateQuery,
+  type StatesAt,
   type StoredChange,
 } from "./types.js";
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
@@ -132,13 +133,15 @@ export class LevelStorage implements Storage {
     });
   }
 
-  async getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>> {
-    return Promise.all(queries.map(async ({ collection, documentId, sequence }) => {
+  async getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt> {
+    const states = await Promise.all(queries.map(async ({ collection, documentId, sequence }) => {
       // The first state superseded after `sequence`: the document's state then, if it already existed.
       const [value] = await this.states.values({ gt: stateKey(collection, documentId, sequence), lt: `${docKey(collection, documentId)}\u0001`, limit: 1 }).all();
       const event = value === undefined ? undefined : decodeChange(value as Uint8Array).event;
       return event && event.serverSequence <= sequence ? event : undefined;
     }));
+    // The watermarks after the reads: a purge raises them before it deletes (as for readPage).
+    return { states, purgedThrough: { ...this.purgedThrough } };
   }
 
   async getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {

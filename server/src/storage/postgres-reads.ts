@@ -5,7 +5,7 @@ import type pg from "pg";
 import { decodeEvent, decodeRecord } from "./codec.js";
 import { parsePurgedThrough } from "./postgres-schema.js";
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { BatchRead, BatchReadResult, ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, StateQuery, StoredChange } from "./types.js";
+import type { BatchRead, BatchReadResult, ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, StateQuery, StatesAt, StoredChange } from "./types.js";
 
 export type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -164,23 +164,31 @@ export class PostgresReads implements GroupReader {
     };
   }
 
-  /** Per query, the first state superseded after its sequence: the document's state then, if it already existed. */
-  async getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>> {
-    if (queries.length === 0) return [];
-    const { rows } = await this.query<{ i: string; event: Buffer }>(
-      `SELECT q.i, s.event
-         FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS q(collection, document_id, at, i)
-         CROSS JOIN LATERAL (
-           SELECT event, server_sequence FROM ${this.s}.superseded x
-            WHERE x.collection = q.collection AND x.document_id = q.document_id AND x.superseded_by > q.at
-            ORDER BY x.superseded_by LIMIT 1
-         ) s
-        WHERE s.server_sequence <= q.at`,
+  /**
+   * Per query, the first state superseded after its sequence: the document's
+   * state then, if it already existed. One statement, so one snapshot with
+   * the purge watermarks: a purge deletes states and raises them in one
+   * transaction.
+   */
+  async getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt> {
+    const { rows } = await this.query<{ purged_through: Record<string, string>; i: string | null; event: Buffer | null }>(
+      `WITH m AS (SELECT purged_through FROM ${this.s}.meta WHERE id = 1),
+       found AS (
+         SELECT q.i, s.event
+           FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS q(collection, document_id, at, i)
+          CROSS JOIN LATERAL (
+            SELECT event, server_sequence FROM ${this.s}.superseded x
+             WHERE x.collection = q.collection AND x.document_id = q.document_id AND x.superseded_by > q.at
+             ORDER BY x.superseded_by LIMIT 1
+          ) s
+          WHERE s.server_sequence <= q.at
+       )
+       SELECT m.purged_through, found.i, found.event FROM m LEFT JOIN found ON true`,
       [queries.map((q) => q.collection), queries.map((q) => q.documentId), queries.map((q) => q.sequence.toString())],
     );
-    const result: Array<ChangeEvent | undefined> = queries.map(() => undefined);
-    for (const row of rows) result[Number(row.i) - 1] = decodeEvent(row.event);
-    return result;
+    const states: Array<ChangeEvent | undefined> = queries.map(() => undefined);
+    for (const row of rows) if (row.i !== null && row.event) states[Number(row.i) - 1] = decodeEvent(row.event);
+    return { states, purgedThrough: parsePurgedThrough(rows[0]!.purged_through) };
   }
 
   /**

@@ -59,10 +59,10 @@ import type {
   Storage,
   StorageEvent,
   StateQuery,
+  StatesAt,
   StorageMeta,
   StoredChange,
 } from "./types.js";
-import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
 export interface PostgresStorageOptions {
   /** A libpq connection URL: postgres://user:password@host:port/database */
@@ -316,7 +316,7 @@ export class PostgresStorage implements Storage {
     return this.reader().listCollections();
   }
 
-  getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>> {
+  getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt> {
     return this.reader().getStatesAt(queries);
   }
 

@@ -79,13 +79,17 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await commit(storage, { changes: [v3], superseded: [{ event: v1.event, supersededBy: 3n, supersededAtMs: 50 }], idempotency: [], lastSequence: 3n });
     await commit(storage, { changes: [stored("t", "a", 6n)], superseded: [{ event: v3.event, supersededBy: 6n, supersededAtMs: 500 }], idempotency: [], lastSequence: 6n });
     const at = (documentId: string, sequence: bigint, collection = "t") => ({ collection, documentId, sequence });
-    const states = await storage.getStatesAt([at("a", 0n), at("a", 1n), at("a", 2n), at("a", 3n), at("a", 5n), at("a", 6n), at("b", 2n), at("a", 2n, "other")]);
+    const { states, purgedThrough } = await storage.getStatesAt([at("a", 0n), at("a", 1n), at("a", 2n), at("a", 3n), at("a", 5n), at("a", 6n), at("b", 2n), at("a", 2n, "other")]);
     expect(states.map((s) => s?.serverSequence)).toEqual([undefined, 1n, 1n, 3n, 3n, undefined, undefined, undefined]);
-    expect(await storage.getStatesAt([])).toEqual([]);
+    expect(purgedThrough).toEqual({});
+    expect(await storage.getStatesAt([])).toEqual({ states: [], purgedThrough: {} });
     // Purged with the retention: the watermark rises to the sequence that superseded it.
     const result = await storage.purge(100);
     expect(result.purgedThrough).toEqual({ t: 3n });
-    expect((await storage.getStatesAt([at("a", 1n), at("a", 4n)])).map((s) => s?.serverSequence)).toEqual([undefined, 3n]);
+    // Read with the watermark that says why the first is gone.
+    const after = await storage.getStatesAt([at("a", 1n), at("a", 4n)]);
+    expect(after.states.map((s) => s?.serverSequence)).toEqual([undefined, 3n]);
+    expect(after.purgedThrough).toEqual({ t: 3n });
     await storage.close();
   });
 

@@ -90,6 +90,16 @@ export interface StateQuery extends DocumentKey {
   readonly sequence: bigint;
 }
 
+/** Kept states, each in the order asked, with the purge watermarks of the same view. */
+export interface StatesAt {
+  readonly states: Array<ChangeEvent | undefined>;
+  /**
+   * Read with the states, so a state missing because it was purged shows as
+   * a watermark above the sequence asked (PROTOCOL §13.6).
+   */
+  readonly purgedThrough: Readonly<Record<string, bigint>>;
+}
+
 /** Everything one commit group writes; applied all or nothing. */
 export interface CommitBatch {
   /** New latest states. A document's previous index entry is replaced. */
@@ -261,7 +271,7 @@ export interface Storage extends GroupReader {
    * and whose successor's is above. Undefined when none is kept (the document
    * did not exist then, its state then is still its latest, or it was purged).
    */
-  getStatesAt(queries: readonly StateQuery[]): Promise<Array<ChangeEvent | undefined>>;
+  getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt>;
   /**
    * Removes tombstones, kept history, superseded states and idempotency
    * records older than `cutoffMs`, raising the purge watermarks atomically
