@@ -10,7 +10,7 @@ import {
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { createMemoryStorage } from "../storage/index.js";
 import { SyncFailure } from "./failures.js";
-import { SyncCore, type SyncCoreOptions } from "./sync-core.js";
+import { DEFAULTS, SyncCore, type SyncCoreOptions } from "./sync-core.js";
 
 const alice = { id: "alice" };
 let wall = 1_700_000_000_000;
@@ -264,6 +264,33 @@ describe("pull", () => {
     expect((await core.pull(alice, { collections: ["todos"] })).changes.map((c) => c.documentId)).toEqual(["y"]);
     const foreign = { ...late, epoch: "another-server" };
     await expect(core.pull(alice, { collections: ["todos"], checkpoint: foreign })).rejects.toMatchObject({ reason: ErrorReason.RESYNC_REQUIRED });
+  });
+
+  it("keeps idempotency records for the record retention, longer than tombstones", async () => {
+    let now = 1_000_000;
+    const early = { timestamp: { wallTimeMs: 1n, logical: 0 } };
+    const core = await SyncCore.open(createMemoryStorage(), { now: () => now, tombstoneRetentionMs: 1_000, recordRetentionMs: 60_000 });
+    const first = await push(core, "a", insert("x", {}, 1n, early));
+    const { revision } = accepted(first[0]);
+    accepted((await push(core, "a", change({ operation: Operation.DELETE, documentId: "x", baseRevision: revision, clientSequence: 2n, ...early })))[0]);
+    now += 5_000;
+    expect(await core.purge()).toMatchObject({ tombstonesPurged: 1, idempotencyRecordsPurged: 0 });
+    // The insert's record outlived the tombstone: its retry is a replay, not a new insert.
+    expect(await push(core, "a", insert("x", {}, 1n, early))).toEqual(first);
+    now += 60_000;
+    expect((await core.purge()).idempotencyRecordsPurged).toBe(2);
+  });
+
+  it("takes the default for an option given as undefined (a flag not set)", async () => {
+    let now = 1_000_000;
+    const early = { timestamp: { wallTimeMs: 1n, logical: 0 } };
+    const core = await SyncCore.open(createMemoryStorage(), { now: () => now, tombstoneRetentionMs: undefined, recordRetentionMs: undefined, maxDocumentBytes: undefined });
+    const { revision } = accepted((await push(core, "a", insert("x", {}, 1n, early)))[0]);
+    accepted((await push(core, "a", change({ operation: Operation.DELETE, documentId: "x", baseRevision: revision, clientSequence: 2n, ...early })))[0]);
+    now += DEFAULTS.tombstoneRetentionMs + 1;
+    expect((await core.purge()).tombstonesPurged).toBe(1);
+    const [big] = await push(core, "a", insert("y", { pad: "x".repeat(DEFAULTS.maxDocumentBytes) }, 3n, early));
+    expect(big?.outcome.case === "rejected" && big.outcome.value.reason).toBe("ERROR_REASON_TOO_LARGE");
   });
 
   it("never misses a change while pushes run concurrently", async () => {

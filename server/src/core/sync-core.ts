@@ -82,8 +82,15 @@ export interface SyncCoreOptions {
   readonly maxDocumentBytes?: number;
   /** How far ahead of the server's clock a change's timestamp may be. */
   readonly maxClockSkewMs?: number;
-  /** How long tombstones and idempotency records are kept. */
+  /** How long tombstones are kept (and, unless `recordRetentionMs` says longer, idempotency records). */
   readonly tombstoneRetentionMs?: number;
+  /**
+   * How long idempotency records and the superseded states kept for
+   * three-way merges are kept; default and minimum the tombstone retention
+   * (PROTOCOL §12.4). Longer lets a client retry after a longer absence,
+   * and lets tests purge tombstones quickly without losing records meanwhile.
+   */
+  readonly recordRetentionMs?: number;
   /** Page size of a pull that asks for limit 0. */
   readonly defaultPullLimit?: number;
   readonly now?: () => number;
@@ -126,7 +133,10 @@ export class SyncCore {
     private readonly storage: Storage,
     options: SyncCoreOptions,
   ) {
-    const merged = { ...DEFAULTS, now: Date.now, ...options };
+    // An option given as undefined (a flag not set) takes its default: spread
+    // as is, it would override it (a NaN purge cutoff never purges).
+    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as SyncCoreOptions;
+    const merged = { ...DEFAULTS, now: Date.now, ...given };
     this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
     this.pipeline = new CommitPipeline(storage, undefined, { sync: options.durability === "fsync" });
     this.link = new StorageLink(storage, this.pipeline, (meta: StorageMeta) => {
@@ -498,13 +508,15 @@ export class SyncCore {
 
   // ---- retention --------------------------------------------------------
 
-  /** Purges tombstones and idempotency records older than the retention. */
+  /** Purges tombstones older than the tombstone retention, and records older than the record retention. */
   async purge(): Promise<PurgeResult> {
     this.ensureOpen();
     let result: PurgeResult | undefined;
     await this.pipeline.exclusive(async () => {
       try {
-        result = await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+        const { tombstoneRetentionMs, recordRetentionMs } = this.options;
+        const now = this.options.now();
+        result = await this.storage.purge(now - tombstoneRetentionMs, now - Math.max(tombstoneRetentionMs, recordRetentionMs ?? 0));
       } catch (error) {
         throw asFailure(error);
       }

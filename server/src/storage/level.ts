@@ -176,7 +176,7 @@ export class LevelStorage implements Storage {
     return values.map((v) => decodeChange(v as Uint8Array));
   }
 
-  async purge(cutoffMs: number): Promise<PurgeResult> {
+  async purge(cutoffMs: number, recordsCutoffMs = cutoffMs): Promise<PurgeResult> {
     const ops: BatchOp[] = [];
     const purgedThrough = { ...this.purgedThrough };
     let tombstonesPurged = 0;
@@ -190,11 +190,11 @@ export class LevelStorage implements Storage {
       tombstonesPurged++;
     }
     for await (const [key, value] of this.history.iterator()) {
-      if (decodeChange(value as Uint8Array).committedAtMs < cutoffMs) ops.push({ type: "del", key, sublevel: this.history });
+      if (decodeChange(value as Uint8Array).committedAtMs < recordsCutoffMs) ops.push({ type: "del", key, sublevel: this.history });
     }
     let idempotencyRecordsPurged = 0;
     for await (const [key, value] of this.idempotency.iterator()) {
-      if ((JSON.parse(value as string) as { committedAtMs: number }).committedAtMs < cutoffMs) {
+      if ((JSON.parse(value as string) as { committedAtMs: number }).committedAtMs < recordsCutoffMs) {
         ops.push({ type: "del", key, sublevel: this.idempotency });
         idempotencyRecordsPurged++;
       }

@@ -409,7 +409,7 @@ export class PostgresStorage implements Storage {
     return rows.map(toStored);
   }
 
-  async purge(cutoffMs: number): Promise<PurgeResult> {
+  async purge(cutoffMs: number, recordsCutoffMs = cutoffMs): Promise<PurgeResult> {
     return this.transaction(async (client) => {
       const meta = await client.query<{ purged_through: Record<string, string> }>(`SELECT purged_through FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);
       const purgedThrough = parsePurgedThrough(meta.rows[0]!.purged_through);
@@ -425,8 +425,8 @@ export class PostgresStorage implements Storage {
          SELECT collection, max(server_sequence)::text AS through, count(*)::int AS purged FROM gone GROUP BY collection`,
         [cutoffMs],
       );
-      await client.query(`DELETE FROM ${this.s}.history WHERE committed_at_ms < $1`, [cutoffMs]);
-      const records = await client.query(`DELETE FROM ${this.s}.idempotency WHERE committed_at_ms < $1`, [cutoffMs]);
+      await client.query(`DELETE FROM ${this.s}.history WHERE committed_at_ms < $1`, [recordsCutoffMs]);
+      const records = await client.query(`DELETE FROM ${this.s}.idempotency WHERE committed_at_ms < $1`, [recordsCutoffMs]);
       let tombstonesPurged = 0;
       for (const row of tombstones.rows) {
         tombstonesPurged += row.purged;

@@ -133,10 +133,12 @@ export interface Storage {
    */
   readChanges(collection: string, afterSequence: bigint, upToSequence: bigint, limit: number): Promise<StoredChange[]>;
   /**
-   * Removes tombstones, kept history and idempotency records older than
-   * `cutoffMs`, raising the purge watermarks, atomically. Client-id bindings
-   * are kept.
+   * Removes tombstones older than `cutoffMs`, raising the purge watermarks,
+   * and kept history and idempotency records older than `recordsCutoffMs`
+   * (default `cutoffMs`; the core never passes a later one: records
+   * outlive tombstones, PROTOCOL §12.4), atomically.
+   * Client-id bindings are kept.
    */
-  purge(cutoffMs: number): Promise<PurgeResult>;
+  purge(cutoffMs: number, recordsCutoffMs?: number): Promise<PurgeResult>;
   close(): Promise<void>;
 }
