@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { CaseDef } from "./cases.js";
-import { CLIENT_CHECKS } from "./client-checks.js";
 import { ConflictStrategy, ControlledClient, SyncMode } from "./control.js";
 import { FaultProxy } from "./proxy.js";
 import { runCase, type CaseResult } from "./report.js";
 import { REFERENCE_SETUP, ServerProcess } from "./server-process.js";
+import { clientCheck } from "./suites.js";
 import { Skip, Wire, type SyncClient } from "./wire.js";
 
 export interface ClientRunOptions {
@@ -129,7 +129,8 @@ export class ClientContext {
 export async function runClientMode(options: ClientRunOptions): Promise<CaseResult[]> {
   const cases = options.cases.filter((c) => c.mode === "client");
   for (const c of cases) {
-    if (c.check === undefined || !CLIENT_CHECKS[c.check]) throw new Error(`${c.file}: ${c.id}: client cases need a known check, got ${c.check ?? "steps"}`);
+    if (c.check === undefined) throw new Error(`${c.file}: ${c.id}: client cases need a check, not steps`);
+    clientCheck(c);
   }
   const log = options.verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
   const server = new ServerProcess({ ...REFERENCE_SETUP, ...(log ? { log: (t: string) => process.stderr.write(t) } : {}) });
@@ -149,7 +150,7 @@ export async function runClientMode(options: ClientRunOptions): Promise<CaseResu
       const result = await runCase(c, options.timeoutMs ?? 60_000, async (signal) => {
         signal.addEventListener("abort", () => void ctx.cleanup());
         try {
-          await CLIENT_CHECKS[c.check!]!(ctx, c.params);
+          await clientCheck(c)(ctx, c.params);
         } finally {
           await ctx.cleanup();
         }

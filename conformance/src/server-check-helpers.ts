@@ -2,8 +2,9 @@
 // ordering checks and a background Subscribe reader.
 import { create } from "@bufbuild/protobuf";
 import { CheckpointSchema, type ChangeEvent, type Checkpoint, type PushResponse, type SubscribeResponse } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { Strategy } from "./features.js";
 import type { ServerContext } from "./server-context.js";
-import { CheckFailure, check, eventually, insert, wireError, type SyncClient } from "./wire.js";
+import { CheckFailure, check, eventually, insert, pullAll, update, wireError, type SyncClient } from "./wire.js";
 
 export type ServerCheck = (ctx: ServerContext, params: Record<string, unknown>) => Promise<void>;
 
@@ -117,4 +118,27 @@ export function checkpointWith(base: Checkpoint | undefined, overrides: Partial<
     collections: { ...(base?.collections ?? {}) },
     epoch: overrides.epoch ?? base?.epoch ?? "",
   });
+}
+
+// ---------------------------------------------------------------- conflicts
+
+export interface ConflictSetup {
+  collection: string;
+  id: string;
+  base: { revision: string };
+  server: { revision: string; serverSequence: bigint; document: string };
+}
+
+/** A document at base {a:1,b:1,c:1}, then another client's update to server {a:2,b:1,c:1}. */
+export async function setupConflict(ctx: ServerContext, strategy: Strategy): Promise<ConflictSetup> {
+  const collection = ctx.strategyCollection(strategy);
+  const id = ctx.doc(`conflict-${strategy}`);
+  const base = accepted(await pushOne(ctx, insert(collection, id, { a: 1, b: 1, c: 1 }, ctx.seq()), ctx.clientId("other")));
+  const document = '{"a":2,"b":1,"c":1}';
+  const server = accepted(await pushOne(ctx, update(collection, id, document, base.revision, ctx.seq()), ctx.clientId("other")));
+  return { collection, id, base, server: { ...server, document } };
+}
+
+export async function stateOf(ctx: ServerContext, collection: string, id: string): Promise<ChangeEvent | undefined> {
+  return ctx.mine((await pullAll(ctx.client(), [collection])).changes).find((c) => c.documentId === id);
 }

@@ -21,6 +21,8 @@ export interface ReferenceServerOptions {
   /** The --conflict-strategy spec, such as `report,lww=last-write-wins`. */
   readonly conflictStrategy?: string;
   readonly tombstoneRetentionMs?: number;
+  /** Idempotency records and merge bases outlive tombstones (--record-retention-ms). */
+  readonly recordRetentionMs?: number;
   readonly purgeIntervalMs?: number;
   readonly heartbeatMs?: number;
   readonly extraArgs?: readonly string[];
@@ -35,7 +37,11 @@ export const REFERENCE_SETUP = {
   token: "conformance-token",
   token2: "conformance-token2",
   conflictStrategy: "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge",
+  // Tombstones go quickly, so the purge cases finish fast; idempotency
+  // records and merge bases stay for the whole run, so a retry or a merge
+  // slowed down by a loaded machine is still judged against them.
   tombstoneRetentionMs: 300,
+  recordRetentionMs: 3_600_000,
   purgeIntervalMs: 100,
   heartbeatMs: 1000,
 } as const;
@@ -58,6 +64,7 @@ export class ServerProcess {
     }
     if (o.conflictStrategy) args.push("--conflict-strategy", o.conflictStrategy);
     if (o.tombstoneRetentionMs !== undefined) args.push("--tombstone-retention-ms", String(o.tombstoneRetentionMs));
+    if (o.recordRetentionMs !== undefined) args.push("--record-retention-ms", String(o.recordRetentionMs));
     if (o.purgeIntervalMs !== undefined) args.push("--purge-interval-ms", String(o.purgeIntervalMs));
     if (o.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(o.heartbeatMs));
     args.push(...(o.extraArgs ?? []));
