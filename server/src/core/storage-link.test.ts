@@ -51,7 +51,7 @@ class FlakyStorage implements Storage {
   getIdempotencyRecords: Storage["getIdempotencyRecords"] = async (...args) => (this.check(), this.inner.getIdempotencyRecords(...args));
   getClientOwner: Storage["getClientOwner"] = async (clientId) => (this.check(), this.inner.getClientOwner(clientId));
   readChanges: Storage["readChanges"] = async (...args) => (this.check(), this.inner.readChanges(...args));
-  purge: Storage["purge"] = async (cutoff) => (this.check(), this.inner.purge(cutoff));
+  purge: Storage["purge"] = async (...args) => (this.check(), this.inner.purge(...args));
   async commit(batch: CommitBatch, options: { sync: boolean }) {
     this.check();
     this.commits++;

@@ -281,6 +281,31 @@ describe("pull", () => {
     expect((await core.purge()).idempotencyRecordsPurged).toBe(2);
   });
 
+  it("joins a purge asked for while one runs, so slow purges on a short timer do not starve commits", async () => {
+    const storage = createMemoryStorage();
+    let purges = 0;
+    const purge = storage.purge.bind(storage);
+    storage.purge = async (...args) => {
+      purges++;
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      return purge(...args);
+    };
+    const core = await SyncCore.open(storage, { now: () => wall });
+    const asked: Promise<unknown>[] = [];
+    const timer = setInterval(() => asked.push(core.purge()), 5);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      accepted((await push(core, "a", insert("during", {}, 1n)))[0]);
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
+      clearInterval(timer);
+    }
+    await Promise.all(asked);
+    expect(asked.length).toBeGreaterThan(10);
+    expect(purges).toBeLessThan(asked.length / 3);
+  });
+
   it("takes the default for an option given as undefined (a flag not set)", async () => {
     let now = 1_000_000;
     const early = { timestamp: { wallTimeMs: 1n, logical: 0 } };

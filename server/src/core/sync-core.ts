@@ -128,6 +128,8 @@ export class SyncCore {
   private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
   private purgedThrough: Readonly<Record<string, bigint>> = {};
   private openedEpoch = "";
+  /** The purge waiting or running, which later requests join. */
+  private purging: Promise<PurgeResult> | undefined;
 
   private constructor(
     private readonly storage: Storage,
@@ -508,8 +510,21 @@ export class SyncCore {
 
   // ---- retention --------------------------------------------------------
 
-  /** Purges tombstones older than the tombstone retention, and records older than the record retention. */
-  async purge(): Promise<PurgeResult> {
+  /**
+   * Purges tombstones older than the tombstone retention, and records older
+   * than the record retention. A purge asked for while one is waiting or
+   * running joins it: a purge holds commits back while it runs, so purges
+   * slower than their timer's interval must not queue up behind each other
+   * (they would hold commits back for good).
+   */
+  purge(): Promise<PurgeResult> {
+    this.purging ??= this.purgeOnce().finally(() => {
+      this.purging = undefined;
+    });
+    return this.purging;
+  }
+
+  private async purgeOnce(): Promise<PurgeResult> {
     this.ensureOpen();
     let result: PurgeResult | undefined;
     await this.pipeline.exclusive(async () => {
