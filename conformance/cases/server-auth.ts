@@ -7,7 +7,7 @@ import { check, checkEqual, checkError, expectFailure, insert, pullAll } from ".
 const authSubscribe: ServerCheck = async (ctx) => {
   ctx.require("auth");
   const todos = ctx.collection("todos");
-  for (const token of ["none", "unknown", { authorization: "Basic dXNlcjpwYXNz" }] as const) {
+  for (const token of ["none", "unknown", "raw", { authorization: "Basic dXNlcjpwYXNz" }] as const) {
     const e = await expectFailure(`subscribe with token ${JSON.stringify(token)}`, async () => {
       for await (const m of ctx.client({ token }).subscribe({ collections: [todos] })) { void m; return; }
     });

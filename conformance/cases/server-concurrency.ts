@@ -95,6 +95,81 @@ const concurrentWriters: ServerCheck = async (ctx, params) => {
   }
 };
 
+/**
+ * A black-box probe of §4.2: several writers insert documents concurrently
+ * (each written once, so once readable it stays readable) while two readers
+ * pull: one the whole collection again and again, one page by page from its
+ * checkpoint. A pull that reaches high-water mark h (its position without
+ * has_more) must already see every change at or below h: a change committed
+ * below a position a reader was given, but visible only later, is missed by
+ * every client resuming from that position.
+ */
+const visibilityOrder: ServerCheck = async (ctx, params) => {
+  const writers = Number(params.writers ?? 6);
+  const inserts = Number(params.inserts ?? 40);
+  const todos = ctx.collection("visible");
+  const start = await ctx.head([todos]);
+  const accepted = new Map<bigint, string>();
+  const full: { position: bigint; seen: Set<bigint> }[] = [];
+  const paged: { page: number; position: bigint; seen: Set<bigint> }[] = [];
+  let writing = true;
+  const fullReader = (async () => {
+    while (writing) {
+      const res = await ctx.client().pull({ collections: [todos], checkpoint: start, limit: 1000 }, { signal: ctx.signal });
+      check(!res.hasMore, "a full pull of fewer than 1000 documents has has_more");
+      full.push({ position: res.checkpoint?.collections[todos] ?? 0n, seen: new Set(res.changes.map((c) => c.serverSequence)) });
+    }
+  })();
+  const pagedReader = (async () => {
+    let checkpoint = start;
+    const seen = new Set<bigint>();
+    for (let page = 0; writing; page++) {
+      const res = await ctx.client().pull({ collections: [todos], checkpoint, limit: 5 }, { signal: ctx.signal });
+      for (const c of res.changes) seen.add(c.serverSequence);
+      checkpoint = res.checkpoint;
+      paged.push({ page, position: checkpoint?.collections[todos] ?? 0n, seen: new Set(seen) });
+    }
+  })();
+  try {
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        const clientId = ctx.clientId(`w${w}`);
+        for (let i = 0; i < inserts; i++) {
+          const change = insert(todos, ctx.doc(`w${w}-${i}`), { w, i }, BigInt(i + 1));
+          const res = await ctx.client().push({ clientId, changes: [change] }, { signal: ctx.signal });
+          const r = res.results[0];
+          if (r?.outcome.case !== "accepted") throw new CheckFailure(`writer ${w}: ${change.documentId} was ${r?.outcome.case}`);
+          accepted.set(r.outcome.value.serverSequence, change.documentId);
+        }
+      }),
+    );
+  } finally {
+    writing = false;
+    await Promise.allSettled([fullReader, pagedReader]);
+  }
+  await fullReader;
+  await pagedReader;
+  check(full.length >= 3 && paged.length >= 3, `the readers pulled too rarely to probe anything (${full.length} full, ${paged.length} paged)`);
+  const missing = (position: bigint, seen: Set<bigint>) => [...accepted].filter(([s]) => s <= position && !seen.has(s));
+  for (const [i, snapshot] of full.entries()) {
+    const gone = missing(snapshot.position, snapshot.seen);
+    check(
+      gone.length === 0,
+      `full pull ${i} reached position ${snapshot.position} but did not see ${gone.map(([s, id]) => `${id}@${s}`).slice(0, 3).join(", ")}: a change became visible after a higher one (§4.2)`,
+    );
+  }
+  for (const p of paged) {
+    const gone = missing(p.position, p.seen);
+    check(
+      gone.length === 0,
+      `the paging reader's position reached ${p.position} after page ${p.page}, but it never received ${gone.map(([s, id]) => `${id}@${s}`).slice(0, 3).join(", ")}: a client resuming from there misses them (§4.2, §4.6)`,
+    );
+  }
+  const all = ctx.mine((await pullAll(ctx.client(), [todos], start)).changes);
+  checkEqual(all.length, writers * inserts, "every insert readable at the end");
+};
+
 export const checks: Record<string, ServerCheck> = {
+  "visibility-order": visibilityOrder,
   "concurrent-writers": concurrentWriters,
 };

@@ -1,9 +1,9 @@
 // The named checks of conformance/cases/server-conflict.yaml (suite conflict), beside it by name.
 import { create } from "@bufbuild/protobuf";
-import { ChangeEventSchema, HybridLogicalClockSchema } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { type ChangeEvent, ChangeEventSchema, HybridLogicalClockSchema } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Strategy } from "../src/features.js";
 import { accepted, pushOne, type ServerCheck, setupConflict, stateOf } from "../src/server-check-helpers.js";
-import { check, checkEqual, insert, remove, update } from "../src/wire.js";
+import { check, checkEqual, insert, remove, stringify, update } from "../src/wire.js";
 
 const conflictReport: ServerCheck = async (ctx) => {
   const s = await setupConflict(ctx, "report");
@@ -82,25 +82,87 @@ const conflictClientWins: ServerCheck = async (ctx) => {
   checkEqual((await stateOf(ctx, s.collection, s.id))?.revision, current.revision, "a pull returns the resolution (§7.3)");
 };
 
-const conflictMerge: ServerCheck = async (ctx) => {
+interface Side {
+  readonly logical: number;
+  /** The end of the side's client id: ids compare as byte strings (§10.1). */
+  readonly client: string;
+}
+
+/**
+ * Last-write-wins between two changes with the same wall time: the logical
+ * counter decides, and on a full tie the client id compared as bytes (so
+ * "Zed" sorts before "abc": a server comparing ids by locale gets it
+ * backwards).
+ */
+const conflictLwwStamps: ServerCheck = async (ctx, params) => {
+  const server = params.server as Side;
+  const pushed = params.pushed as Side;
+  const pushedWins = params.winner === "pushed";
+  const collection = ctx.strategyCollection("last-write-wins");
+  const id = ctx.doc("stamps");
+  const other = ctx.clientId(server.client);
+  const base = accepted(await pushOne(ctx, insert(collection, id, { by: "base" }, ctx.seq()), other));
+  const wall = BigInt(Date.now());
+  const stamped = (change: ChangeEvent, side: Side) => create(ChangeEventSchema, { ...change, timestamp: create(HybridLogicalClockSchema, { wallTimeMs: wall, logical: side.logical }) });
+  const serverDoc = '{"by":"server"}';
+  const current = accepted(await pushOne(ctx, stamped(update(collection, id, serverDoc, base.revision, ctx.seq()), server), other));
+  const r = (await pushOne(ctx, stamped(update(collection, id, { by: "pushed" }, base.revision, ctx.seq()), pushed), ctx.clientId(pushed.client))).results[0]!;
+  check(r.outcome.case === "resolved", `last-write-wins must answer resolved, got ${r.outcome.case}`);
+  const stamp = (side: Side) => `(${wall}, ${side.logical}, ${ctx.clientId(side.client)})`;
+  const expectation = `the server's change ${stamp(server)} against the pushed ${stamp(pushed)}: the ${pushedWins ? "pushed" : "server's"} is the later (§10.1: wall time, then logical counter, then client id as bytes)`;
+  const now = await stateOf(ctx, collection, id);
+  if (pushedWins) {
+    checkEqual(r.outcome.value.current?.document, '{"by":"pushed"}', expectation);
+    checkEqual(now?.document, '{"by":"pushed"}', `${expectation}; a pull returns it`);
+  } else {
+    checkEqual(r.outcome.value.current?.revision, current.revision, expectation);
+    checkEqual(now?.revision, current.revision, `${expectation}; nothing is written`);
+  }
+};
+
+/** Base, the other client's change and the pushed change of the merge cases: every kind of key. */
+const MERGE = {
+  base: { a: 1, b: 1, c: 1, d: 1, e: 1 },
+  // a changed, d removed, e changed, f added
+  server: { a: 2, b: 1, c: 1, e: 5, f: 1 },
+  // b changed, c removed, e changed, g added
+  pushed: { a: 1, b: 3, d: 1, e: 6, g: 1 },
+} as const;
+
+/** The merge of MERGE, three-way (base known) or two-way, with the later side winning keys both changed (§7). */
+function expectedMerge(threeWay: boolean, pushedLater: boolean): Record<string, number> {
+  const later = pushedLater ? MERGE.pushed : MERGE.server;
+  if (threeWay) return { a: 2, b: 3, e: later.e, f: 1, g: 1 };
+  // Without a base: keys both sides have from the later side, keys one side has from it.
+  return { a: later.a, b: later.b, c: 1, d: 1, e: later.e, f: 1, g: 1 };
+}
+
+const conflictMerge: ServerCheck = async (ctx, params) => {
+  const pushedLater = params.later === "pushed";
   const collection = ctx.strategyCollection("merge");
   const id = ctx.doc("merge");
-  const base = accepted(await pushOne(ctx, insert(collection, id, { a: 1, b: 1 }, ctx.seq()), ctx.clientId("other")));
-  // Another client changes a and adds s; this client, later, changes b and adds c.
-  const server = accepted(await pushOne(ctx, update(collection, id, { a: 2, b: 1, s: 1 }, base.revision, ctx.seq()), ctx.clientId("other")));
-  const r = (await pushOne(ctx, update(collection, id, { a: 1, b: 3, c: 9 }, base.revision, ctx.seq()))).results[0]!;
+  const other = ctx.clientId("other");
+  const base = accepted(await pushOne(ctx, insert(collection, id, MERGE.base, ctx.seq()), other));
+  const server = accepted(await pushOne(ctx, update(collection, id, MERGE.server, base.revision, ctx.seq()), other));
+  const change = update(collection, id, MERGE.pushed, base.revision, ctx.seq());
+  if (!pushedLater) change.timestamp = create(HybridLogicalClockSchema, { wallTimeMs: 1_000n, logical: 0 }); // earlier than the other client's change
+  const r = (await pushOne(ctx, change)).results[0]!;
   check(r.outcome.case === "resolved", `merge must answer resolved, got ${r.outcome.case}`);
   checkEqual(r.outcome.value.strategy, "merge", "resolved.strategy");
   const current = r.outcome.value.current;
   check(current, "resolved without current");
   const merged = JSON.parse(current.document) as Record<string, unknown>;
-  // Whether or not the server knows the base document, the client's later
-  // change to b wins, and keys only one side has survive. Key a is 2 when the
-  // server knows the base (the client did not change it), else the later (1).
-  checkEqual(merged.b, 3, "merge: the key the client changed (b)");
-  checkEqual(merged.s, 1, "merge: the key only the server has (s)");
-  checkEqual(merged.c, 9, "merge: the key only the client has (c)");
-  check(merged.a === 1 || merged.a === 2, `merge: key a must be 2 (base known) or 1 (later timestamp), got ${JSON.stringify(merged.a)}`);
+  const threeWay = expectedMerge(true, pushedLater);
+  const twoWay = expectedMerge(false, pushedLater);
+  const described = `base ${JSON.stringify(MERGE.base)}, the other client's ${JSON.stringify(MERGE.server)}, the pushed ${JSON.stringify(MERGE.pushed)} (the ${pushedLater ? "pushed" : "other"} one later)`;
+  if (ctx.features.mergeThreeWay) {
+    checkEqual(merged, threeWay, `the three-way merge the server declares (§7) of ${described}`);
+  } else {
+    check(
+      stringify(merged) === stringify(threeWay) || stringify(merged) === stringify(twoWay),
+      `merge of ${described}: expected the three-way merge ${stringify(threeWay)} or, without the base, ${stringify(twoWay)} (§7), got ${stringify(merged)}`,
+    );
+  }
   check(current.revision !== server.revision, "the merge is a new change (§7.3)");
   checkEqual((await stateOf(ctx, collection, id))?.revision, current.revision, "a pull returns the merged document (§7.3)");
 };
@@ -122,5 +184,6 @@ export const checks: Record<string, ServerCheck> = {
   "conflict-server-wins": conflictServerWins,
   "conflict-client-wins": conflictClientWins,
   "conflict-merge": conflictMerge,
+  "conflict-lww-stamps": conflictLwwStamps,
   "no-conflict-accepted": noConflictAccepted,
 };

@@ -1,8 +1,7 @@
 // The named checks of conformance/cases/server-heartbeat.yaml (suite heartbeat), beside it by name.
-import type { Checkpoint } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { insertMany, type ServerCheck, Stream } from "../src/server-check-helpers.js";
+import { BackgroundWriter, checkStreamResumable, insertMany, type ServerCheck, Stream, waitForLatest } from "../src/server-check-helpers.js";
 import type { ServerContext } from "../src/server-context.js";
-import { check, checkEqual, pullAll, sleep, wireError } from "../src/wire.js";
+import { check, checkEqual, pullAll, Skip, sleep, wireError } from "../src/wire.js";
 
 async function heartbeats(ctx: ServerContext, requestMs: number, expectedMs: number): Promise<void> {
   const todos = ctx.collection("quiet");
@@ -38,26 +37,84 @@ const heartbeatDefault: ServerCheck = async (ctx) => {
   await heartbeats(ctx, 0, ctx.features.heartbeatDefaultMs!);
 };
 
+/**
+ * Heartbeats on a stream whose collection is quiet while another collection
+ * is busy (so the high-water mark keeps moving and a server may advance the
+ * idle position with it), with a change to the subscribed collection now
+ * and then: a pull from any heartbeat's checkpoint returns exactly the
+ * changes the stream delivered after that heartbeat.
+ */
 const heartbeatCheckpointResumable: ServerCheck = async (ctx) => {
-  const todos = ctx.collection("beat");
-  await insertMany(ctx, todos, 2, "a");
-  const stream = new Stream(ctx.client(), [todos], { signal: ctx.signal, heartbeatIntervalMs: 300 });
-  let checkpoint: Checkpoint | undefined;
+  const quiet = ctx.collection("beat");
+  const busy = ctx.collection("busy");
+  if (quiet === busy) throw new Skip("the server declares a single fixed collection");
+  await insertMany(ctx, quiet, 2, "before");
+  const writer = new BackgroundWriter(ctx, [busy], { name: "busy", everyMs: 5 });
+  const stream = new Stream(ctx.client(), [quiet], { signal: ctx.signal, heartbeatIntervalMs: 100 });
+  const written: string[] = [];
   try {
-    await stream.waitFor("a heartbeat", () => stream.messages.some((m) => m.message.event.case === "heartbeat"), 5000);
-    const beat = stream.messages.find((m) => m.message.event.case === "heartbeat")!.message.event;
-    checkpoint = beat.case === "heartbeat" ? beat.value.checkpoint : undefined;
+    await stream.waitFor("caught_up", () => stream.caughtUp());
+    for (let round = 0; round < 4; round++) {
+      const seen = stream.heartbeats().length;
+      await stream.waitFor("two heartbeats between changes (§5.3)", () => stream.heartbeats().length >= seen + 2, 5000);
+      written.push(...(await insertMany(ctx, quiet, 1, `r${round}-`)).map((w) => w.id));
+    }
+    await writer.stop();
+    await stream.waitFor("every change on the stream", () => written.every((id) => stream.changes().some((c) => c.documentId === id)));
+    const settled = stream.heartbeats().length;
+    await stream.waitFor("a heartbeat after the last change", () => stream.heartbeats().length > settled, 5000);
   } finally {
+    await writer.stop().catch(() => undefined);
     await stream.close();
   }
-  check(checkpoint, "a heartbeat without checkpoint");
-  await insertMany(ctx, todos, 1, "b");
-  const after = await pullAll(ctx.client(), [todos], checkpoint);
-  checkEqual(ctx.mine(after.changes).map((c) => c.documentId), [ctx.doc("b0")], "a pull from a heartbeat's checkpoint returns exactly the later changes");
+  checkStreamResumable(stream, "a quiet stream beside a busy collection");
+  const messages = stream.messages;
+  for (const [index, message] of messages.entries()) {
+    const e = message.message.event;
+    if (e.case !== "heartbeat") continue;
+    const later = messages.slice(index + 1).flatMap((m) => (m.message.event.case === "changes" ? ctx.mine(m.message.event.value.changes) : []));
+    const pulled = await pullAll(ctx.client(), [quiet], e.value.checkpoint);
+    checkEqual(
+      ctx.mine(pulled.changes).map((c) => c.documentId),
+      later.map((c) => c.documentId),
+      `a pull from heartbeat ${index}'s checkpoint returns exactly the changes the stream delivered after it (§5.3, §4.6)`,
+    );
+  }
+};
+
+/**
+ * A large catch-up over several collections, read slowly (the server's
+ * transport fills up and it must hold changes back), while another client
+ * commits to those collections, with heartbeats every 50 ms asked for: no
+ * heartbeat (and no batch) may carry a checkpoint ahead of a change still
+ * queued for the stream, which a client resuming from it would never get.
+ */
+const heartbeatNeverAhead: ServerCheck = async (ctx, params) => {
+  const collections = Array.from({ length: Number(params.collections ?? 8) }, (_, i) => ctx.collection(`held${i}`));
+  if (new Set(collections).size < collections.length) throw new Skip("the server declares too few fixed collections");
+  for (const collection of collections) await insertMany(ctx, collection, Number(params.documents ?? 250), "old");
+  const writer = new BackgroundWriter(ctx, collections, { name: "w", everyMs: 2 });
+  const stream = new Stream(ctx.client({ compression: false }), collections, {
+    signal: ctx.signal,
+    heartbeatIntervalMs: 50,
+    pause: { every: 3, ms: 60 },
+  });
+  try {
+    await stream.waitFor("caught_up", () => stream.caughtUp(), 30_000);
+    await sleep(Number(params.liveMs ?? 1500));
+    await writer.stop();
+    await waitForLatest(stream, writer.latest(), "every committed change on the stream", 30_000);
+    await sleep(200);
+  } finally {
+    await writer.stop().catch(() => undefined);
+    await stream.close();
+  }
+  checkStreamResumable(stream, "a slowly read stream with commits and 50 ms heartbeats");
 };
 
 export const checks: Record<string, ServerCheck> = {
   "heartbeat-requested": heartbeatRequested,
   "heartbeat-default": heartbeatDefault,
   "heartbeat-checkpoint-resumable": heartbeatCheckpointResumable,
+  "heartbeat-never-ahead": heartbeatNeverAhead,
 };

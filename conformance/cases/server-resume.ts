@@ -1,18 +1,41 @@
 // The named checks of conformance/cases/server-resume.yaml (suite resume), beside it by name.
 import { Code } from "@connectrpc/connect";
+import type { ChangeEvent, Checkpoint } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { accepted, checkpointWith, insertMany, pushOne, type ServerCheck } from "../src/server-check-helpers.js";
 import { check, checkEqual, checkError, expectFailure, insert, pullAll, Skip, update } from "../src/wire.js";
 
+/**
+ * The case makes its own traffic in a second collection before, between and
+ * after its pulls, so what it checks does not depend on what other cases
+ * happen to commit: exactly the new changes come back, and the position
+ * without has_more is the high-water mark read by the pull, above the
+ * commits to other collections acknowledged before it (§4.5).
+ */
 const resumeOnlyNew: ServerCheck = async (ctx) => {
   const todos = ctx.collection("todos");
-  await insertMany(ctx, todos, 3, "old");
+  const elsewhere = ctx.collection("elsewhere");
+  if (todos === elsewhere) throw new Skip("the server declares a single fixed collection");
+  const ids = (changes: readonly ChangeEvent[]) => ctx.mine(changes).map((c) => `${c.documentId}@${c.serverSequence}`);
+  const position = (cp: Checkpoint | undefined) => cp?.collections[todos] ?? 0n;
+  const old = await insertMany(ctx, todos, 3, "old");
+  const before = (await insertMany(ctx, elsewhere, 2, "noise-a")).at(-1)!.serverSequence;
   const first = await pullAll(ctx.client(), [todos]);
-  checkEqual(ctx.mine(first.changes).length, 3, "first pull");
-  await insertMany(ctx, todos, 2, "new");
+  checkEqual(ids(first.changes), old.map((o) => `${o.id}@${o.serverSequence}`), "the first pull returns every document");
+  check(first.checkpoint, "pull: no checkpoint");
+  checkEqual(position(first.checkpoint), first.checkpoint.serverSequence, "without has_more the position is the high-water mark (§4.5)");
+  check(
+    position(first.checkpoint) >= before,
+    `the position ${position(first.checkpoint)} is below ${before}, a commit to another collection acknowledged before the pull: without has_more the position is the high-water mark read by the pull, not the collection's last change (§4.5)`,
+  );
+  await insertMany(ctx, elsewhere, 2, "noise-b");
+  const fresh = await insertMany(ctx, todos, 2, "new");
+  const after = (await insertMany(ctx, elsewhere, 2, "noise-c")).at(-1)!.serverSequence;
   const second = await pullAll(ctx.client(), [todos], first.checkpoint);
-  checkEqual(ctx.mine(second.changes).map((c) => c.documentId), [ctx.doc("new0"), ctx.doc("new1")], "pull from the checkpoint returns only the new changes");
+  checkEqual(ids(second.changes), fresh.map((f) => `${f.id}@${f.serverSequence}`), "a pull from the checkpoint returns exactly the changes committed after it (§4.5)");
+  check(position(second.checkpoint) >= after, `the second position ${position(second.checkpoint)} is below ${after}, a commit acknowledged before the pull (§4.5)`);
   const third = await pullAll(ctx.client(), [todos], second.checkpoint);
-  checkEqual(ctx.mine(third.changes).length, 0, "pull again from the newest checkpoint");
+  checkEqual(ids(third.changes), [], "a pull from the newest checkpoint returns nothing");
+  check(position(third.checkpoint) >= position(second.checkpoint), "positions never go back");
 };
 
 const resumeChangedAgain: ServerCheck = async (ctx) => {

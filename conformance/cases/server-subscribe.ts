@@ -1,6 +1,6 @@
 // The named checks of conformance/cases/server-subscribe.yaml (suite subscribe), beside it by name.
-import { checkIncreasing, insertMany, type ServerCheck, Stream } from "../src/server-check-helpers.js";
-import { check, checkEqual, Skip, sleep } from "../src/wire.js";
+import { BackgroundWriter, checkIncreasing, checkStreamResumable, insertMany, type ServerCheck, Stream } from "../src/server-check-helpers.js";
+import { check, checkEqual, eventually, latestByDocument, Skip, sleep } from "../src/wire.js";
 
 const subscribeFirstMessage: ServerCheck = async (ctx) => {
   const empty = ctx.collection("nothing");
@@ -82,7 +82,73 @@ const subscribeFilter: ServerCheck = async (ctx) => {
   }
 };
 
+/**
+ * A catch-up of several pages while another client commits to the
+ * subscribed collections (new documents and updates of documents the
+ * catch-up is reading), before, during and after the catch-up: nothing
+ * committed meanwhile is missed, nothing is delivered twice at the seam
+ * between catch-up and live, and every checkpoint stays resumable.
+ */
+const subscribeCommitsDuringCatchUp: ServerCheck = async (ctx, params) => {
+  const documents = Number(params.documents ?? 1200);
+  const collections = [ctx.collection("race-a"), ctx.collection("race-b")];
+  if (collections[0] === collections[1]) throw new Skip("the server declares a single fixed collection");
+  const expected = new Map<string, string>();
+  for (const collection of collections) {
+    for (const o of await insertMany(ctx, collection, documents / collections.length, "old")) expected.set(`${collection}/${o.id}`, o.revision);
+  }
+  const writer = new BackgroundWriter(ctx, collections, { name: "w" });
+  // The writer is committing when the stream opens, so the catch-up starts with commits in flight.
+  await eventually("the background writer commits", async () => (writer.accepted.length >= 3 ? true : undefined), 10_000, 5);
+  const stream = new Stream(ctx.client({ compression: false }), collections, { signal: ctx.signal, heartbeatIntervalMs: 1000 });
+  try {
+    await stream.waitFor("caught_up", () => stream.caughtUp(), 20_000);
+    const atCaughtUp = writer.accepted.length;
+    await eventually("more commits after the catch-up", async () => (writer.accepted.length >= atCaughtUp + 10 ? true : undefined), 10_000, 5);
+    await writer.stop();
+    for (const [key, change] of writer.latest()) expected.set(key, change.revision);
+    await stream.waitFor("every document's latest state on the stream (§5.1)", () => {
+      const delivered = latestByDocument(stream.changes());
+      return [...expected].every(([key, revision]) => delivered.get(key)?.revision === revision);
+    }, 20_000);
+    const opened = stream.checkpoints()[0]?.checkpoint?.serverSequence ?? 0n;
+    check(writer.accepted.some((c) => c.serverSequence > opened), "the scenario did not happen: nothing was committed after the stream opened");
+    checkStreamResumable(stream, "a stream with commits during its catch-up");
+    const caughtUp = stream.messages.filter((m) => m.message.event.case === "changes" && m.message.event.value.caughtUp);
+    check(caughtUp.length >= 1, "no batch had caught_up");
+  } finally {
+    await writer.stop().catch(() => undefined);
+    await stream.close();
+  }
+};
+
+/**
+ * Pull and Subscribe with client_id set to the id of the client that pushed:
+ * it is for logs and metrics, and the pusher's own changes still come back
+ * (a server must not filter them out: a client that crashed before storing
+ * its push's results, or a second replica under the same id after a restore,
+ * needs them; echoes are the client's to suppress by revision, §9.3).
+ */
+const ownClientIdStillReceives: ServerCheck = async (ctx) => {
+  const todos = ctx.collection("own");
+  const clientId = ctx.clientId("pusher");
+  const mine = await insertMany(ctx, todos, 3, "own", clientId);
+  const pulled = await ctx.client().pull({ collections: [todos], clientId });
+  checkEqual(ctx.mine(pulled.changes).map((c) => c.documentId), mine.map((m) => m.id), "a pull with client_id set to the pusher's id returns the pusher's own changes (§4.5)");
+  const stream = new Stream(ctx.client(), [todos], { signal: ctx.signal, clientId });
+  try {
+    await stream.waitFor("caught_up", () => stream.caughtUp());
+    checkEqual(ctx.mine(stream.changes()).map((c) => c.documentId), mine.map((m) => m.id), "a catch-up with client_id set to the pusher's id includes its own changes (§5.1)");
+    const live = await insertMany(ctx, todos, 1, "live", clientId);
+    await stream.waitFor("the pusher's own live change (§5.1)", () => ctx.mine(stream.changes()).some((c) => c.documentId === live[0]!.id));
+  } finally {
+    await stream.close();
+  }
+};
+
 export const checks: Record<string, ServerCheck> = {
+  "subscribe-commits-during-catch-up": subscribeCommitsDuringCatchUp,
+  "own-client-id-still-receives": ownClientIdStillReceives,
   "subscribe-first-message": subscribeFirstMessage,
   "subscribe-catch-up-then-live": subscribeCatchUpThenLive,
   "subscribe-resume": subscribeResume,

@@ -21,6 +21,8 @@ export interface ClientRunOptions {
   readonly onResult?: (r: CaseResult) => void;
   /** Set up the proxy for a case (the suite's own tests break it on purpose). */
   readonly beforeCase?: (proxy: FaultProxy, c: CaseDef) => void;
+  /** Stop after the first failed case (mutation testing needs one). */
+  readonly bail?: boolean;
 }
 
 /** The collections of the reference server configured with each strategy (REFERENCE_SETUP). */
@@ -157,6 +159,7 @@ export async function runClientMode(options: ClientRunOptions): Promise<CaseResu
       });
       results.push(result);
       options.onResult?.(result);
+      if (options.bail && result.outcome === "failed") break;
     }
   } finally {
     wire.close();

@@ -13,6 +13,8 @@ export interface ServerRunOptions {
   readonly timeoutMs?: number;
   readonly parallel?: number;
   readonly onResult?: (r: CaseResult) => void;
+  /** Stop starting cases after the first failure (mutation testing needs one). */
+  readonly bail?: boolean;
 }
 
 export async function runServerMode(options: ServerRunOptions): Promise<CaseResult[]> {
@@ -21,8 +23,9 @@ export async function runServerMode(options: ServerRunOptions): Promise<CaseResu
   const results: CaseResult[] = new Array(cases.length);
   const wire = new Wire();
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < cases.length) {
+    while (next < cases.length && !(options.bail && failed)) {
       const index = next++;
       const c = cases[index]!;
       const result = await runCase(c, options.timeoutMs ?? 60_000, async (signal) => {
@@ -35,6 +38,7 @@ export async function runServerMode(options: ServerRunOptions): Promise<CaseResu
         else await runSteps(c.steps ?? [], ctx);
       });
       results[index] = result;
+      if (result.outcome === "failed") failed = true;
       options.onResult?.(result);
     }
   };
@@ -43,5 +47,5 @@ export async function runServerMode(options: ServerRunOptions): Promise<CaseResu
   } finally {
     wire.close();
   }
-  return results;
+  return results.filter((r) => r !== undefined);
 }

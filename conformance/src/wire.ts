@@ -37,6 +37,8 @@ export interface WireOptions {
   readonly useHttpGet?: boolean;
   /** HTTP/1.1 only: a dedicated agent (for calls that may leave a connection unusable). */
   readonly agent?: import("node:http").Agent;
+  /** Accept compressed responses (default true); false asks for every message uncompressed. */
+  readonly compression?: boolean;
 }
 
 /** Opens transports and closes their HTTP/2 sessions when done. */
@@ -49,7 +51,7 @@ export class Wire {
       if (authorization !== undefined) req.header.set("authorization", authorization);
       return next(req);
     };
-    const common = { baseUrl: options.url, interceptors: [auth] };
+    const common = { baseUrl: options.url, interceptors: [auth], ...(options.compression === false ? { acceptCompression: [] } : {}) };
     const http =
       options.httpVersion === "2"
         ? { httpVersion: "2" as const, sessionManager: this.session(options.url) }

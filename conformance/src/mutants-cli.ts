@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// npm run conformance:mutants: runs the mutation catalogue (mutants.ts).
+//
+//   npm run conformance:mutants                      every mutant, every case until one fails
+//   npm run conformance:mutants -- --fast            the fast subset, each against its killers only (CI)
+//   npm run conformance:mutants -- --only ID ...     some mutants
+//   npm run conformance:mutants -- --mode server     one catalogue
+//   npm run conformance:mutants -- --check           only check that every mutant still applies
+import { parseArgs } from "node:util";
+import type { Mode } from "./cases.js";
+import { judgeMutant, loadCatalogue, mutatedSource, type Mutant, type MutantResult } from "./mutants.js";
+
+const { values } = parseArgs({
+  options: {
+    fast: { type: "boolean" },
+    only: { type: "string", multiple: true },
+    mode: { type: "string" },
+    parallel: { type: "string" },
+    check: { type: "boolean" },
+  },
+});
+
+const modes: Mode[] = values.mode === "server" || values.mode === "client" ? [values.mode] : ["server", "client"];
+let mutants: Mutant[] = modes.flatMap((m) => loadCatalogue(m));
+if (values.only?.length) {
+  const unknown = values.only.filter((id) => !mutants.some((m) => m.id === id));
+  if (unknown.length) throw new Error(`unknown mutants: ${unknown.join(", ")}`);
+  mutants = mutants.filter((m) => values.only!.includes(m.id));
+} else if (values.fast) {
+  mutants = mutants.filter((m) => m.fast);
+}
+
+// Every mutant must still apply to today's source, before anything runs.
+for (const m of mutants) mutatedSource(m);
+if (values.check) {
+  console.log(`${mutants.length} mutants apply`);
+  process.exit(0);
+}
+
+const started = Date.now();
+const results: MutantResult[] = [];
+let next = 0;
+const worker = async () => {
+  while (next < mutants.length) {
+    const m = mutants[next++]!;
+    const r = await judgeMutant(m, { fast: values.fast ?? false });
+    results.push(r);
+    const seconds = (r.durationMs / 1000).toFixed(1);
+    if (r.killedBy) {
+      console.log(`KILLED   ${m.mode} ${m.id} by ${r.killedBy}${r.unexpected ? " (not among its killers)" : ""} (${seconds} s)`);
+    } else {
+      console.log(`SURVIVED ${m.mode} ${m.id} (${seconds} s): ${m.why}`);
+    }
+  }
+};
+await Promise.all(Array.from({ length: Math.max(1, Number(values.parallel ?? 2)) }, worker));
+
+for (const mode of modes) {
+  const mine = results.filter((r) => r.mutant.mode === mode);
+  if (mine.length === 0) continue;
+  const killed = mine.filter((r) => r.killedBy).length;
+  console.log(`${mode}: ${killed} of ${mine.length} mutants killed (${((100 * killed) / mine.length).toFixed(0)}%)`);
+}
+const survivors = results.filter((r) => !r.killedBy);
+console.log(`${results.length - survivors.length} of ${results.length} killed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+process.exit(survivors.length ? 1 : 0);
