@@ -1,7 +1,7 @@
 // The named checks of conformance/cases/server-concurrency.yaml (suite concurrency), beside it by name.
 import { create } from "@bufbuild/protobuf";
 import { type ChangeEvent, ChangeEventSchema } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { checkIncreasing, checkOncePerDocument, type ServerCheck, Stream } from "../src/server-check-helpers.js";
+import { checkIncreasing, checkOncePerDocument, inBackground, type ServerCheck, Stream } from "../src/server-check-helpers.js";
 import { check, checkEqual, CheckFailure, insert, latestByDocument, pullAll, sleep, update } from "../src/wire.js";
 
 const concurrentWriters: ServerCheck = async (ctx, params) => {
@@ -15,7 +15,7 @@ const concurrentWriters: ServerCheck = async (ctx, params) => {
   const readerState = new Map<string, ChangeEvent>();
   let writing = true;
   let readerCheckpoint = start;
-  const reader = (async () => {
+  const reader = inBackground(async () => {
     while (writing) {
       const page = await ctx.client().pull({ collections: [todos], checkpoint: readerCheckpoint, limit: 7 });
       checkIncreasing(page.changes, "concurrent pull page");
@@ -24,39 +24,42 @@ const concurrentWriters: ServerCheck = async (ctx, params) => {
       readerCheckpoint = page.checkpoint;
       if (!page.hasMore) await sleep(5);
     }
-  })();
+  });
   const accepted: ChangeEvent[] = [];
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      const clientId = ctx.clientId(`w${w}`);
-      let sequence = 0n;
-      const revisions = new Map<string, string>();
-      for (let r = 0; r < rounds; r++) {
-        // An own document, and a shared one (which may conflict: then re-read and retry).
-        const ownId = ctx.doc(`w${w}-r${r}`);
-        const sharedId = ctx.doc(`shared${(r + w) % shared}`);
-        const changes = [
-          insert(todos, ownId, { w, r }, ++sequence),
-          revisions.has(sharedId)
-            ? update(todos, sharedId, { w, r }, revisions.get(sharedId)!, ++sequence)
-            : insert(todos, sharedId, { w, r }, ++sequence),
-        ];
-        const res = await ctx.client().push({ clientId, changes });
-        res.results.forEach((result, i) => {
-          const change = changes[i]!;
-          if (result.outcome.case === "accepted") {
-            revisions.set(change.documentId, result.outcome.value.revision);
-            accepted.push(create(ChangeEventSchema, { ...change, revision: result.outcome.value.revision, serverSequence: result.outcome.value.serverSequence }));
-          } else if (result.outcome.case === "conflict" && result.outcome.value.current) {
-            revisions.set(change.documentId, result.outcome.value.current.revision);
-          } else if (result.outcome.case !== "conflict") {
-            throw new CheckFailure(`writer ${w}: unexpected ${result.outcome.case} for ${change.documentId}`);
-          }
-        });
-      }
-    }),
-  );
-  writing = false;
+  try {
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        const clientId = ctx.clientId(`w${w}`);
+        let sequence = 0n;
+        const revisions = new Map<string, string>();
+        for (let r = 0; r < rounds; r++) {
+          // An own document, and a shared one (which may conflict: then re-read and retry).
+          const ownId = ctx.doc(`w${w}-r${r}`);
+          const sharedId = ctx.doc(`shared${(r + w) % shared}`);
+          const changes = [
+            insert(todos, ownId, { w, r }, ++sequence),
+            revisions.has(sharedId)
+              ? update(todos, sharedId, { w, r }, revisions.get(sharedId)!, ++sequence)
+              : insert(todos, sharedId, { w, r }, ++sequence),
+          ];
+          const res = await ctx.client().push({ clientId, changes });
+          res.results.forEach((result, i) => {
+            const change = changes[i]!;
+            if (result.outcome.case === "accepted") {
+              revisions.set(change.documentId, result.outcome.value.revision);
+              accepted.push(create(ChangeEventSchema, { ...change, revision: result.outcome.value.revision, serverSequence: result.outcome.value.serverSequence }));
+            } else if (result.outcome.case === "conflict" && result.outcome.value.current) {
+              revisions.set(change.documentId, result.outcome.value.current.revision);
+            } else if (result.outcome.case !== "conflict") {
+              throw new CheckFailure(`writer ${w}: unexpected ${result.outcome.case} for ${change.documentId}`);
+            }
+          });
+        }
+      }),
+    );
+  } finally {
+    writing = false; // a failed writer must not leave the reader running
+  }
   await reader;
   // Catch the reader and the stream up to the end.
   const rest = await pullAll(ctx.client(), [todos], readerCheckpoint, 7);
@@ -113,14 +116,14 @@ const visibilityOrder: ServerCheck = async (ctx, params) => {
   const full: { position: bigint; seen: Set<bigint> }[] = [];
   const paged: { page: number; position: bigint; seen: Set<bigint> }[] = [];
   let writing = true;
-  const fullReader = (async () => {
+  const fullReader = inBackground(async () => {
     while (writing) {
       const res = await ctx.client().pull({ collections: [todos], checkpoint: start, limit: 1000 }, { signal: ctx.signal });
       check(!res.hasMore, "a full pull of fewer than 1000 documents has has_more");
       full.push({ position: res.checkpoint?.collections[todos] ?? 0n, seen: new Set(res.changes.map((c) => c.serverSequence)) });
     }
-  })();
-  const pagedReader = (async () => {
+  });
+  const pagedReader = inBackground(async () => {
     let checkpoint = start;
     const seen = new Set<bigint>();
     for (let page = 0; writing; page++) {
@@ -129,7 +132,7 @@ const visibilityOrder: ServerCheck = async (ctx, params) => {
       checkpoint = res.checkpoint;
       paged.push({ page, position: checkpoint?.collections[todos] ?? 0n, seen: new Set(seen) });
     }
-  })();
+  });
   try {
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {

@@ -176,6 +176,24 @@ const noConflictAccepted: ServerCheck = async (ctx, params) => {
   accepted(await pushOne(ctx, remove(collection, id, b.revision, ctx.seq())));
 };
 
+/**
+ * Two inserts of one document (the pushed one with the empty base, §6.2)
+ * meet on a merge collection: there is no base, so the merge is two-way:
+ * a key both have takes the later value, a key only one side has keeps it.
+ */
+const conflictMergeWithoutBase: ServerCheck = async (ctx) => {
+  const collection = ctx.strategyCollection("merge");
+  const id = ctx.doc("twice");
+  accepted(await pushOne(ctx, insert(collection, id, { a: 1, s: 1 }, ctx.seq()), ctx.clientId("other")));
+  const r = (await pushOne(ctx, insert(collection, id, { a: 2, c: 1 }, ctx.seq()))).results[0]!;
+  check(r.outcome.case === "resolved", `merge must answer resolved, got ${r.outcome.case}`);
+  checkEqual(
+    JSON.parse(r.outcome.value.current?.document ?? "null") as unknown,
+    { a: 2, s: 1, c: 1 },
+    "two inserts merged without a base (§7): a from the later (pushed) insert, s and c each kept from the one side that has it",
+  );
+};
+
 export const checks: Record<string, ServerCheck> = {
   "conflict-report": conflictReport,
   "conflict-insert-existing": conflictInsertExisting,
@@ -184,6 +202,7 @@ export const checks: Record<string, ServerCheck> = {
   "conflict-server-wins": conflictServerWins,
   "conflict-client-wins": conflictClientWins,
   "conflict-merge": conflictMerge,
+  "conflict-merge-without-base": conflictMergeWithoutBase,
   "conflict-lww-stamps": conflictLwwStamps,
   "no-conflict-accepted": noConflictAccepted,
 };

@@ -1,7 +1,7 @@
 // The named checks of conformance/cases/server-heartbeat.yaml (suite heartbeat), beside it by name.
-import { BackgroundWriter, checkStreamResumable, insertMany, type ServerCheck, Stream, waitForLatest } from "../src/server-check-helpers.js";
+import { accepted, BackgroundWriter, checkStreamResumable, insertMany, type ServerCheck, Stream, waitForLatest } from "../src/server-check-helpers.js";
 import type { ServerContext } from "../src/server-context.js";
-import { check, checkEqual, pullAll, Skip, sleep, wireError } from "../src/wire.js";
+import { check, checkEqual, insert, pullAll, Skip, sleep, wireError } from "../src/wire.js";
 
 async function heartbeats(ctx: ServerContext, requestMs: number, expectedMs: number): Promise<void> {
   const todos = ctx.collection("quiet");
@@ -83,33 +83,41 @@ const heartbeatCheckpointResumable: ServerCheck = async (ctx) => {
 };
 
 /**
- * A large catch-up over several collections, read slowly (the server's
- * transport fills up and it must hold changes back), while another client
- * commits to those collections, with heartbeats every 50 ms asked for: no
- * heartbeat (and no batch) may carry a checkpoint ahead of a change still
- * queued for the stream, which a client resuming from it would never get.
+ * Heartbeats every 50 ms on streams over many collections while another
+ * client commits to them. Each catch-up page merges reads from every
+ * collection, so the catch-up is slow enough for heartbeats to fall between
+ * its pages; one stream is read at once, another slowly (the server's
+ * transport fills up and it must hold live changes back). No heartbeat (and
+ * no batch) may carry a checkpoint ahead of a change still to come on its
+ * stream: a client resuming from it would never get that change.
  */
 const heartbeatNeverAhead: ServerCheck = async (ctx, params) => {
-  const collections = Array.from({ length: Number(params.collections ?? 8) }, (_, i) => ctx.collection(`held${i}`));
+  const collections = Array.from({ length: Number(params.collections ?? 32) }, (_, i) => ctx.collection(`held${i}`));
   if (new Set(collections).size < collections.length) throw new Skip("the server declares too few fixed collections");
-  for (const collection of collections) await insertMany(ctx, collection, Number(params.documents ?? 250), "old");
-  const writer = new BackgroundWriter(ctx, collections, { name: "w", everyMs: 2 });
-  const stream = new Stream(ctx.client({ compression: false }), collections, {
-    signal: ctx.signal,
-    heartbeatIntervalMs: 50,
-    pause: { every: 3, ms: 60 },
-  });
+  const perCollection = Number(params.documents ?? 200);
+  for (let i = 0; i < collections.length; i += Math.max(1, Math.floor(500 / perCollection))) {
+    const group = collections.slice(i, i + Math.max(1, Math.floor(500 / perCollection)));
+    const changes = group.flatMap((collection) => Array.from({ length: perCollection }, (_, k) => insert(collection, ctx.doc(`old${k}`), { k }, ctx.seq())));
+    const res = await ctx.client().push({ clientId: ctx.clientId(), changes }, { signal: ctx.signal });
+    changes.forEach((_, k) => accepted(res, k));
+  }
+  const writer = new BackgroundWriter(ctx, collections, { name: "w", everyMs: 2, updatesOwn: false });
+  const client = ctx.client({ compression: false });
+  const fast = new Stream(client, collections, { signal: ctx.signal, heartbeatIntervalMs: 50 });
+  const slow = new Stream(client, collections, { signal: ctx.signal, heartbeatIntervalMs: 50, pause: { every: 3, ms: 60 } });
   try {
-    await stream.waitFor("caught_up", () => stream.caughtUp(), 30_000);
-    await sleep(Number(params.liveMs ?? 1500));
+    await fast.waitFor("caught_up", () => fast.caughtUp(), 30_000);
+    await slow.waitFor("caught_up", () => slow.caughtUp(), 60_000);
+    await sleep(Number(params.liveMs ?? 1000));
     await writer.stop();
-    await waitForLatest(stream, writer.latest(), "every committed change on the stream", 30_000);
-    await sleep(200);
+    await waitForLatest(fast, writer.latest(), "every committed change on the stream read at once", 30_000);
+    await waitForLatest(slow, writer.latest(), "every committed change on the stream read slowly", 60_000);
   } finally {
     await writer.stop().catch(() => undefined);
-    await stream.close();
+    await Promise.all([fast.close(), slow.close()]);
   }
-  checkStreamResumable(stream, "a slowly read stream with commits and 50 ms heartbeats");
+  checkStreamResumable(fast, "a stream read at once, with commits and 50 ms heartbeats");
+  checkStreamResumable(slow, "a stream read slowly, with commits and 50 ms heartbeats");
 };
 
 export const checks: Record<string, ServerCheck> = {

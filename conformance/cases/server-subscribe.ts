@@ -1,5 +1,5 @@
 // The named checks of conformance/cases/server-subscribe.yaml (suite subscribe), beside it by name.
-import { BackgroundWriter, checkIncreasing, checkStreamResumable, insertMany, type ServerCheck, Stream } from "../src/server-check-helpers.js";
+import { BackgroundWriter, checkIncreasing, checkStreamResumable, insertMany, type ServerCheck, Stream, type Written } from "../src/server-check-helpers.js";
 import { check, checkEqual, eventually, latestByDocument, Skip, sleep } from "../src/wire.js";
 
 const subscribeFirstMessage: ServerCheck = async (ctx) => {
@@ -83,42 +83,58 @@ const subscribeFilter: ServerCheck = async (ctx) => {
 };
 
 /**
- * A catch-up of several pages while another client commits to the
- * subscribed collections (new documents and updates of documents the
- * catch-up is reading), before, during and after the catch-up: nothing
- * committed meanwhile is missed, nothing is delivered twice at the seam
- * between catch-up and live, and every checkpoint stays resumable.
+ * Catch-ups of several pages while another client commits to the subscribed
+ * collections: new documents, and one update to each existing document the
+ * catch-ups are reading. Streams open one after another while the commits
+ * go on, so each catch-up's pages and its switch to live changes race them.
+ * Every document changes at most once during the race, so a change a stream
+ * missed cannot hide behind a later one: every stream must deliver every
+ * document's latest state, none twice, in sequence order, with resumable
+ * checkpoints.
  */
 const subscribeCommitsDuringCatchUp: ServerCheck = async (ctx, params) => {
-  const documents = Number(params.documents ?? 1200);
-  const collections = [ctx.collection("race-a"), ctx.collection("race-b")];
-  if (collections[0] === collections[1]) throw new Skip("the server declares a single fixed collection");
-  const expected = new Map<string, string>();
+  const collections = Array.from({ length: Number(params.collections ?? 16) }, (_, i) => ctx.collection(`race${i}`));
+  if (new Set(collections).size < collections.length) throw new Skip("the server declares too few fixed collections");
+  const perCollection = Number(params.documents ?? 40);
+  const streams = Number(params.streams ?? 12);
+  const writers = Number(params.writers ?? 3);
+  const old: Written[] = [];
   for (const collection of collections) {
-    for (const o of await insertMany(ctx, collection, documents / collections.length, "old")) expected.set(`${collection}/${o.id}`, o.revision);
+    for (const o of await insertMany(ctx, collection, perCollection, "old")) old.push({ collection, id: o.id, revision: o.revision });
   }
-  const writer = new BackgroundWriter(ctx, collections, { name: "w" });
-  // The writer is committing when the stream opens, so the catch-up starts with commits in flight.
-  await eventually("the background writer commits", async () => (writer.accepted.length >= 3 ? true : undefined), 10_000, 5);
-  const stream = new Stream(ctx.client({ compression: false }), collections, { signal: ctx.signal, heartbeatIntervalMs: 1000 });
+  // Each writer updates its share of the existing documents, in an order
+  // that spreads the updates over every page of the catch-ups.
+  const shuffled = old.map((o, i) => ({ o, key: (i * 7919) % old.length })).sort((a, b) => a.key - b.key).map((x) => x.o);
+  const running = Array.from({ length: writers }, (_, w) =>
+    new BackgroundWriter(ctx, collections, { name: `w${w}-`, existing: shuffled.filter((_, i) => i % writers === w), updatesOwn: false }),
+  );
+  const committed = () => running.reduce((n, w) => n + w.accepted.length, 0);
+  const opened: Stream[] = [];
   try {
-    await stream.waitFor("caught_up", () => stream.caughtUp(), 20_000);
-    const atCaughtUp = writer.accepted.length;
-    await eventually("more commits after the catch-up", async () => (writer.accepted.length >= atCaughtUp + 10 ? true : undefined), 10_000, 5);
-    await writer.stop();
-    for (const [key, change] of writer.latest()) expected.set(key, change.revision);
-    await stream.waitFor("every document's latest state on the stream (§5.1)", () => {
-      const delivered = latestByDocument(stream.changes());
-      return [...expected].every(([key, revision]) => delivered.get(key)?.revision === revision);
-    }, 20_000);
-    const opened = stream.checkpoints()[0]?.checkpoint?.serverSequence ?? 0n;
-    check(writer.accepted.some((c) => c.serverSequence > opened), "the scenario did not happen: nothing was committed after the stream opened");
-    checkStreamResumable(stream, "a stream with commits during its catch-up");
-    const caughtUp = stream.messages.filter((m) => m.message.event.case === "changes" && m.message.event.value.caughtUp);
-    check(caughtUp.length >= 1, "no batch had caught_up");
+    for (let i = 0; i < streams; i++) {
+      const before = committed();
+      await eventually("the background writers commit", async () => (committed() >= before + 2 ? true : undefined), 10_000, 1);
+      opened.push(new Stream(ctx.client({ compression: false }), collections, { signal: ctx.signal, heartbeatIntervalMs: 1000 }));
+    }
+    for (const stream of opened) await stream.waitFor("caught_up", () => stream.caughtUp(), 30_000);
+    const atCaughtUp = committed();
+    await eventually("more commits after the catch-ups", async () => (committed() >= atCaughtUp + 10 ? true : undefined), 10_000, 2);
+    await Promise.all(running.map((w) => w.stop()));
+    const expected = new Map<string, string>(old.map((o) => [`${o.collection}/${o.id}`, o.revision]));
+    for (const w of running) for (const [key, change] of w.latest()) expected.set(key, change.revision);
+    const last = running.flatMap((w) => w.accepted).reduce((max, c) => (c.serverSequence > max ? c.serverSequence : max), 0n);
+    for (const [i, stream] of opened.entries()) {
+      const first = stream.checkpoints()[0]?.checkpoint?.serverSequence ?? 0n;
+      check(last > first, `stream ${i}: the scenario did not happen: nothing was committed after it opened`);
+      await stream.waitFor(`stream ${i}: every document's latest state, including every change committed during its catch-up (§5.1)`, () => {
+        const delivered = latestByDocument(stream.changes());
+        return [...expected].every(([key, revision]) => delivered.get(key)?.revision === revision);
+      }, 20_000);
+      checkStreamResumable(stream, `stream ${i}, with commits during its catch-up`);
+    }
   } finally {
-    await writer.stop().catch(() => undefined);
-    await stream.close();
+    await Promise.allSettled(running.map((w) => w.stop()));
+    await Promise.all(opened.map((s) => s.close()));
   }
 };
 

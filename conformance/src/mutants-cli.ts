@@ -3,6 +3,7 @@
 //
 //   npm run conformance:mutants                      every mutant, every case until one fails
 //   npm run conformance:mutants -- --fast            the fast subset, each against its killers only (CI)
+//   npm run conformance:mutants -- --killers-only    every mutant, against its killers only
 //   npm run conformance:mutants -- --only ID ...     some mutants
 //   npm run conformance:mutants -- --mode server     one catalogue
 //   npm run conformance:mutants -- --check           only check that every mutant still applies
@@ -13,6 +14,7 @@ import { judgeMutant, loadCatalogue, mutatedSource, type Mutant, type MutantResu
 const { values } = parseArgs({
   options: {
     fast: { type: "boolean" },
+    "killers-only": { type: "boolean" },
     only: { type: "string", multiple: true },
     mode: { type: "string" },
     parallel: { type: "string" },
@@ -43,7 +45,7 @@ let next = 0;
 const worker = async () => {
   while (next < mutants.length) {
     const m = mutants[next++]!;
-    const r = await judgeMutant(m, { fast: values.fast ?? false });
+    const r = await judgeMutant(m, { killersOnly: (values.fast ?? false) || (values["killers-only"] ?? false) });
     results.push(r);
     const seconds = (r.durationMs / 1000).toFixed(1);
     if (r.killedBy) {

@@ -29,9 +29,8 @@ export interface Mutant {
   readonly mode: Mode;
   /** The file to break, relative to the repository root. */
   readonly file: string;
-  /** Text that occurs exactly once in the file, and what it becomes. */
-  readonly find: string;
-  readonly replace: string;
+  /** Texts that occur exactly once in the file, and what each becomes. */
+  readonly edits: readonly { readonly find: string; readonly replace: string }[];
   /** The realistic mistake it stands for, and the PROTOCOL.md rule it breaks. */
   readonly why: string;
   /** Case ids (globs) meant to catch it; they run first. */
@@ -46,8 +45,13 @@ export function loadCatalogue(mode: Mode): Mutant[] {
   const seen = new Set<string>();
   return (doc.mutants ?? []).map((raw) => {
     const where = `${file}: ${String(raw.id)}`;
-    for (const key of ["id", "file", "find", "replace", "why"]) {
+    for (const key of ["id", "file", "why"]) {
       if (typeof raw[key] !== "string") throw new Error(`${where}: ${key} must be a string`);
+    }
+    // One edit as find/replace, or several as edits: [{find, replace}].
+    const edits = (raw.edits ?? [{ find: raw.find, replace: raw.replace }]) as Record<string, unknown>[];
+    if (!Array.isArray(edits) || edits.length === 0 || !edits.every((e) => typeof e.find === "string" && e.find !== "" && typeof e.replace === "string")) {
+      throw new Error(`${where}: give find and replace, or edits: [{find, replace}]`);
     }
     if (seen.has(raw.id as string)) throw new Error(`${where}: duplicate id`);
     seen.add(raw.id as string);
@@ -59,8 +63,7 @@ export function loadCatalogue(mode: Mode): Mutant[] {
       id: raw.id as string,
       mode,
       file: raw.file as string,
-      find: raw.find as string,
-      replace: raw.replace as string,
+      edits: edits.map((e) => ({ find: e.find as string, replace: e.replace as string })),
       why: (raw.why as string).trim(),
       killers: killers as string[],
       fast: raw.fast === true,
@@ -68,13 +71,16 @@ export function loadCatalogue(mode: Mode): Mutant[] {
   });
 }
 
-/** The source with the mutant applied, as text; throws when `find` does not occur exactly once. */
+/** The source with the mutant applied, as text; throws when a `find` does not occur exactly once. */
 export function mutatedSource(m: Mutant, root = ROOT): string {
-  const source = readFileSync(join(root, m.file), "utf8");
-  const at = source.indexOf(m.find);
-  if (at < 0) throw new Error(`mutant ${m.id}: its text is no longer in ${m.file} (update the catalogue)`);
-  if (source.indexOf(m.find, at + 1) >= 0) throw new Error(`mutant ${m.id}: its text occurs more than once in ${m.file}`);
-  return source.slice(0, at) + m.replace + source.slice(at + m.find.length);
+  let source = readFileSync(join(root, m.file), "utf8");
+  for (const { find, replace } of m.edits) {
+    const at = source.indexOf(find);
+    if (at < 0) throw new Error(`mutant ${m.id}: ${JSON.stringify(find.slice(0, 60))} is no longer in ${m.file} (update the catalogue)`);
+    if (source.indexOf(find, at + 1) >= 0) throw new Error(`mutant ${m.id}: ${JSON.stringify(find.slice(0, 60))} occurs more than once in ${m.file}`);
+    source = source.slice(0, at) + replace + source.slice(at + find.length);
+  }
+  return source;
 }
 
 /** What a copy needs to run the server and the TypeScript client. */
@@ -126,11 +132,11 @@ export interface MutantResult {
 }
 
 /**
- * Judges one mutant: its killers first, then (unless `fast`) every other
+ * Judges one mutant: its killers first, then (unless `killersOnly`) every other
  * case of its mode. A kill by a case outside its killers counts only if that
  * case passes against the unmutated source.
  */
-export async function judgeMutant(m: Mutant, options: { fast?: boolean } = {}): Promise<MutantResult> {
+export async function judgeMutant(m: Mutant, options: { killersOnly?: boolean } = {}): Promise<MutantResult> {
   const started = Date.now();
   const all = loadCases().filter((c) => c.mode === m.mode);
   const killers = filterCases(all, [...m.killers]);
@@ -140,7 +146,7 @@ export async function judgeMutant(m: Mutant, options: { fast?: boolean } = {}): 
   try {
     const first = (await judge(m.mode, dir, killers)).find((r) => r.outcome === "failed");
     if (first) return { mutant: m, killedBy: first.case.id, message: first.message ?? "", durationMs: Date.now() - started };
-    if (options.fast) return { mutant: m, durationMs: Date.now() - started };
+    if (options.killersOnly) return { mutant: m, durationMs: Date.now() - started };
     for (;;) {
       const failed = (await judge(m.mode, dir, rest)).find((r) => r.outcome === "failed");
       if (!failed) return { mutant: m, durationMs: Date.now() - started };

@@ -8,6 +8,17 @@ import { CheckFailure, check, eventually, insert, latestByDocument, pullAll, sle
 
 export type ServerCheck = (ctx: ServerContext, params: Record<string, unknown>) => Promise<void>;
 
+/**
+ * Starts work that runs beside the case's main line and is awaited later:
+ * its failure is reported where it is awaited, instead of crashing the
+ * runner as an unhandled rejection meanwhile.
+ */
+export function inBackground<T>(work: () => Promise<T>): Promise<T> {
+  const promise = work();
+  promise.catch(() => undefined);
+  return promise;
+}
+
 export function accepted(res: PushResponse, i = 0): { revision: string; serverSequence: bigint } {
   const r = res.results[i];
   check(r, `push: no result ${i}`);
@@ -210,11 +221,21 @@ export function checkStreamResumable(stream: Stream, what: string): void {
   }
 }
 
+/** A document as the server last acknowledged it. */
+export interface Written {
+  readonly collection: string;
+  readonly id: string;
+  readonly revision: string;
+}
+
 /**
  * Commits in the background until stopped, one small push after another: a
- * new document each time, round robin over `collections`, and every third
- * push an update of one of its earlier documents. Only this writer writes
- * its documents, so nothing conflicts; every accepted change is recorded.
+ * new document each time, round robin over `collections`, with, in the same
+ * push, an update of the next of `existing` (each once), or else, every
+ * third push, of one of its own earlier documents (unless `updatesOwn` is
+ * false: then every change it makes stays its document's latest, and must
+ * be delivered). Only this writer writes its documents, so nothing
+ * conflicts; every accepted change is recorded.
  */
 export class BackgroundWriter {
   readonly accepted: ChangeEvent[] = [];
@@ -224,18 +245,21 @@ export class BackgroundWriter {
   constructor(
     ctx: ServerContext,
     collections: readonly string[],
-    options: { name: string; everyMs?: number; client?: SyncClient },
+    options: { name: string; everyMs?: number; client?: SyncClient; existing?: readonly Written[]; updatesOwn?: boolean },
   ) {
     const clientId = ctx.clientId(options.name);
     const client = options.client ?? ctx.client();
     const revisions = new Map<string, { collection: string; revision: string }>();
+    const existing = [...(options.existing ?? [])];
     let sequence = 0n;
     this.done = (async () => {
       for (let n = 0; this.running && !ctx.signal.aborted; n++) {
         const collection = collections[n % collections.length]!;
         const changes = [insert(collection, ctx.doc(`${options.name}${n}`), { n }, ++sequence)];
+        const old = existing.shift();
         const earlier = [...revisions.entries()][(n * 7) % Math.max(1, revisions.size)];
-        if (n % 3 === 2 && earlier) changes.push(update(earlier[1].collection, earlier[0], { n, again: true }, earlier[1].revision, ++sequence));
+        if (old) changes.push(update(old.collection, old.id, { n, updated: true }, old.revision, ++sequence));
+        else if (options.updatesOwn !== false && n % 3 === 2 && earlier) changes.push(update(earlier[1].collection, earlier[0], { n, again: true }, earlier[1].revision, ++sequence));
         const res = await client.push({ clientId, changes }, { signal: ctx.signal });
         res.results.forEach((r, i) => {
           const change = changes[i]!;
