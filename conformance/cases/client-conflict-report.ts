@@ -7,14 +7,18 @@ import {
   type ClientCheck,
   conflictedPush,
   conflictScene,
-  json,
   pushesOf,
   serverState,
 } from "../src/client-check-helpers.js";
 import { check, checkEqual } from "../src/wire.js";
 
+/**
+ * LOCAL_WINS keeps the local document even though the other user's write is
+ * the later one (its clock runs an hour ahead): a client that settles every
+ * conflict by last-write-wins adopts the remote document and fails.
+ */
 const conflictLocalWins: ClientCheck = async (ctx) => {
-  const s = await conflictScene(ctx, ctx.collection(), ConflictStrategy.LOCAL_WINS);
+  const s = await conflictScene(ctx, ctx.collection(), ConflictStrategy.LOCAL_WINS, { remoteAt: anHourAhead() });
   const first = conflictedPush(ctx, s, "conflict");
   const attempts = pushesOf(ctx, s.id).slice(s.before);
   const resolution = attempts[1];
@@ -47,9 +51,11 @@ const conflictClientMerge: ClientCheck = async (ctx, params) => {
   conflictedPush(ctx, s, "conflict");
   await checkConverged(ctx, s.collection, [s.client]);
   const local = await s.client.readOne(s.collection, s.id);
-  const doc = json(local!.document) as Record<string, unknown>;
-  // The local write is later than the other user's, so b = 3 either way.
-  checkEqual(doc.b, 3, "the later local change to b survives");
+  // The local write is the later one. From base {a:1,b:1,c:1}, the other user
+  // changed a, this client changed b: merge keeps both changes (three-way, §7),
+  // last-write-wins keeps the whole later (local) document.
+  const expected = strategy === ConflictStrategy.MERGE ? { a: 2, b: 3, c: 1 } : { a: 1, b: 3, c: 1 };
+  checkDocument(local?.document, expected, `the ${params.strategy === "last-write-wins" ? "last-write-wins" : "merge"} result`);
   checkEqual(local?.pending, false, "nothing pending");
 };
 

@@ -11,7 +11,8 @@ import {
   serverState,
   serverWrite,
 } from "../src/client-check-helpers.js";
-import { check, checkEqual, insert, stringify } from "../src/wire.js";
+import { ConflictStrategy, SyncMode } from "../src/control.js";
+import { check, checkEqual, eventually, insert, sleep, stringify } from "../src/wire.js";
 
 const pullReceives: ClientCheck = async (ctx) => {
   const todos = ctx.collection();
@@ -75,7 +76,54 @@ const pullNoEcho: ClientCheck = async (ctx) => {
   checkEqual((await client.status()).pendingChanges, 0, "nothing pending");
 };
 
+/**
+ * §9.5: a change from the server reaches a document with a pending local
+ * change (here on the live stream, while the client cannot push). The client
+ * keeps its local state and the base revision it had, so its push conflicts
+ * and the conflict is settled by its strategy; a client that takes the
+ * pulled revision as its new base silently overwrites the other user's
+ * change, one that takes the pulled document loses its own.
+ */
+const pullMeetsPending: ClientCheck = async (ctx) => {
+  const todos = ctx.collection();
+  const id = ctx.doc("p");
+  const first = await serverWrite(ctx, todos, id, { v: 1 });
+  const client = await ctx.start({ syncMode: SyncMode.SUBSCRIBE, conflictStrategy: ConflictStrategy.LOCAL_WINS });
+  await client.syncUntilOk();
+  checkDocument((await client.readOne(todos, id))?.document, { v: 1 }, "the client has the first version");
+  // Pushes fail from now on; the stream keeps working.
+  ctx.proxy.inject("push", { kind: "unavailable" }, 1000);
+  await client.write(todos, id, { v: "local" });
+  const second = await serverWrite(ctx, todos, id, { v: 2 });
+  await eventually(
+    "the other user's change reaches the client on its stream",
+    async () => (ctx.proxy.subscribes.some((s) => s.delivered.some((d) => d.documentId === id && d.revision === second.revision)) ? true : undefined),
+    15_000,
+  );
+  await sleep(300);
+  const during = await client.readOne(todos, id);
+  checkDocument(during?.document, { v: "local" }, "a pulled change does not replace a document with a pending local change (§9.5)");
+  checkEqual(during?.pending, true, "the local change is still pending");
+  ctx.proxy.clearFaults();
+  await client.syncUntilOk();
+  const answered = pushesOf(ctx, id).filter((p) => ctx.proxy.pushes[p.record]!.results);
+  check(answered.length > 0, "the local change was never pushed");
+  const push = answered[0]!;
+  const result = ctx.proxy.pushes[push.record]!.results![ctx.proxy.pushes[push.record]!.changes.indexOf(push.change)];
+  checkEqual(
+    push.change.baseRevision,
+    first.revision,
+    "the pushed change keeps the base revision it had before the pulled change arrived (§9.5), so the server sees the conflict",
+  );
+  checkEqual(result?.outcome.case, "conflict", "the server answers the push with Conflict (§6.3)");
+  checkDocument((await serverState(ctx, todos, id))?.document, { v: "local" }, "LOCAL_WINS settles the conflict with the local document (§7.1)");
+  const local = await client.readOne(todos, id);
+  checkDocument(local?.document, { v: "local" }, "the client keeps its document");
+  checkEqual(local?.pending, false, "nothing pending");
+};
+
 export const checks: Record<string, ClientCheck> = {
+  "pull-meets-pending": pullMeetsPending,
   "pull-receives": pullReceives,
   "pull-pagination": pullPagination,
   "pull-no-echo": pullNoEcho,

@@ -13,12 +13,15 @@ import {
 } from "../src/client-check-helpers.js";
 import { check, checkEqual, stringify } from "../src/wire.js";
 
-async function retryCase(ctx: ClientContext, fault: "drop" | "lose-response" | "unavailable", times: number): Promise<void> {
+type Failure = "drop" | "lose-response" | "unavailable";
+
+async function retryCase(ctx: ClientContext, faults: readonly Failure[], times: number): Promise<void> {
   const todos = ctx.collection();
   const client = await ctx.start();
   const id = ctx.doc("r");
   await client.write(todos, id, { v: 1 });
-  ctx.proxy.inject("push", { kind: fault }, times);
+  for (let i = 0; i < times; i++) ctx.proxy.inject("push", { kind: faults[i % faults.length]! });
+  const fault = faults.join(" or ");
   await client.syncUntilOk(times + 8);
   const attempts = pushesOf(ctx, id);
   check(attempts.length >= times + 1, `expected the push to be retried after ${times} ${fault} fault(s), saw ${attempts.length} attempt(s)`);
@@ -38,9 +41,15 @@ async function retryCase(ctx: ClientContext, fault: "drop" | "lose-response" | "
   checkEqual(ctx.proxy.pendingFaults("push"), 0, "every injected fault was hit");
 }
 
-const retryDrop: ClientCheck = (ctx, params) => retryCase(ctx, "drop", Number(params.times ?? 1));
-const retryLostResponse: ClientCheck = (ctx, params) => retryCase(ctx, "lose-response", Number(params.times ?? 1));
-const retryUnavailable: ClientCheck = (ctx, params) => retryCase(ctx, "unavailable", Number(params.times ?? 2));
+const retryDrop: ClientCheck = (ctx, params) => retryCase(ctx, ["drop"], Number(params.times ?? 1));
+const retryLostResponse: ClientCheck = (ctx, params) => retryCase(ctx, ["lose-response"], Number(params.times ?? 1));
+const retryUnavailable: ClientCheck = (ctx, params) => retryCase(ctx, ["unavailable"], Number(params.times ?? 2));
+/**
+ * Many failures in a row, none of which reaches the server: a client that
+ * gives its change up after some number of attempts (a maxRetryAttempts that
+ * drops the outbox) loses it; §9.1 wants it retried until it is answered.
+ */
+const retryManyFailures: ClientCheck = (ctx, params) => retryCase(ctx, ["unavailable", "drop"], Number(params.times ?? 12));
 
 const retryDelay: ClientCheck = async (ctx) => {
   const todos = ctx.collection();
@@ -76,6 +85,7 @@ export const checks: Record<string, ClientCheck> = {
   "retry-drop": retryDrop,
   "retry-lost-response": retryLostResponse,
   "retry-unavailable": retryUnavailable,
+  "retry-many-failures": retryManyFailures,
   "retry-delay": retryDelay,
   "retry-pull-faults": retryPullFaults,
 };

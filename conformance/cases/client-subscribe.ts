@@ -1,7 +1,9 @@
 // The named checks of conformance/cases/client-subscribe.yaml (suite subscribe), beside it by name.
 import { SyncMode } from "../src/control.js";
 import { type ClientCheck, isEmptyCheckpoint, serverWrite } from "../src/client-check-helpers.js";
-import { check, eventually } from "../src/wire.js";
+import { equals } from "@bufbuild/protobuf";
+import { CheckpointSchema } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { check, CheckFailure, eventually, stringify } from "../src/wire.js";
 
 const subscribeLive: ClientCheck = async (ctx) => {
   const todos = ctx.collection();
@@ -26,7 +28,48 @@ const subscribeReconnect: ClientCheck = async (ctx) => {
   check(resumed.some((s) => !isEmptyCheckpoint(s.checkpoint)), "the client resubscribes from its stored checkpoint, not from the beginning (§5.4)");
 };
 
+/**
+ * Heartbeats on a quiet stream carry checkpoints that move on as other
+ * collections commit (§5.3): the client stores them as received, so a
+ * restart resumes from the newest position it was given.
+ */
+const subscribeHeartbeatCheckpoint: ClientCheck = async (ctx) => {
+  const todos = ctx.collection();
+  const elsewhere = ctx.collection("elsewhere");
+  await serverWrite(ctx, todos, ctx.doc("a"), { v: 1 });
+  const client = await ctx.start({ syncMode: SyncMode.SUBSCRIBE });
+  await client.syncUntilOk();
+  await eventually("the client has the document", async () => ((await client.readOne(todos, ctx.doc("a"))) ? true : undefined), 10_000);
+  const batch = ctx.proxy.subscribes.at(-1)?.lastCheckpoint;
+  /** The newest heartbeat the client was sent, on whichever of its streams. */
+  const lastBeat = () => ctx.proxy.subscribes.filter((s) => s.lastHeartbeat).at(-1)?.lastHeartbeat;
+  // Commits the stream does not carry move the high-water mark its heartbeats report.
+  await serverWrite(ctx, elsewhere, ctx.doc("x"), { v: 1 });
+  await eventually(
+    "a heartbeat with a newer checkpoint (the reference server sends one a second)",
+    async () => {
+      const beat = lastBeat();
+      return beat && batch && !equals(CheckpointSchema, beat, batch) ? true : undefined;
+    },
+    10_000,
+  );
+  await eventually(
+    "the client stores the heartbeat's checkpoint, as received (§5.3, §4.4)",
+    async () => {
+      const beat = lastBeat();
+      const stored = (await client.status()).checkpoint;
+      return beat && stored && equals(CheckpointSchema, stored, beat) ? true : undefined;
+    },
+    5_000,
+    100,
+  ).catch(async (error: unknown) => {
+    const stored = (await client.status()).checkpoint;
+    throw new CheckFailure(`${(error as Error).message}: stored ${stringify(stored)}, last heartbeat ${stringify(lastBeat())}`);
+  });
+};
+
 export const checks: Record<string, ClientCheck> = {
+  "subscribe-heartbeat-checkpoint": subscribeHeartbeatCheckpoint,
   "subscribe-live": subscribeLive,
   "subscribe-reconnect": subscribeReconnect,
 };

@@ -8,7 +8,7 @@ import {
   serverState,
   serverWrite,
 } from "../src/client-check-helpers.js";
-import { check, checkEqual, eventually } from "../src/wire.js";
+import { check, checkEqual, eventually, insert } from "../src/wire.js";
 
 const tombstoneResync: ClientCheck = async (ctx) => {
   const todos = ctx.collection();
@@ -35,6 +35,45 @@ const tombstoneResync: ClientCheck = async (ctx) => {
   checkDocument((await serverState(ctx, todos, ctx.doc("pending")))?.document, { local: true }, "the pending change is pushed as usual");
 };
 
+/**
+ * A resync whose full pull takes several pages (1100 documents: no page holds
+ * more than 1000, §14): what "came back" is every page's documents, so a
+ * client that judges by the first page alone (or stops after it) deletes
+ * documents that are still there.
+ */
+const tombstoneResyncSeveralPages: ClientCheck = async (ctx, params) => {
+  const todos = ctx.collection();
+  const n = Number(params.documents ?? 1100);
+  for (let start = 0; start < n; start += 500) {
+    const changes = Array.from({ length: Math.min(500, n - start) }, (_, k) => insert(todos, ctx.doc(`d${start + k}`), { i: start + k }, ctx.nextRunnerSequence()));
+    const res = await ctx.direct.push({ clientId: ctx.runnerId, changes });
+    check(res.results.every((r) => r.outcome.case === "accepted"), "the runner's documents are accepted");
+  }
+  const client = await ctx.start();
+  await client.syncUntilOk();
+  checkEqual((await clientView(client, todos)).size, n, "the client has every document");
+  await client.setOnline(false);
+  await client.write(todos, ctx.doc("pending"), { local: true });
+  const gone = [ctx.doc("d3"), ctx.doc(`d${n - 3}`)];
+  for (const id of gone) await serverDelete(ctx, todos, id);
+  await serverWrite(ctx, todos, ctx.doc("new"), { v: 1 });
+  await eventually("the server purges the tombstones", async () => {
+    const all = await serverDocs(ctx, todos);
+    return gone.some((id) => all.has(id)) ? undefined : true;
+  }, 10_000, 100);
+  await client.setOnline(true);
+  await client.syncUntilOk();
+  const refused = ctx.proxy.pulls.findIndex((p) => p.error?.includes("RESYNC") || p.error?.includes("failed_precondition"));
+  check(refused >= 0, "the client's pull was refused with resync-required (the scenario did not happen)");
+  check(ctx.proxy.pulls.slice(refused).some((p) => p.response?.hasMore), "the scenario: the resync's full pull took several pages");
+  const view = await clientView(client, todos);
+  const expected = [...Array.from({ length: n }, (_, i) => ctx.doc(`d${i}`)).filter((id) => !gone.includes(id)), ctx.doc("new"), ctx.doc("pending")].sort();
+  const missing = expected.filter((id) => !view.has(id));
+  check(missing.length === 0, `after a resync of several pages the client lost ${missing.length} documents the full pull brought back, such as ${missing.slice(0, 3).join(", ")} (§8.4)`);
+  checkEqual([...view.keys()].sort(), expected, "after resync: exactly the documents that came back, and the pending one (§8.4)");
+};
+
 export const checks: Record<string, ClientCheck> = {
+  "tombstone-resync-several-pages": tombstoneResyncSeveralPages,
   "tombstone-resync": tombstoneResync,
 };

@@ -104,6 +104,10 @@ export interface SubscribeRecord {
   messages: number;
   /** The last checkpoint sent down the stream. */
   lastCheckpoint?: Checkpoint | undefined;
+  /** The checkpoint of the last heartbeat sent down the stream. */
+  lastHeartbeat?: Checkpoint | undefined;
+  /** The changes sent down the stream, in order. */
+  readonly delivered: { documentId: string; revision: string }[];
   ended?: string;
 }
 
@@ -264,6 +268,7 @@ export class FaultProxy {
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
         messages: 0,
+        delivered: [],
       };
       this.subscribes.push(record);
       if (fault?.kind === "drop") this.dropConnection(ctx);
@@ -281,6 +286,8 @@ export class FaultProxy {
           }
           record.messages++;
           record.lastCheckpoint = message.event.value?.checkpoint;
+          if (message.event.case === "heartbeat") record.lastHeartbeat = message.event.value.checkpoint;
+          else if (message.event.case === "changes") record.delivered.push(...message.event.value.changes.map((c) => ({ documentId: c.documentId, revision: c.revision })));
           yield message;
         }
         record.ended = "upstream ended";

@@ -22,6 +22,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
 import {
   ChangeEventSchema,
+  CheckpointSchema,
   Operation,
   PullRequestSchema,
   PushRequestSchema,
@@ -270,10 +271,9 @@ export async function runSteps(steps: readonly Obj[], ctx: ServerContext): Promi
 function checkpointFrom(raw: Obj, ctx: ServerContext): Checkpoint {
   const cols: Record<string, bigint> = {};
   for (const [k, v] of Object.entries((raw.collections ?? {}) as Obj)) cols[literal(k, (s) => ctx.collection(s))] = BigInt(String(v));
-  return {
-    $typeName: "pocket.sync.v1.Checkpoint",
+  return create(CheckpointSchema, {
     serverSequence: BigInt(String(raw.serverSequence ?? 0)),
     collections: cols,
     epoch: String(raw.epoch ?? ""),
-  };
+  });
 }

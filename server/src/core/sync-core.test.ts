@@ -318,6 +318,37 @@ describe("pull", () => {
     expect(big?.outcome.case === "rejected" && big.outcome.value.reason).toBe("ERROR_REASON_TOO_LARGE");
   });
 
+  it("lets a pull from the beginning page past a purged tombstone, and refuses a chain a later purge broke", async () => {
+    let now = 1_000_000;
+    const early = { timestamp: { wallTimeMs: 1n, logical: 0 } };
+    const core = await SyncCore.open(createMemoryStorage(), { now: () => now, tombstoneRetentionMs: 1_000 });
+    const docs = Array.from({ length: 6 }, (_, i) => insert(`d${i}`, { i }, BigInt(i + 1), early));
+    await push(core, "a", ...docs);
+    const [gone] = await push(core, "a", insert("gone", {}, 7n, early));
+    accepted((await push(core, "a", change({ operation: Operation.DELETE, documentId: "gone", baseRevision: accepted(gone).revision, clientSequence: 8n, ...early })))[0]);
+    now += 5_000;
+    expect((await core.purge()).tombstonesPurged).toBe(1);
+    // A client starting now pages through everything: the purged tombstone is
+    // above its first page, but nothing it could hold was deleted by it.
+    const ids: string[] = [];
+    let checkpoint: Checkpoint | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await core.pull(alice, { collections: ["todos"], ...(checkpoint ? { checkpoint } : {}), limit: 2 });
+      ids.push(...res.changes.map((c) => c.documentId));
+      checkpoint = res.checkpoint;
+      if (!res.hasMore) break;
+    }
+    expect(ids).toEqual(docs.map((d) => d.documentId));
+    // A chain begun before a delete, whose tombstone is purged before the
+    // chain reaches it, is refused: it may hold the deleted document.
+    const first = await core.pull(alice, { collections: ["todos"], limit: 2 });
+    const [late] = await push(core, "a", change({ operation: Operation.DELETE, documentId: "d0", baseRevision: "1-1", clientSequence: 9n, ...early }));
+    accepted(late);
+    now += 5_000;
+    expect((await core.purge()).tombstonesPurged).toBe(1);
+    await expect(core.pull(alice, { collections: ["todos"], checkpoint: first.checkpoint!, limit: 2 })).rejects.toMatchObject({ reason: ErrorReason.RESYNC_REQUIRED });
+  });
+
   it("never misses a change while pushes run concurrently", async () => {
     const core = await open();
     const writers = Array.from({ length: 5 }, (_, w) =>

@@ -433,7 +433,13 @@ export class SyncCore {
       ? [...collections]
       : collections.filter((c) => {
           const position = checkpoint.collections[c] ?? 0n;
-          return position > 0n && (position < (this.purgedThrough[c] ?? 0n) || position > this.pipeline.visibleSequence);
+          if (position === 0n) return false;
+          if (position > this.pipeline.visibleSequence) return true;
+          // A purged tombstone above the position may have deleted a document
+          // the client holds, unless the client's pull of the collection
+          // began (from its start) after that tombstone was written.
+          const since = checkpoint.pagingSince[c] ?? 0n;
+          return (this.purgedThrough[c] ?? 0n) > (since > position ? since : position);
         });
     if (stale.length > 0) {
       throw new SyncFailure(
@@ -501,10 +507,17 @@ export class SyncCore {
     const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : upTo;
     const next = { ...(checkpoint?.collections ?? {}) };
     for (const [collection, position] of positions) next[collection] = position > reached ? position : reached;
+    // While a pull from a collection's start pages, remember where it began
+    // (PROTOCOL §8.3): tombstones purged below that never reach its pages.
+    const since = { ...(checkpoint?.pagingSince ?? {}) };
+    for (const [collection, position] of positions) {
+      if (hasMore && position === 0n) since[collection] = upTo;
+      else if (!hasMore) delete since[collection];
+    }
     return {
       changes: taken,
       hasMore,
-      checkpoint: create(CheckpointSchema, { serverSequence: upTo, collections: next, epoch: this.epoch }),
+      checkpoint: create(CheckpointSchema, { serverSequence: upTo, collections: next, epoch: this.epoch, pagingSince: since }),
     };
   }
 
