@@ -13,7 +13,7 @@
 export { createDatabase, Database, Collection, Query, type DatabaseOptions } from "./db/database.js";
 export type { ChangeEvent, ChangeOperation, Doc, NewDoc, Filter, FindOptions } from "./db/types.js";
 export type { LevelLike, StorageOption } from "./db/storage.js";
-export type { SyncStore, PendingChange, RemoteChange, ApplyOptions } from "./store.js";
+export type { SyncStore, PendingChange, RemoteChange, ApplyOptions, Acknowledgement } from "./store.js";
 export {
   createSyncEngine,
   type SyncEngine,

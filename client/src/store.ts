@@ -47,6 +47,12 @@ export interface RemoteChange {
   readonly clientId: string;
 }
 
+/** A pushed change and what the server committed for it. */
+export interface Acknowledgement {
+  readonly change: PendingChange;
+  readonly accepted: { readonly revision: string; readonly serverSequence: bigint };
+}
+
 export interface ApplyOptions {
   /**
    * Resync mode (PROTOCOL §8.4): apply every change whose revision differs from
@@ -72,6 +78,14 @@ export interface SyncStore {
    * server state (then that state is adopted).
    */
   acknowledge(change: PendingChange, accepted: { revision: string; serverSequence: bigint }): Promise<void>;
+  /**
+   * Optional: acknowledges the accepted changes of one push together, with the
+   * same effect as `acknowledge` for each, in ONE atomic write (if it fails,
+   * every change stays pending with its client sequence and is pushed again).
+   * The engine uses it when present; a store without it is acknowledged change
+   * by change.
+   */
+  acknowledgeAll?(acks: readonly Acknowledgement[]): Promise<void>;
   /** The server settled the change: adopt `current` (PROTOCOL §7.2) and drop the pending change. */
   adoptServerState(change: PendingChange, current: RemoteChange): Promise<void>;
   /**

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createDatabase, type Database } from "./database.js";
 import type { LevelLike } from "./storage.js";
 import type { ChangeEvent } from "./types.js";
+import { memoryStorage } from "../test-support/memory-storage.js";
 
 const open: Database[] = [];
 afterEach(async () => {
@@ -287,5 +288,195 @@ describe("local database", () => {
     expect((await todos.find()).map((d) => d._id).sort()).toEqual(["kept", "mine"]);
     expect((await events)[0]).toMatchObject({ operation: "delete", documentId: "gone", isFromSync: true });
     expect(await store.getCheckpoint()).toEqual(new Uint8Array([7]));
+  });
+});
+
+/** A database on a memory store that counts reads and writes, and fails the next write when told. */
+async function flakyDb() {
+  const fail = { next: false };
+  const { storage, io } = memoryStorage({
+    beforeBatch: () => {
+      if (fail.next) {
+        fail.next = false;
+        throw new Error("disk full");
+      }
+    },
+  });
+  const db = await createDatabase({ name: "flaky", storage });
+  open.push(db);
+  return { db, io, fail };
+}
+
+describe("local database, batched sync writes", () => {
+  it("acknowledges a whole push in one atomic write; if it fails, every change stays pending with its client sequence", async () => {
+    const { db, io, fail } = await flakyDb();
+    const todos = db.collection("todos");
+    const store = db.syncStore;
+    for (const id of ["a", "b", "c"]) await todos.insert({ _id: id, v: id });
+    const pushed = await store.pendingChanges(["todos"], 10);
+    const acks = pushed.map((change, n) => ({ change, accepted: { revision: `1-${change.documentId}`, serverSequence: BigInt(n + 1) } }));
+
+    fail.next = true;
+    await expect(store.acknowledgeAll!(acks)).rejects.toThrow("disk full");
+    const still = await store.pendingChanges(["todos"], 10);
+    expect(still.map((p) => [p.documentId, p.clientSequence])).toEqual(pushed.map((p) => [p.documentId, p.clientSequence]));
+    expect(await todos.get("a")).toMatchObject({ _rev: expect.stringMatching(/^local-/) });
+
+    const batches = io.batches;
+    const reads = io.gets + io.getManys;
+    await store.acknowledgeAll!(acks);
+    expect(io.batches - batches).toBe(1);
+    expect(io.gets + io.getManys - reads).toBe(1);
+    expect(await store.pendingCount(["todos"])).toBe(0);
+    expect((await todos.find()).map((d) => [d._id, d._rev])).toEqual([
+      ["a", "1-a"],
+      ["b", "1-b"],
+      ["c", "1-c"],
+    ]);
+  });
+
+  it("acknowledges several changes at once as one by one: a newer local write stays pending, a later server state wins", async () => {
+    const { db } = await flakyDb();
+    const todos = db.collection("todos");
+    const store = db.syncStore;
+    await todos.insert({ _id: "plain", v: 1 });
+    await todos.insert({ _id: "rewritten", v: 1 });
+    await todos.insert({ _id: "overtaken", v: 1 });
+    const pushed = await store.pendingChanges(["todos"], 10);
+    await todos.update("rewritten", { v: 2 }); // written while the push is in flight
+    await store.applyRemoteChanges([remote("overtaken", "9-o", 9n, { v: "other" })], undefined);
+    const events: ChangeEvent[] = [];
+    const sub = todos.changes().subscribe((e) => events.push(e));
+    await store.acknowledgeAll!(pushed.map((change, n) => ({ change, accepted: { revision: `1-${change.documentId}`, serverSequence: BigInt(n + 1) } })));
+    sub.unsubscribe();
+    expect(await todos.get("plain")).toMatchObject({ v: 1, _rev: "1-plain" });
+    expect(await todos.get("overtaken")).toMatchObject({ v: "other", _rev: "9-o" });
+    const pending = await store.pendingChanges(["todos"], 10);
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({ documentId: "rewritten", document: { v: 2 }, baseRevision: "1-rewritten", baseDocument: { v: 1 } });
+    expect(events.map((e) => [e.documentId, e.operation, e.isFromSync])).toEqual([
+      ["plain", "update", true],
+      ["overtaken", "update", true],
+    ]);
+  });
+
+  it("reads the outbox's documents in one read per batch", async () => {
+    const { db, io } = await flakyDb();
+    const todos = db.collection("todos");
+    for (let i = 0; i < 50; i++) await todos.insert({ _id: `d${i}`, n: i });
+    const reads = io.gets + io.getManys;
+    const batch = await db.syncStore.pendingChanges(["todos"], 20);
+    expect(batch.map((p) => p.documentId)).toEqual(Array.from({ length: 20 }, (_, i) => `d${i}`));
+    expect(io.gets + io.getManys - reads).toBe(1);
+    expect(await db.syncStore.pendingCount(["todos"])).toBe(50);
+  });
+
+  it("applies a page of remote changes with one read and one write, checkpoint included", async () => {
+    const { db, io, fail } = await flakyDb();
+    const store = db.syncStore;
+    const reads = io.gets + io.getManys;
+    const batches = io.batches;
+    await store.applyRemoteChanges(
+      Array.from({ length: 30 }, (_, i) => remote(`r${i}`, `1-${i}`, BigInt(i + 1), { n: i })),
+      new Uint8Array([4]),
+    );
+    expect(io.gets + io.getManys - reads).toBe(1);
+    expect(io.batches - batches).toBe(1);
+    expect(await db.collection("todos").find()).toHaveLength(30);
+
+    // A failed write stores neither the changes nor the checkpoint.
+    fail.next = true;
+    await expect(store.applyRemoteChanges([remote("late", "1-late", 99n, { n: 1 })], new Uint8Array([5]))).rejects.toThrow("disk full");
+    expect(await db.collection("todos").get("late")).toBeNull();
+    expect(await store.getCheckpoint()).toEqual(new Uint8Array([4]));
+  });
+
+  it("pages through the outbox past other collections' entries, also on a store that ignores limit and gt or has no nextv", async () => {
+    for (const kind of ["abstract-level", "ignores limit and gt", "plain async iterable"]) {
+      const { MemoryLevel } = await import("memory-level");
+      const level = new MemoryLevel<string, string>() as unknown as LevelLike;
+      const rangeOnly = (o: { gte?: string; lt?: string }) => ({ ...(o.gte !== undefined ? { gte: o.gte } : {}), ...(o.lt !== undefined ? { lt: o.lt } : {}) });
+      const storage: LevelLike =
+        kind === "abstract-level"
+          ? level
+          : {
+              open: () => level.open(),
+              close: () => level.close(),
+              get: (k) => level.get(k),
+              put: (k, v) => level.put(k, v),
+              batch: (ops) => level.batch(ops),
+              iterator:
+                kind === "ignores limit and gt"
+                  ? (o) => level.iterator(rangeOnly(o))
+                  : (o) =>
+                      (async function* () {
+                        yield* level.iterator(rangeOnly(o));
+                      })(),
+            };
+      const db = await createDatabase({ name: "paging", storage });
+      open.push(db);
+      for (let i = 0; i < 1500; i++) await db.collection(i % 3 === 0 ? "todos" : "notes").insert({ _id: `d${i}`, n: i });
+      const todos = Array.from({ length: 500 }, (_, k) => `d${3 * k}`);
+      expect((await db.syncStore.pendingChanges(["todos"], 7)).map((p) => p.documentId)).toEqual(todos.slice(0, 7));
+      expect((await db.syncStore.pendingChanges(["todos"], 600)).map((p) => p.documentId)).toEqual(todos);
+      expect(await db.syncStore.pendingCount(["todos"])).toBe(500);
+      expect(await db.syncStore.pendingCount(["notes", "todos"])).toBe(1500);
+      expect(await db.syncStore.pendingChanges(["todos"], 0)).toEqual([]);
+    }
+  });
+
+  it("opens a database written before the compact record encoding and syncs on from it", async () => {
+    const { MemoryLevel } = await import("memory-level");
+    const level = new MemoryLevel<string, string>() as unknown as LevelLike;
+    await level.open();
+    // As the earlier version stored them: every field in full.
+    const server = { rev: "1-a", seq: "1", doc: { v: 1 }, ts: ["4", 0], by: "other" };
+    await level.batch([
+      { type: "put", key: "m/clientId", value: "0123456789abcdef0123456789abcdef" },
+      { type: "put", key: "m/clientSeq", value: "7" },
+      { type: "put", key: "d/todos/clean", value: JSON.stringify({ doc: { v: 1 }, rev: "1-a", ts: ["4", 0], by: "other", base: "1-a", baseDoc: { v: 1 }, server }) },
+      { type: "put", key: "d/todos/edited", value: JSON.stringify({ doc: { v: 2 }, rev: "local-7", ts: ["5", 0], by: "me", pending: "7", base: "1-a", baseDoc: { v: 1 }, server }) },
+      { type: "put", key: `o/${"7".padStart(20, "0")}`, value: JSON.stringify({ c: "todos", i: "edited" }) },
+    ]);
+    const db = await createDatabase({ name: "old", storage: level });
+    open.push(db);
+    const todos = db.collection("todos");
+    expect(await todos.get("clean")).toEqual({ v: 1, _id: "clean", _rev: "1-a" });
+    const [pending] = await db.syncStore.pendingChanges(["todos"], 10);
+    expect(pending).toMatchObject({ documentId: "edited", clientSequence: 7n, document: { v: 2 }, baseRevision: "1-a", baseDocument: { v: 1 } });
+    await db.syncStore.acknowledgeAll!([{ change: pending!, accepted: { revision: "2-e", serverSequence: 2n } }]);
+    expect(await todos.get("edited")).toEqual({ v: 2, _id: "edited", _rev: "2-e" });
+    await todos.update("clean", { v: 3 });
+    const [next] = await db.syncStore.pendingChanges(["todos"], 10);
+    expect(next).toMatchObject({ documentId: "clean", clientSequence: 8n, baseRevision: "1-a", baseDocument: { v: 1 } });
+  });
+
+  it("emits the events of a remote page to whoever listens once it is stored, even if they came while it was written", async () => {
+    let release: () => void = () => undefined;
+    let hold = false;
+    const { storage } = memoryStorage({
+      async beforeBatch() {
+        if (hold) await new Promise<void>((r) => (release = r));
+      },
+    });
+    const db = await createDatabase({ name: "late", storage });
+    open.push(db);
+    const todos = db.collection("todos");
+    await db.syncStore.applyRemoteChanges([remote("a", "1-a", 1n, { v: 1 })], undefined); // nobody listens: no event is built
+    hold = true;
+    const writing = db.syncStore.applyRemoteChanges([remote("a", "2-a", 2n, { v: 2 }), remote("b", "1-b", 3n, { v: 1 })], undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    const events: ChangeEvent[] = [];
+    todos.changes().subscribe((e) => events.push(e));
+    const live = firstValueFrom(todos.observe().pipe(filter((docs) => docs.length === 2)));
+    hold = false;
+    release();
+    await writing;
+    expect(events.map((e) => [e.operation, e.documentId, e.document, e.previousDocument])).toEqual([
+      ["update", "a", { v: 2, _id: "a", _rev: "2-a" }, { v: 1, _id: "a", _rev: "1-a" }],
+      ["insert", "b", { v: 1, _id: "b", _rev: "1-b" }, null],
+    ]);
+    expect(events[1]!.sequence).toBe(events[0]!.sequence + 1);
+    expect((await live).map((d) => d._rev)).toEqual(["2-a", "1-b"]);
   });
 });

@@ -3,7 +3,8 @@
 // subscribers of the same collections receive the very same array of changes
 // (and through encode-once.ts the same encoded bytes). Subscribers of other
 // collections hear only the new watermark: no work beyond a field write.
-import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { CheckpointSchema, type ChangeEvent, type Checkpoint } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { StoredChange } from "../storage/types.js";
 
 /** One open subscription, as the hub sees it. */
@@ -24,27 +25,62 @@ export interface LiveSubscriber {
 
 const NOTHING: readonly ChangeEvent[] = Object.freeze([]);
 
+/**
+ * What the subscribers of one collection set share beyond the changes: the
+ * checkpoint "everything in these collections up to W", made once per
+ * watermark. A subscriber whose checkpoint holds no other collections (the
+ * usual case) hands on this very object, so its message is the same as every
+ * other member's and is encoded once.
+ */
+export class SharedCheckpoints {
+  private latest: Checkpoint | undefined;
+
+  constructor(private readonly collections: readonly string[]) {}
+
+  at(watermark: bigint, epoch: string): Checkpoint {
+    const latest = this.latest;
+    if (latest && latest.serverSequence === watermark && latest.epoch === epoch) return latest;
+    const positions: Record<string, bigint> = {};
+    for (const collection of this.collections) positions[collection] = watermark;
+    return (this.latest = create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch }));
+  }
+}
+
+interface Group {
+  readonly collections: readonly string[];
+  readonly members: Set<LiveSubscriber>;
+  readonly checkpoints: SharedCheckpoints;
+}
+
 export class FanoutHub {
   /** Subscribers by the key of their collection set. */
-  private readonly groups = new Map<string, { collections: readonly string[]; members: Set<LiveSubscriber> }>();
+  private readonly groups = new Map<string, Group>();
   private count = 0;
 
   get size(): number {
     return this.count;
   }
 
-  /** Registers a subscriber; the returned function removes it (idempotent). */
-  add(subscriber: LiveSubscriber): () => void {
+  /**
+   * Registers a subscriber: `detach` removes it (idempotent), `checkpoints`
+   * is what it shares with the subscribers of the same collections.
+   */
+  add(subscriber: LiveSubscriber): { detach: () => void; checkpoints: SharedCheckpoints } {
     const key = keyOf(subscriber.collections);
     let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = { collections: [...new Set(subscriber.collections)], members: new Set() }));
-    group.members.add(subscriber);
+    if (!group) {
+      const collections = [...new Set(subscriber.collections)];
+      this.groups.set(key, (group = { collections, members: new Set(), checkpoints: new SharedCheckpoints(collections) }));
+    }
+    const joined = group;
+    joined.members.add(subscriber);
     this.count++;
-    return () => {
-      if (!group.members.delete(subscriber)) return;
+    const detach = () => {
+      if (!joined.members.delete(subscriber)) return;
       this.count--;
-      if (group.members.size === 0 && this.groups.get(key) === group) this.groups.delete(key);
+      if (joined.members.size === 0 && this.groups.get(key) === joined) this.groups.delete(key);
     };
+    return { detach, checkpoints: joined.checkpoints };
   }
 
   /**

@@ -113,6 +113,10 @@ describe("a subscriber session", () => {
     expect(decoded.event.case === "changes" && decoded.event.value.changes.map((c) => c.documentId)).toEqual(["x"]);
     expect(decoded.event.case === "changes" && decoded.event.value.checkpoint?.collections.todos).toBe(1n);
     expect(decoded.event.case === "changes" && decoded.event.value.caughtUp).toBe(true);
+    // Their checkpoints are the group's shared one, so the whole message is
+    // encoded once: the same bytes go to both.
+    expect(liveA.checkpoint).toBe(liveB.checkpoint);
+    expect(encodeMessage(wire, liveB)).toBe(bytes);
     const json = encodeMessage(streamWireOf("application/connect+json")!, liveA);
     const parsed = JSON.parse(new TextDecoder().decode(json.subarray(5)));
     expect(parsed.changes.changes[0].documentId).toBe("x");

@@ -22,7 +22,7 @@ import {
   type SubscribeResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Principal, SyncCore } from "../core/sync-core.js";
-import type { FanoutHub, LiveSubscriber } from "./hub.js";
+import type { FanoutHub, LiveSubscriber, SharedCheckpoints } from "./hub.js";
 
 /** What a stream sends: a message of its own, or live changes shared with other streams. */
 export type StreamMessage =
@@ -82,6 +82,7 @@ export class SubscriberSession implements LiveSubscriber {
   private lastSentAt: number;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private detach: (() => void) | undefined;
+  private shared: SharedCheckpoints | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -106,7 +107,7 @@ export class SubscriberSession implements LiveSubscriber {
     await this.core.ensureReadable(this.principal, this.collections);
     this.core.ensureResumable(this.collections, this.checkpoint);
     if (this.phase === "ended") return;
-    this.detach = this.hub.add(this);
+    ({ detach: this.detach, checkpoints: this.shared } = this.hub.add(this));
     this.watermark = this.core.visibleSequence;
     this.arm(this.options.heartbeatMs);
     void this.catchUp();
@@ -247,6 +248,10 @@ export class SubscriberSession implements LiveSubscriber {
   private advancedTo(watermark: bigint): Checkpoint {
     const from = this.checkpoint;
     if (watermark <= from.serverSequence) return from;
+    // Nothing but these collections, none ahead: the group's shared checkpoint.
+    if (this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
+      return this.shared.at(watermark, this.core.epoch);
+    }
     const positions = { ...from.collections };
     for (const collection of this.collections) {
       if ((positions[collection] ?? 0n) < watermark) positions[collection] = watermark;

@@ -8,6 +8,7 @@ import { createLevelStorage, createMemoryStorage, createPostgresStorage, type St
 import { anyAuthenticator, type Authenticate } from "./auth.js";
 import { hmacAuthenticator } from "./hmac-token.js";
 import { tokenFileAuthenticator } from "./token-file.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS } from "./limits.js";
 import { createSyncServer } from "./server.js";
 import { explain, listenProblem, unreadableFile, unusableDirectory } from "./startup-problems.js";
 
@@ -42,8 +43,25 @@ const HELP = `Usage: pocket-sync-server [options]
   --heartbeat-ms N            Subscribe heartbeat interval (default 15000)
   --max-document-bytes N      largest document (default and maximum 1048576)
   --max-message-bytes N       largest request (default 8388608)
+  --max-discard-bytes N       of a request refused unread, read and drop at most this much so the
+                              client can read the refusal; past it, cut the upload (default 67108864)
+                              (env POCKET_MAX_DISCARD_BYTES)
   --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
   --help                      this text
+
+Connections:
+  --max-connections N         connections open at once; more are closed on arrival (default half the
+                              open-file limit, at most 10000) (env POCKET_MAX_CONNECTIONS)
+  --headers-timeout-ms N      a request head, or the HTTP/2 preface and SETTINGS, must arrive within
+                              this of connecting (default 10000) (env POCKET_HEADERS_TIMEOUT_MS)
+  --body-timeout-ms N         a request body that sends nothing for this long is cut off
+                              (default 30000) (env POCKET_BODY_TIMEOUT_MS)
+  --idle-timeout-ms N         a connection without a request in progress (HTTP/2: without a stream)
+                              is closed after this (default 65000) (env POCKET_IDLE_TIMEOUT_MS)
+  --shutdown-grace-ms N       on SIGTERM or SIGINT, requests in progress get this long to finish
+                              before they are cut; then the process exits (default 10000)
+                              (env POCKET_SHUTDOWN_GRACE_MS)
+  Subscribe streams are not subject to these timeouts once their request is in.
 
 Without --token-file or --hmac-secret the server accepts every call as "anonymous".
 
@@ -83,6 +101,12 @@ const options = {
   "heartbeat-ms": { type: "string" },
   "max-document-bytes": { type: "string" },
   "max-message-bytes": { type: "string" },
+  "max-discard-bytes": { type: "string" },
+  "max-connections": { type: "string" },
+  "headers-timeout-ms": { type: "string" },
+  "body-timeout-ms": { type: "string" },
+  "idle-timeout-ms": { type: "string" },
+  "shutdown-grace-ms": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean" },
 } as const;
@@ -110,6 +134,13 @@ function integer(flag: keyof typeof values, variable: string): number | undefine
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) fail(`--${flag} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+/** A limit of 0 would refuse everything or cut everything at once. */
+function positive(flag: keyof typeof values, variable: string): number | undefined {
+  const n = integer(flag, variable);
+  if (n === 0) fail(`--${flag} must be at least 1`);
   return n;
 }
 
@@ -157,6 +188,12 @@ const limits = {
   heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
   maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
   maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
+  maxDiscardBytes: integer("max-discard-bytes", "POCKET_MAX_DISCARD_BYTES"),
+  maxConnections: positive("max-connections", "POCKET_MAX_CONNECTIONS"),
+  headersTimeoutMs: positive("headers-timeout-ms", "POCKET_HEADERS_TIMEOUT_MS"),
+  bodyTimeoutMs: positive("body-timeout-ms", "POCKET_BODY_TIMEOUT_MS"),
+  idleTimeoutMs: positive("idle-timeout-ms", "POCKET_IDLE_TIMEOUT_MS"),
+  shutdownGraceMs: integer("shutdown-grace-ms", "POCKET_SHUTDOWN_GRACE_MS") ?? DEFAULT_SHUTDOWN_GRACE_MS,
 };
 
 if (limits.recordRetentionMs !== undefined && limits.recordRetentionMs < (limits.tombstoneRetentionMs ?? DEFAULTS.tombstoneRetentionMs)) {
@@ -246,6 +283,12 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(1); // a second signal means now
     stopping = true;
+    // close() cuts requests at the end of the grace period; storage that
+    // still does not close must not hold the process much longer.
+    setTimeout(() => {
+      console.error("pocket-sync-server: shutdown did not finish in time");
+      process.exit(1);
+    }, limits.shutdownGraceMs + 5_000).unref();
     authenticate?.close?.();
     server.close().then(
       () => process.exit(0),

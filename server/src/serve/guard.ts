@@ -4,10 +4,10 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { syncError } from "../../../common/src/errors.js";
-import { ErrorReason, PushRequestSchema } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { ErrorReason, PullRequestSchema, PushRequestSchema, SubscribeRequestSchema } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { ANONYMOUS, type Principal } from "../core/sync-core.js";
 import { bearerToken, samePrincipal, type Authenticate } from "./auth.js";
-import { pushObeysSchema } from "./push-precheck.js";
+import { pullObeysSchema, pushObeysSchema, subscribeObeysSchema } from "./schema-precheck.js";
 import { createRequestValidator } from "./request-validation.js";
 
 export interface Guard {
@@ -29,6 +29,13 @@ export interface StreamCredentials {
   recheck(): Promise<void>;
 }
 
+/** Direct checks of the schema's rules for the common case, a valid request. */
+const PRECHECKS = new Map<DescMessage, (message: never) => boolean>([
+  [PushRequestSchema, pushObeysSchema],
+  [PullRequestSchema, pullObeysSchema],
+  [SubscribeRequestSchema, subscribeObeysSchema],
+]);
+
 export function createGuard(authenticate: Authenticate | undefined): Guard {
   const checked = createRequestValidator();
   const revoked = () => syncError(Code.Unauthenticated, ErrorReason.UNAUTHENTICATED, "the bearer token was revoked, expired or changed");
@@ -44,8 +51,8 @@ export function createGuard(authenticate: Authenticate | undefined): Guard {
       return principal;
     },
     validate(schema, message) {
-      // The common case, a valid push, without interpreting the rules.
-      if ((schema as DescMessage) === PushRequestSchema && pushObeysSchema(message as MessageShape<typeof PushRequestSchema>)) return;
+      // The common case, a valid request, without interpreting the rules.
+      if (PRECHECKS.get(schema)?.(message as never)) return;
       checked(schema, message);
     },
     credentialsOf(authorization, principal) {

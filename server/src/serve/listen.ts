@@ -5,122 +5,56 @@
 import http from "node:http";
 import type http2 from "node:http2";
 import net from "node:net";
+import { ConnectionTracker, type ConnectionLimits } from "./connections.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-/** How much of a refused request body we read and drop, and for how long. */
-const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
-const DRAIN_TIMEOUT_MS = 10_000;
-/** A client that never finishes its request must not hold shutdown forever. */
-const SHUTDOWN_GRACE_MS = 5_000;
+/** Repeated warnings (refused connections, failed accepts) are summed up at most this often. */
+const WARN_EVERY_MS = 10_000;
+
+export interface ListenOptions extends ConnectionLimits {
+  /** Connections open at once; more are closed as soon as they are accepted. */
+  readonly maxConnections: number;
+  readonly warn: (message: string) => void;
+}
 
 export interface DualServer {
   readonly server: net.Server;
-  /** Stops accepting, lets responses in progress finish, then resolves. */
-  close(): Promise<void>;
+  /** Open connections, in any state. */
+  readonly connections: number;
+  /**
+   * Stops accepting connections; those open finish what they have begun and
+   * close; after `graceMs` the rest are cut. Resolves with how many were cut.
+   */
+  close(graceMs: number): Promise<number>;
 }
 
-/**
- * Counts responses in progress per connection (an HTTP/1.1 socket or an
- * HTTP/2 session), so that shutdown can end idle connections at once and busy
- * ones as soon as their last response is written.
- */
-class Connections<C> {
-  private readonly busy = new Map<C, number>();
-  private closing = false;
+export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.RequestListener, options: ListenOptions): DualServer {
+  const tracker = new ConnectionTracker(options);
 
-  constructor(
-    private readonly end: (connection: C) => void,
-    private readonly drain: (connection: C) => void = () => {},
-  ) {}
-
-  opened(connection: C): void {
-    if (!this.busy.has(connection)) this.busy.set(connection, 0);
-  }
-  gone(connection: C): void {
-    this.busy.delete(connection);
-  }
-  track(connection: C, response: http.ServerResponse | http2.Http2ServerResponse): void {
-    this.busy.set(connection, (this.busy.get(connection) ?? 0) + 1);
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      // A response can close after its connection did (a vanished client):
-      // counting it then would put the dead connection back in the map forever.
-      if (!this.busy.has(connection)) return;
-      const left = this.busy.get(connection)! - 1;
-      this.busy.set(connection, left);
-      if (this.closing && left === 0) this.end(connection);
-    };
-    response.once("finish", finish);
-    response.once("close", finish);
-  }
-  get isClosing(): boolean {
-    return this.closing;
-  }
-  closeAll(): void {
-    this.closing = true;
-    for (const [connection, busy] of this.busy) (busy === 0 ? this.end : this.drain)(connection);
-  }
-}
-
-export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.RequestListener): DualServer {
-  const sockets = new Connections<net.Socket>((socket) => socket.destroySoon());
-  const sessions = new Connections<http2.Http2Session>(
-    (session) => session.destroy(),
-    // GOAWAY: no new streams; the session ends when its streams do.
-    (session) => session.close(),
-  );
-
-  const http1 = http.createServer((req, res) => {
-    sockets.track(req.socket, res);
-    if (sockets.isClosing) res.setHeader("connection", "close");
-    // A response sent before the request body was read (a refused oversized
-    // message) leaves the rest of that body on the wire. The client must not
-    // reuse the connection (so we say "Connection: close"), and must be able to
-    // finish writing without a reset (so we read and drop the rest, bounded).
-    const socket = req.socket;
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
-      if (!req.complete) this.setHeader("connection", "close");
-      return writeHead.apply(this, args);
-    } as typeof writeHead;
-    res.once("finish", () => {
-      if (req.complete) return;
-      let drained = 0;
-      const giveUp = setTimeout(() => socket.destroy(), DRAIN_TIMEOUT_MS).unref();
-      req.on("data", (chunk: Buffer) => {
-        drained += chunk.length;
-        if (drained > MAX_DRAIN_BYTES) socket.destroy();
-      });
-      req.once("end", () => clearTimeout(giveUp));
-      req.resume();
-    });
+  const http1 = http.createServer({ keepAliveTimeout: options.idleTimeoutMs, requestTimeout: 0 }, (req, res) => {
+    tracker.http1Request(req, res);
     onRequest(req, res);
   });
-  // Long-lived streams are kept alive by heartbeats; no request timeout.
-  http1.requestTimeout = 0;
-  http1.keepAliveTimeout = 65_000;
+  // A client may send its whole request and then close its side (FIN): the
+  // request is still answered, then the connection closed. Node's HTTP/1.1
+  // server supports this behind this flag, which the raw sockets need too
+  // (net.createServer below), or the answer has nowhere to go.
+  (http1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 
+  // The session of a connection handed to the HTTP/2 server is created (and
+  // announced) synchronously.
+  let identifying: net.Socket | undefined;
   http2Server.on("session", (session) => {
-    sessions.opened(session);
-    session.once("close", () => sessions.gone(session));
+    if (identifying) tracker.http2(identifying, session);
   });
-  // The HTTP/1.1 requests are dispatched through this server too; only real
-  // HTTP/2 requests have a stream.
-  http2Server.on("request", (req, res) => {
-    const session = (req as Partial<http2.Http2ServerRequest>).stream?.session;
-    if (session) sessions.track(session, res);
-  });
+  http2Server.on("stream", (stream, _headers, flags) => tracker.http2Stream(stream, flags));
 
-  const all = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    all.add(socket);
-    socket.once("close", () => {
-      all.delete(socket);
-      sockets.gone(socket);
-    });
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    tracker.accepted(socket);
     socket.on("error", () => socket.destroy());
+    // Closed before saying anything.
+    const endedEarly = () => socket.destroy();
+    socket.once("end", endedEarly);
     let seen = Buffer.alloc(0);
     const sniff = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
@@ -128,31 +62,85 @@ export function serveHttp1And2(http2Server: http2.Http2Server, onRequest: http.R
       const isHttp2 = seen.subarray(0, prefix.length).equals(prefix);
       if (isHttp2 && seen.length < PREFACE.length) return; // need more bytes to decide
       socket.off("data", sniff);
+      socket.off("end", endedEarly);
       socket.pause();
       socket.unshift(seen);
       if (isHttp2) {
+        // Half-closing means nothing in HTTP/2, and a client that has closed
+        // its side cannot open flow-control windows again: a stream waiting
+        // on one would never notice the client is gone. Close ours too, as
+        // Node's own HTTP/2 server does.
+        socket.once("end", () => socket.end());
         // The HTTP/2 session reads what we unshifted on the next tick (with
         // socket.read()); resuming here would spill it as unheard 'data'.
-        http2Server.emit("connection", socket);
+        identifying = socket;
+        try {
+          http2Server.emit("connection", socket);
+        } finally {
+          identifying = undefined;
+        }
       } else {
-        sockets.opened(socket);
+        tracker.http1(socket);
         http1.emit("connection", socket);
         socket.resume();
       }
     };
     socket.on("data", sniff);
   });
+  server.maxConnections = options.maxConnections;
+  const refused = summed((n) =>
+    options.warn(`refused ${n} connection${n === 1 ? "" : "s"}: ${options.maxConnections} open, the --max-connections limit`),
+  );
+  server.on("drop", refused);
+  // Accepting fails when the process is out of file descriptors (EMFILE);
+  // the server carries on, and the deadlines above free descriptors again.
+  const acceptFailed = summed((n, error?: Error) => options.warn(`${n} connection${n === 1 ? "" : "s"} could not be accepted: ${error?.message}`));
+  server.on("error", (error) => {
+    if (server.listening) acceptFailed(error);
+  });
 
   return {
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        sockets.closeAll();
-        sessions.closeAll();
-        setTimeout(() => {
-          for (const socket of all) socket.destroy();
-        }, SHUTDOWN_GRACE_MS).unref();
-      }),
+    get connections() {
+      return tracker.size;
+    },
+    async close(graceMs) {
+      // Connections the kernel has already completed are accepted (then
+      // drained like the others) rather than reset with the listening
+      // socket: one full turn of the event loop polls for them.
+      await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const cut = await tracker.drain(graceMs);
+      await stopped;
+      return cut;
+    },
+  };
+}
+
+/**
+ * Reports the first event at once, then how many more happened, at most once
+ * per WARN_EVERY_MS.
+ */
+function summed<A extends unknown[]>(report: (count: number, ...args: A) => void): (...args: A) => void {
+  let pending = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let last: A;
+  return (...args: A) => {
+    last = args;
+    if (timer) {
+      pending++;
+      return;
+    }
+    report(1, ...args);
+    const flush = () => {
+      if (pending === 0) {
+        timer = undefined;
+        return;
+      }
+      report(pending, ...last);
+      pending = 0;
+      timer = setTimeout(flush, WARN_EVERY_MS).unref();
+    };
+    timer = setTimeout(flush, WARN_EVERY_MS).unref();
   };
 }

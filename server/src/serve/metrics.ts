@@ -1,5 +1,6 @@
 // Prometheus metrics on /metrics: RPC latency by method and code, plus the
-// core's counters and the number of live subscribers, read at scrape time.
+// core's counters and the numbers of live subscribers and open connections,
+// read at scrape time.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { SyncCore } from "../core/sync-core.js";
@@ -14,7 +15,7 @@ export interface Metrics {
   observeStream(method: string): (code: Code | "ok", startedAt: number) => void;
 }
 
-export function createMetrics(core: SyncCore, hub: FanoutHub): Metrics {
+export function createMetrics(core: SyncCore, hub: FanoutHub, transport: { connections: () => number } = { connections: () => 0 }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "pocket_sync_" });
   const latency = new Histogram({
@@ -65,6 +66,14 @@ export function createMetrics(core: SyncCore, hub: FanoutHub): Metrics {
     registers: [registry],
     collect() {
       this.set(core.availability.writable ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "pocket_sync_connections",
+    help: "Open client connections, in any state (HTTP/1.1, HTTP/2 or not yet identified)",
+    registers: [registry],
+    collect() {
+      this.set(transport.connections());
     },
   });
   new Gauge({

@@ -3,7 +3,6 @@
 // HTTP/2 on one port, with CORS, metrics, health and graceful shutdown.
 import fastifyCors from "@fastify/cors";
 import { cors as connectCors } from "@connectrpc/connect";
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type http2 from "node:http2";
 import { setMaxListeners } from "node:events";
@@ -13,8 +12,17 @@ import { FanoutHub } from "../fanout/hub.js";
 import { createLevelStorage } from "../storage/index.js";
 import type { Storage } from "../storage/types.js";
 import { scopeAuthorize, type Authenticate } from "./auth.js";
+import { connectRoutes, type ConnectRoutesOptions } from "./connect-routes.js";
 import { decodingErrorGate } from "./decoding-errors.js";
 import { followAvailability, HealthState, healthRoutes } from "./health.js";
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_DISCARD_BYTES,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  defaultMaxConnections,
+} from "./limits.js";
 import { serveHttp1And2, type DualServer } from "./listen.js";
 import { createMetrics } from "./metrics.js";
 import { createGuard } from "./guard.js";
@@ -33,6 +41,21 @@ export interface SyncServerOptions extends SyncCoreOptions {
   readonly subscribePageSize?: number;
   /** Largest request message; default 8 MiB. */
   readonly maxMessageBytes?: number;
+  /**
+   * How much of a refused request body is read and dropped so that the client
+   * can read the refusal; default 64 MiB.
+   */
+  readonly maxDiscardBytes?: number;
+  /** A request head, or the HTTP/2 preface and SETTINGS, must arrive within this of connecting; default 10 s. */
+  readonly headersTimeoutMs?: number;
+  /** A request body that sends nothing for this long is cut off; default 30 s. */
+  readonly bodyTimeoutMs?: number;
+  /** A connection with no request in progress is closed after this; default 65 s. */
+  readonly idleTimeoutMs?: number;
+  /** Connections open at once; default half the open-file limit, at most 10,000. */
+  readonly maxConnections?: number;
+  /** How long close() lets requests in progress finish before cutting them; default 10 s. */
+  readonly shutdownGraceMs?: number;
   /** Changes queued for one subscriber before it falls back to catch-up; default 1000. */
   readonly maxSubscriberQueue?: number;
   /** How often tombstones past retention are purged; default hourly. */
@@ -46,9 +69,14 @@ export interface SyncServer {
   readonly core: SyncCore;
   readonly hub: FanoutHub;
   readonly app: FastifyInstance;
+  /** Open connections (0 before listen()). */
+  readonly connections: number;
   /** Starts serving; resolves with the base URL, e.g. http://127.0.0.1:8080. */
   listen(options?: { port?: number; host?: string }): Promise<string>;
-  /** Graceful shutdown: stop accepting, end streams, finish writes, close storage. */
+  /**
+   * Graceful shutdown: stop accepting connections, end streams cleanly, let
+   * requests already received finish (cut after the grace period), close storage.
+   */
   close(): Promise<void>;
 }
 
@@ -58,8 +86,14 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const hub = new FanoutHub();
   core.onCommit((changes, watermark, complete) => hub.publish(changes, watermark, complete));
   const health = new HealthState(core.availability.writable);
-  const metrics = createMetrics(core, hub);
+  let dual: DualServer | undefined;
+  const metrics = createMetrics(core, hub, { connections: () => dual?.connections ?? 0 });
   const maxMessageBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
+  // Aborted when shutdown begins: every Subscribe stream ends cleanly, even
+  // one that opens while it happens.
+  const closing = new AbortController();
+  setMaxListeners(0, closing.signal);
+  // Aborted when shutdown has waited long enough: handlers still running give up.
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
 
@@ -68,9 +102,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const app = (fastify as (o: object) => FastifyInstance)({
     http2: true,
     logger: options.logger ?? false,
-    // Connect enforces the message limit itself (resource_exhausted); fastify
-    // must not cut the body off first.
-    bodyLimit: maxMessageBytes + 1024 * 1024,
+    // Connect and the Subscribe route read bodies and enforce the message
+    // limit themselves (resource_exhausted, see connect-routes.ts).
     // Subscribe streams stay open for as long as the client wants.
     http2SessionTimeout: 0,
   });
@@ -82,7 +115,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     maxAge: 7200,
   });
   const guard = createGuard(options.authenticate);
-  await app.register(fastifyConnectPlugin, {
+  const maxDiscardBytes = options.maxDiscardBytes ?? DEFAULT_MAX_DISCARD_BYTES;
+  await app.register(connectRoutes, {
     routes: (router) => {
       syncServiceRoutes({ core, guard })(router);
       healthRoutes(health)(router);
@@ -91,10 +125,10 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     // Requests the RPC stack cannot decode are the client's mistake (§11).
     requestGate: decodingErrorGate,
     readMaxBytes: maxMessageBytes,
-    // Aborts handlers still running when shutdown has waited long enough.
+    maxDiscardBytes,
     // Every in-flight call listens on it, hence no listener limit.
     shutdownSignal: shutdown.signal,
-  });
+  } satisfies ConnectRoutesOptions);
   await app.register(
     subscribeRoute({
       core,
@@ -104,6 +138,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       pageSize: options.subscribePageSize ?? 500,
       maxQueuedChanges: options.maxSubscriberQueue ?? 1000,
       readMaxBytes: maxMessageBytes,
+      maxDiscardBytes,
+      closing: closing.signal,
       observe: metrics.observeStream("Subscribe"),
     }),
   );
@@ -119,17 +155,25 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   }, options.purgeIntervalMs ?? 60 * 60 * 1000);
   purgeTimer.unref();
 
-  let dual: DualServer | undefined;
-  let closing: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
 
   return {
     core,
     hub,
     app,
+    get connections() {
+      return dual?.connections ?? 0;
+    },
     async listen({ port = 8080, host = "127.0.0.1" } = {}) {
       await app.ready();
       const http2Server = app.server as unknown as http2.Http2Server;
-      dual = serveHttp1And2(http2Server, (req, res) => http2Server.emit("request", req, res));
+      dual = serveHttp1And2(http2Server, (req, res) => http2Server.emit("request", req, res), {
+        headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+        bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+        idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        maxConnections: options.maxConnections ?? defaultMaxConnections(),
+        warn: (message) => app.log.warn(message),
+      });
       await new Promise<void>((resolve, reject) => {
         dual!.server.once("error", reject);
         dual!.server.listen(port, host, () => resolve());
@@ -140,17 +184,19 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       return url;
     },
     close() {
-      closing ??= (async () => {
+      closed ??= (async () => {
         clearInterval(purgeTimer);
         unfollow();
         health.stopServing();
+        closing.abort();
         hub.closeAll();
-        await dual?.close();
+        const cut = (await dual?.close(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)) ?? 0;
+        if (cut > 0) app.log.warn(`shutdown: cut ${cut} connection${cut === 1 ? "" : "s"} still busy after the grace period`);
         shutdown.abort(new Error("the server is shutting down"));
         await app.close();
         await core.close();
       })();
-      return closing;
+      return closed;
     },
   };
 }

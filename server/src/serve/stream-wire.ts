@@ -17,6 +17,7 @@ import {
   ErrorReason,
   SubscribeRequestSchema,
   SubscribeResponseSchema,
+  type ChangeEvent,
   type Checkpoint,
   type SubscribeRequest,
   type SubscribeResponse,
@@ -139,11 +140,24 @@ function envelope(flags: number, parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** One stream message as enveloped bytes. Live changes use the shared encoding. */
+/**
+ * One stream message as enveloped bytes. Live changes use the shared
+ * encoding; a live message whose checkpoint is shared too (fanout/hub.ts,
+ * SharedCheckpoints) is the same for the whole group, and encoded once.
+ */
 export function encodeMessage(wire: StreamWire, message: StreamMessage): Uint8Array {
   if (message.kind === "response") return plainEnvelope(encodeResponse(wire, message.response));
-  const changes = sharedChanges(message.changes, wire.codec);
-  return wire.codec === "binary" ? liveBinary(changes, message.checkpoint) : liveJson(changes, message.checkpoint);
+  let last = lastLive.get(message.changes);
+  if (!last || last.checkpoint !== message.checkpoint) lastLive.set(message.changes, (last = { checkpoint: message.checkpoint }));
+  return (last[wire.codec] ??= encodeLive(wire.codec, message.changes, message.checkpoint));
+}
+
+/** The last live message made of each shared array of changes, per codec. */
+const lastLive = new WeakMap<readonly ChangeEvent[], { readonly checkpoint: Checkpoint; binary?: Uint8Array; json?: Uint8Array }>();
+
+function encodeLive(codec: Codec, changes: readonly ChangeEvent[], checkpoint: Checkpoint): Uint8Array {
+  const encoded = sharedChanges(changes, codec);
+  return codec === "binary" ? liveBinary(encoded, checkpoint) : liveJson(encoded, checkpoint);
 }
 
 /** A message of one stream's own, unenveloped. */

@@ -159,6 +159,13 @@ describe("requests no generated client sends", () => {
     }
   });
 
+  it("answers another method with 405, as Connect does for its procedures", async () => {
+    const { url } = await start();
+    const response = await fetch(`${url}/pocket.sync.v1.SyncService/Subscribe`);
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("POST");
+  });
+
   it("ends the stream with deadline_exceeded when the request's deadline passes", async () => {
     const { url, server } = await start();
     const call = rawSubscribe(url, envelope(request()), { "connect-timeout-ms": "150" });

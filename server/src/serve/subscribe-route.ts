@@ -15,7 +15,6 @@ import { compressionNegotiate, type Compression } from "@connectrpc/connect/prot
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type http from "node:http";
-import type http2 from "node:http2";
 import { syncError } from "../../../common/src/errors.js";
 import { ErrorReason, SubscribeRequestSchema, SyncService, type SubscribeRequest } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Principal, SyncCore } from "../core/sync-core.js";
@@ -34,6 +33,7 @@ import {
   streamWireOf,
   type StreamWire,
 } from "./stream-wire.js";
+import { discardRest, stopUploadAfter, type NodeRequest, type NodeResponse } from "./unread-body.js";
 
 export interface SubscribeRouteOptions {
   readonly core: SyncCore;
@@ -43,6 +43,10 @@ export interface SubscribeRouteOptions {
   readonly pageSize: number;
   readonly maxQueuedChanges: number;
   readonly readMaxBytes: number;
+  /** How much of an oversized request is read and dropped so that the client can read the refusal. */
+  readonly maxDiscardBytes: number;
+  /** Aborted when the server shuts down: every stream then ends cleanly, even one opening. */
+  readonly closing?: AbortSignal;
   /** Called once per stream with its status code when its first message (or its error) goes out. */
   readonly observe?: (code: Code | "ok", startedAt: number) => void;
 }
@@ -55,8 +59,6 @@ const ACCEPTED_COMPRESSION = [compressionGzip, compressionBrotli];
 const COMPRESS_MIN_BYTES = 1024;
 export const SUBSCRIBE_PATH = `/${SyncService.typeName}/${SyncService.method.subscribe.name}`;
 
-type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
-
 export function subscribeRoute(options: SubscribeRouteOptions) {
   return async (app: FastifyInstance) => {
     // The body is read here, as bytes, whatever its content type.
@@ -65,6 +67,13 @@ export function subscribeRoute(options: SubscribeRouteOptions) {
     app.post(SUBSCRIBE_PATH, (request, reply) => {
       reply.hijack();
       void serve(options, request, reply);
+    });
+    // As Connect answers a procedure called with another method (OPTIONS is
+    // the CORS preflight, answered by the CORS plugin).
+    app.route({
+      method: ["GET", "HEAD", "PUT", "DELETE", "PATCH"],
+      url: SUBSCRIBE_PATH,
+      handler: (_request, reply) => reply.code(405).header("allow", "POST").send(),
     });
   };
 }
@@ -90,12 +99,13 @@ async function serve(options: SubscribeRouteOptions, request: FastifyRequest, re
     const timeout = requestTimeout(wire, header(wire.timeoutHeader));
     if (timeout.error) throw timeout.error;
     const authorization = header("authorization");
-    const body = await readBody(request.raw, options.readMaxBytes);
+    const body = await readBody(request.raw as NodeRequest, res, options.readMaxBytes, options.maxDiscardBytes);
     const principal = await options.guard.principalOf(authorization);
     const subscribeRequest = await parseRequest(wire, body, compression.request, options.readMaxBytes);
     options.guard.validate(SubscribeRequestSchema, subscribeRequest);
     if (sink.closed) return;
     const session = openSession(options, sink, principal, subscribeRequest, authorization);
+    endOnShutdown(session, sink, options.closing);
     if (timeout.timeoutMs !== undefined) sink.deadline(timeout.timeoutMs, () => session.close(new ConnectError("the deadline passed", Code.DeadlineExceeded)));
     await session.open();
   } catch (error) {
@@ -126,24 +136,39 @@ function openSession(
   return session;
 }
 
-/** The request body, bounded: a streaming request carries one small message. */
-function readBody(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on("data", (chunk: Buffer) => {
+/**
+ * The request body, bounded: a streaming request carries one small message.
+ * A larger one is refused, once it has been read to its end (unread-body.ts).
+ */
+async function readBody(req: NodeRequest, res: NodeResponse, maxBytes: number, maxDiscardBytes: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > maxBytes + 5) {
-        stream.removeAllListeners("data");
-        stream.resume();
-        reject(syncError(Code.ResourceExhausted, ErrorReason.TOO_LARGE, `request is larger than the ${maxBytes} bytes this server accepts`));
-        return;
-      }
+      if (size > maxBytes + 5) break;
       chunks.push(chunk);
-    });
-    stream.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    stream.once("error", (error) => reject(syncError(Code.InvalidArgument, ErrorReason.INVALID_ARGUMENT, `cannot read the request: ${error.message}`)));
-  });
+    }
+  } catch (error) {
+    throw syncError(Code.InvalidArgument, ErrorReason.INVALID_ARGUMENT, `cannot read the request: ${(error as Error).message}`);
+  }
+  if (size > maxBytes + 5) {
+    if (!(await discardRest(req, maxDiscardBytes))) stopUploadAfter(req, res);
+    throw syncError(Code.ResourceExhausted, ErrorReason.TOO_LARGE, `request is larger than the ${maxBytes} bytes this server accepts`);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** Shutdown ends the stream cleanly, whether it is open already or opening now. */
+function endOnShutdown(session: SubscriberSession, sink: ResponseSink, closing: AbortSignal | undefined): void {
+  if (!closing) return;
+  const end = () => session.close();
+  if (closing.aborted) {
+    end();
+    return;
+  }
+  closing.addEventListener("abort", end, { once: true });
+  sink.onFinished(() => closing.removeEventListener("abort", end));
 }
 
 /**
@@ -169,6 +194,11 @@ class ResponseSink implements StreamSink {
     private readonly observe: SubscribeRouteOptions["observe"],
     private readonly log: FastifyBaseLogger,
   ) {}
+
+  /** Calls `then` once the response is over, however it ended. */
+  onFinished(then: () => void): void {
+    this.res.once("close", then);
+  }
 
   /** Passes the response's fate to the session: gone (abandon) or writable again (resume). */
   attach(session: SubscriberSession): void {

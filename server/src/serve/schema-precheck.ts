@@ -1,4 +1,4 @@
-// The schema's rules for a PushRequest (proto/pocket/sync/v1/sync.proto),
+// The schema's rules for the three requests (proto/pocket/sync/v1/sync.proto),
 // checked directly. protovalidate interprets the rules and CEL expressions at
 // run time, which cost more per pushed change than everything else the
 // server does with it; a valid push (nearly every push) is accepted here in a
@@ -6,7 +6,7 @@
 // the violations, so this check may only ever say "valid" when protovalidate
 // would: push-precheck.test.ts holds the two to the same verdicts on
 // generated requests, and breaks when the schema's rules change.
-import type { PushRequest } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { PullRequest, PushRequest, SubscribeRequest } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]+$/;
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -42,6 +42,34 @@ export function pushObeysSchema(request: PushRequest): boolean {
     if (documents.has(key) || sequences.has(clientSequence)) return false;
     documents.add(key);
     sequences.add(clientSequence);
+  }
+  return true;
+}
+
+const MAX_COLLECTIONS = 64;
+const MAX_PULL_LIMIT = 1000;
+const MAX_HEARTBEAT_INTERVAL_MS = 300_000;
+const MAX_READER_ID_CHARS = 128;
+
+/** True only if `request` obeys every rule the schema states for it. */
+export function pullObeysSchema(request: PullRequest): boolean {
+  return request.limit <= MAX_PULL_LIMIT && readerObeysSchema(request);
+}
+
+/** True only if `request` obeys every rule the schema states for it. */
+export function subscribeObeysSchema(request: SubscribeRequest): boolean {
+  return request.heartbeatIntervalMs <= MAX_HEARTBEAT_INTERVAL_MS && readerObeysSchema(request);
+}
+
+/** The rules Pull and Subscribe share: the collections, and the optional client id. */
+function readerObeysSchema(request: { readonly collections: readonly string[]; readonly clientId: string }): boolean {
+  const { collections, clientId } = request;
+  if (clientId.length > MAX_READER_ID_CHARS && codePoints(clientId) > MAX_READER_ID_CHARS) return false;
+  if (collections.length < 1 || collections.length > MAX_COLLECTIONS) return false;
+  for (let i = 0; i < collections.length; i++) {
+    const collection = collections[i]!;
+    if (collection.length > 64 || !COLLECTION.test(collection)) return false;
+    for (let j = 0; j < i; j++) if (collections[j] === collection) return false;
   }
   return true;
 }

@@ -5,8 +5,15 @@ import { create } from "@bufbuild/protobuf";
 import { createValidator } from "@bufbuild/protovalidate";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PushRequestSchema, type PushRequest } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { pushObeysSchema } from "./push-precheck.js";
+import {
+  PullRequestSchema,
+  PushRequestSchema,
+  SubscribeRequestSchema,
+  type PullRequest,
+  type PushRequest,
+  type SubscribeRequest,
+} from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { pullObeysSchema, pushObeysSchema, subscribeObeysSchema } from "./schema-precheck.js";
 
 const validator = createValidator();
 const protovalidateSays = (request: PushRequest) => validator.validate(PushRequestSchema, request).kind === "valid";
@@ -78,5 +85,36 @@ describe("the direct check of a push", () => {
     full.changes = Array.from({ length: 500 }, (_, i) => ({ ...full.changes[0]!, documentId: `d${i}`, clientSequence: BigInt(i + 1) }));
     expect(pushObeysSchema(full)).toBe(true);
     expect(protovalidateSays(full)).toBe(true);
+  });
+});
+
+const readerCollections = fc.array(near("todos", "", "9lives", "a".repeat(64), "a".repeat(65), "notes", "tödos"), { minLength: 0, maxLength: 4 });
+const readerClientId = fc.oneof({ weight: 8, arbitrary: fc.constant("") }, { weight: 2, arbitrary: fc.constantFrom("c1", "é".repeat(128), "é".repeat(129), "x".repeat(128), "x".repeat(129), "😀".repeat(128), "😀".repeat(129)) });
+
+describe("the direct checks of a pull and a subscribe", () => {
+  it("agree with protovalidate on generated requests", () => {
+    let valid = 0;
+    const pull = fc.record({ collections: readerCollections, clientId: readerClientId, limit: fc.constantFrom(0, 1, 1000, 1001, 70_000) });
+    fc.assert(fc.property(pull, (init) => {
+      const r: PullRequest = create(PullRequestSchema, init);
+      const expected = validator.validate(PullRequestSchema, r).kind === "valid";
+      if (expected) valid++;
+      expect(pullObeysSchema(r)).toBe(expected);
+    }), { numRuns: 1500 });
+    const subscribe = fc.record({ collections: readerCollections, clientId: readerClientId, heartbeatIntervalMs: fc.constantFrom(0, 50, 300_000, 300_001) });
+    fc.assert(fc.property(subscribe, (init) => {
+      const r: SubscribeRequest = create(SubscribeRequestSchema, init);
+      const expected = validator.validate(SubscribeRequestSchema, r).kind === "valid";
+      if (expected) valid++;
+      expect(subscribeObeysSchema(r)).toBe(expected);
+    }), { numRuns: 1500 });
+    expect(valid).toBeGreaterThan(300);
+  });
+
+  it("refuse 65 collections and accept 64", () => {
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`);
+    expect(pullObeysSchema(create(PullRequestSchema, { collections: names(64) }))).toBe(true);
+    expect(pullObeysSchema(create(PullRequestSchema, { collections: names(65) }))).toBe(false);
+    expect(validator.validate(PullRequestSchema, create(PullRequestSchema, { collections: names(65) })).kind).toBe("invalid");
   });
 });
