@@ -128,6 +128,8 @@ export interface MutantResult {
   readonly message?: string;
   /** The killing case was not among the mutant's killers. */
   readonly unexpected?: boolean;
+  /** The mutated source does not even run (a mistake in the catalogue, not a kill). */
+  readonly broken?: string;
   readonly durationMs: number;
 }
 
@@ -144,7 +146,13 @@ export async function judgeMutant(m: Mutant, options: { killersOnly?: boolean } 
   const rest = all.filter((c) => !killers.includes(c));
   const dir = mutatedCopy(m);
   try {
-    const first = (await judge(m.mode, dir, killers)).find((r) => r.outcome === "failed");
+    let judged: CaseResult[];
+    try {
+      judged = await judge(m.mode, dir, killers);
+    } catch (error) {
+      return { mutant: m, broken: error instanceof Error ? error.message.split("\n").slice(0, 8).join("\n") : String(error), durationMs: Date.now() - started };
+    }
+    const first = judged.find((r) => r.outcome === "failed");
     if (first) return { mutant: m, killedBy: first.case.id, message: first.message ?? "", durationMs: Date.now() - started };
     if (options.killersOnly) return { mutant: m, durationMs: Date.now() - started };
     for (;;) {

@@ -85,8 +85,11 @@ export class Stream {
       heartbeatIntervalMs?: number;
       clientId?: string;
       signal: AbortSignal;
-      /** A slow reader: after every `every` messages, stop reading for `ms` (the server's transport fills up). */
-      pause?: { every: number; ms: number };
+      /**
+       * A slow reader: after every `every` messages, stop reading for `ms` (the
+       * server's transport fills up), until the catch-up is done if `catchUpOnly`.
+       */
+      pause?: { every: number; ms: number; catchUpOnly?: boolean };
     },
   ) {
     options.signal.addEventListener("abort", () => this.controller.abort());
@@ -99,7 +102,7 @@ export class Stream {
       try {
         for await (const message of iterable) {
           this.messages.push({ at: Date.now(), message });
-          if (pause && this.messages.length % pause.every === 0) await sleep(pause.ms);
+          if (pause && this.messages.length % pause.every === 0 && !(pause.catchUpOnly && this.caughtUp())) await sleep(pause.ms);
         }
       } catch (error) {
         if (!this.controller.signal.aborted) this.error = error;
