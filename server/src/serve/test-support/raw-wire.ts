@@ -96,9 +96,16 @@ function toHeaders(raw: Record<string, string | string[] | number | undefined>):
  * one server. A streaming answer is cut short once its first complete
  * envelope is in: enough to judge the call, and the stream is not left open.
  */
+/** Well below nghttp2's burst of 1000 resets per connection. */
+const RESETS_PER_SESSION = 300;
+
 export class RawWire {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   private session: http2.ClientHttp2Session | undefined;
+  /** Streams this side reset on the current session. */
+  private resets = 0;
+  /** Requests under way on the current session. */
+  private inFlight: { count: number; onIdle?: () => void } = { count: 0 };
 
   constructor(
     private readonly baseUrl: string,
@@ -152,15 +159,41 @@ export class RawWire {
   }
 
   private h2(request: RawRequest): Promise<HttpAnswer> {
+    // The server's nghttp2 limits how fast a client may reset streams on one
+    // connection (the "rapid reset" defence): it ends the connection with
+    // INTERNAL_ERROR once the budget is spent. We cut streaming answers short
+    // with a reset, so a session is retired, gracefully, after a few hundred.
+    if (this.resets >= RESETS_PER_SESSION && this.session) {
+      // Closed once its last stream is done: a GOAWAY while a request is
+      // still on its way would have the server refuse it.
+      const retired = this.session;
+      const inFlight = this.inFlight;
+      if (inFlight.count === 0) retired.close();
+      else inFlight.onIdle = () => retired.close();
+      this.session = undefined;
+      this.inFlight = { count: 0 };
+      this.resets = 0;
+    }
     if (!this.session || this.session.closed || this.session.destroyed) {
       this.session = http2.connect(this.baseUrl);
       this.session.on("error", () => {});
       this.session.unref();
     }
     const session = this.session;
+    const inFlight = this.inFlight;
+    inFlight.count++;
+    const settled = () => {
+      if (--inFlight.count === 0) inFlight.onIdle?.();
+    };
+    const reset = (stream: http2.ClientHttp2Stream) => {
+      if (stream.closed) return;
+      if (session === this.session) this.resets++;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    };
     return new Promise((resolve, reject) => {
       const stream = session.request({ ":method": request.method ?? "POST", ":path": request.path, ...request.headers });
-      const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), this.timeoutMs);
+      stream.once("close", settled);
+      const timer = setTimeout(() => reset(stream), this.timeoutMs);
       let status = 0;
       let headers = new Headers();
       let trailers = new Headers();
@@ -183,7 +216,7 @@ export class RawWire {
         chunks.push(chunk);
         if (request.streaming && status === 200 && firstEnvelopeComplete(Buffer.concat(chunks))) {
           finish();
-          stream.close(http2.constants.NGHTTP2_CANCEL);
+          reset(stream);
         }
       });
       stream.on("end", finish);
