@@ -8,7 +8,8 @@ import {
   serverState,
   serverWrite,
 } from "../src/client-check-helpers.js";
-import { check, checkEqual, eventually, insert } from "../src/wire.js";
+import { SyncMode } from "../src/control.js";
+import { check, checkEqual, eventually, insert, sleep } from "../src/wire.js";
 
 const tombstoneResync: ClientCheck = async (ctx) => {
   const todos = ctx.collection();
@@ -73,7 +74,44 @@ const tombstoneResyncSeveralPages: ClientCheck = async (ctx, params) => {
   checkEqual([...view.keys()].sort(), expected, "after resync: exactly the documents that came back, and the pending one (§8.4)");
 };
 
+/**
+ * §8.4 "unless they have pending changes": the resync runs while the local
+ * change cannot be pushed (pushes fail, the live stream is refused with
+ * resync-required), so the change is still pending when the client deletes
+ * what did not come back. A client that deletes every document the server
+ * did not send loses it; pushing first (as a sync may) hides that.
+ */
+const tombstoneResyncWhilePending: ClientCheck = async (ctx) => {
+  const todos = ctx.collection();
+  await serverWrite(ctx, todos, ctx.doc("keep"), { v: 1 });
+  await serverWrite(ctx, todos, ctx.doc("gone"), { v: 1 });
+  const client = await ctx.start({ syncMode: SyncMode.SUBSCRIBE });
+  await client.syncUntilOk();
+  checkEqual((await clientView(client, todos)).size, 2, "the client has both documents");
+  await client.setOnline(false);
+  await client.write(todos, ctx.doc("pending"), { local: true });
+  await serverDelete(ctx, todos, ctx.doc("gone"));
+  await eventually("the server purges the tombstone", async () => ((await serverDocs(ctx, todos)).has(ctx.doc("gone")) ? undefined : true), 10_000, 100);
+  const before = { pulls: ctx.proxy.pulls.length, subscribes: ctx.proxy.subscribes.length };
+  // Pushes fail from now on; pulls and the stream work.
+  ctx.proxy.inject("push", { kind: "unavailable" }, 1000);
+  await client.setOnline(true);
+  await eventually("the client resyncs on its own and drops the purged document (§8.4)", async () => ((await clientView(client, todos)).has(ctx.doc("gone")) ? undefined : true), 20_000, 100);
+  const fromStart = [...ctx.proxy.pulls.slice(before.pulls), ...ctx.proxy.subscribes.slice(before.subscribes)].filter((c) => !c.checkpoint?.collections[todos]);
+  check(fromStart.length > 0, "the scenario: the client pulled the collection again from the beginning");
+  await sleep(300);
+  const during = await client.readOne(todos, ctx.doc("pending"));
+  checkDocument(during?.document, { local: true }, "the resync keeps a document with a pending local change, although the server did not send it (§8.4)");
+  checkEqual(during?.pending, true, "the local change is still pending (no push got through)");
+  check(!ctx.proxy.pushes.some((p) => p.results), "the scenario: no push reached the server during the resync");
+  ctx.proxy.clearFaults();
+  await client.syncUntilOk();
+  checkDocument((await serverState(ctx, todos, ctx.doc("pending")))?.document, { local: true }, "the pending change is pushed once pushes work again");
+  checkEqual([...(await clientView(client, todos)).keys()].sort(), [ctx.doc("keep"), ctx.doc("pending")].sort(), "after resync: the purged document gone, the others kept");
+};
+
 export const checks: Record<string, ClientCheck> = {
+  "tombstone-resync-while-pending": tombstoneResyncWhilePending,
   "tombstone-resync-several-pages": tombstoneResyncSeveralPages,
   "tombstone-resync": tombstoneResync,
 };
