@@ -23,6 +23,8 @@ export interface ClientRunOptions {
   readonly beforeCase?: (proxy: FaultProxy, c: CaseDef) => void;
   /** Stop after the first failed case (mutation testing needs one). */
   readonly bail?: boolean;
+  /** Cases run at once, each behind a proxy of its own (default 1). */
+  readonly parallel?: number;
 }
 
 /** The collections of the reference server configured with each strategy (REFERENCE_SETUP). */
@@ -137,15 +139,18 @@ export async function runClientMode(options: ClientRunOptions): Promise<CaseResu
   const log = options.verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
   const server = new ServerProcess({ ...REFERENCE_SETUP, ...(log ? { log: (t: string) => process.stderr.write(t) } : {}) });
   const upstream = await server.start();
-  const proxy = new FaultProxy(upstream);
-  await proxy.start();
+  // A proxy per worker: its records and faults belong to the case it runs.
+  const proxies = Array.from({ length: Math.max(1, options.parallel ?? 1) }, () => new FaultProxy(upstream));
   const wire = new Wire();
   const direct = wire.client({ url: upstream, protocol: "connect-proto", httpVersion: "1.1", token: REFERENCE_SETUP.token });
   const root = mkdtempSync(join(tmpdir(), "pocket-conformance-clients-"));
-  const results: CaseResult[] = [];
-  try {
-    // One case at a time: the proxy's records and faults belong to the case.
-    for (const c of cases) {
+  const results: CaseResult[] = new Array(cases.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (proxy: FaultProxy) => {
+    while (next < cases.length && !(options.bail && failed)) {
+      const index = next++;
+      const c = cases[index]!;
       proxy.reset();
       options.beforeCase?.(proxy, c);
       const ctx = new ClientContext(c, proxy, direct, options.command, root, log);
@@ -157,15 +162,19 @@ export async function runClientMode(options: ClientRunOptions): Promise<CaseResu
           await ctx.cleanup();
         }
       });
-      results.push(result);
+      results[index] = result;
+      if (result.outcome === "failed") failed = true;
       options.onResult?.(result);
-      if (options.bail && result.outcome === "failed") break;
     }
+  };
+  try {
+    await Promise.all(proxies.map((p) => p.start()));
+    await Promise.all(proxies.map(worker));
   } finally {
     wire.close();
-    await proxy.stop();
+    await Promise.all(proxies.map((p) => p.stop()));
     await server.stop();
     rmSync(root, { recursive: true, force: true });
   }
-  return results;
+  return results.filter((r) => r !== undefined);
 }
