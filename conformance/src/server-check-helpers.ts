@@ -295,3 +295,26 @@ export async function waitForLatest(stream: Stream, latest: ReadonlyMap<string, 
     return [...latest].every(([key, change]) => delivered.get(key)?.revision === change.revision);
   }, timeoutMs);
 }
+
+/**
+ * How late this process's event loop ran while it watched: the most a 20 ms
+ * timer fired after it was due. Checks that time what the server sends by
+ * when it arrives allow for it.
+ */
+const LAG_TICK_MS = 20;
+
+export class LoopLag {
+  private max = 0;
+  private due = Date.now() + LAG_TICK_MS;
+  private readonly timer = setInterval(() => {
+    const now = Date.now();
+    this.max = Math.max(this.max, now - this.due);
+    this.due = now + LAG_TICK_MS;
+  }, LAG_TICK_MS);
+
+  /** Stops watching; the worst lateness seen, in ms. */
+  stop(): number {
+    clearInterval(this.timer);
+    return Math.max(0, this.max, Date.now() - this.due);
+  }
+}
