@@ -5,7 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import { HybridLogicalClockSchema, type ChangeEvent, type Checkpoint } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { ClientContext } from "./client-mode.js";
 import type { ConflictStrategy, ControlledClient } from "./control.js";
-import { CheckFailure, check, checkEqual, insert, pullAll, remove, update } from "./wire.js";
+import { CheckFailure, check, checkEqual, insert, pullAll, remove, sleep, update } from "./wire.js";
 
 export type ClientCheck = (ctx: ClientContext, params: Record<string, unknown>) => Promise<void>;
 
@@ -135,6 +135,8 @@ export async function conflictScene(ctx: ClientContext, collection: string, stra
   const serverDoc = options.serverDoc ?? { a: 2, b: 1, c: 1 };
   if (options.hide) ctx.proxy.hiddenDocuments.add(id);
   await serverWrite(ctx, collection, id, serverDoc, options.remoteAt);
+  // The local write comes a clear millisecond after the other user's stamp, so it is the later one (§10.1).
+  await sleep(3);
   const localDoc = options.localDoc ?? { a: 1, b: 3, c: 1 };
   await client.write(collection, id, localDoc);
   const before = pushesOf(ctx, id).length;

@@ -189,12 +189,17 @@ export function checkError(
 
 // ---------------------------------------------------------------- changes
 
-let wallClock = BigInt(Date.now());
-/** A strictly increasing timestamp near the current time. */
+let lastStamp = { wallTimeMs: 0n, logical: 0 };
+/**
+ * A strictly increasing timestamp at the current time, as a hybrid logical
+ * clock makes them: several in one millisecond differ in the logical counter.
+ * It never runs ahead of the wall clock, so what one case writes in bulk
+ * cannot make another case's "now" later than the client's writes after it.
+ */
 export function nextTimestamp(): { wallTimeMs: bigint; logical: number } {
   const now = BigInt(Date.now());
-  wallClock = now > wallClock ? now : wallClock + 1n;
-  return { wallTimeMs: wallClock, logical: 0 };
+  lastStamp = now > lastStamp.wallTimeMs ? { wallTimeMs: now, logical: 0 } : { wallTimeMs: lastStamp.wallTimeMs, logical: lastStamp.logical + 1 };
+  return { ...lastStamp };
 }
 
 export type ChangeInit = MessageInitShape<typeof ChangeEventSchema>;
