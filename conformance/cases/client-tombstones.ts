@@ -22,11 +22,11 @@ const tombstoneResync: ClientCheck = async (ctx) => {
   await client.write(todos, ctx.doc("pending"), { local: true });
   await serverDelete(ctx, todos, ctx.doc("gone"));
   await serverWrite(ctx, todos, ctx.doc("new"), { v: 1 });
-  // Wait until the tombstone is purged (retention 300 ms, purge every 100 ms).
+  // Wait until the tombstone is purged (retention 3 s, purge every 100 ms).
   await eventually("the server purges the tombstone", async () => {
     const all = await serverDocs(ctx, todos);
     return all.has(ctx.doc("gone")) ? undefined : true;
-  }, 10_000, 100);
+  }, 20_000, 100);
   await client.setOnline(true);
   await client.syncUntilOk();
   const refused = ctx.proxy.pulls.some((p) => p.error?.includes("RESYNC") || p.error?.includes("failed_precondition"));
@@ -61,7 +61,7 @@ const tombstoneResyncSeveralPages: ClientCheck = async (ctx, params) => {
   await eventually("the server purges the tombstones", async () => {
     const all = await serverDocs(ctx, todos);
     return gone.some((id) => all.has(id)) ? undefined : true;
-  }, 10_000, 100);
+  }, 20_000, 100);
   await client.setOnline(true);
   await client.syncUntilOk();
   const refused = ctx.proxy.pulls.findIndex((p) => p.error?.includes("RESYNC") || p.error?.includes("failed_precondition"));
@@ -91,7 +91,7 @@ const tombstoneResyncWhilePending: ClientCheck = async (ctx) => {
   await client.setOnline(false);
   await client.write(todos, ctx.doc("pending"), { local: true });
   await serverDelete(ctx, todos, ctx.doc("gone"));
-  await eventually("the server purges the tombstone", async () => ((await serverDocs(ctx, todos)).has(ctx.doc("gone")) ? undefined : true), 10_000, 100);
+  await eventually("the server purges the tombstone", async () => ((await serverDocs(ctx, todos)).has(ctx.doc("gone")) ? undefined : true), 20_000, 100);
   const before = { pulls: ctx.proxy.pulls.length, subscribes: ctx.proxy.subscribes.length };
   // Pushes fail from now on; pulls and the stream work.
   ctx.proxy.inject("push", { kind: "unavailable" }, 1000);

@@ -37,11 +37,13 @@ export const REFERENCE_SETUP = {
   token: "conformance-token",
   token2: "conformance-token2",
   conflictStrategy: "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge",
-  // Tombstones go quickly, so the purge cases finish fast; idempotency
+  // Tombstones go within seconds, so the purge cases finish fast, yet
+  // outlive any case that reads back a tombstone it just wrote (at 300 ms,
+  // basic/update-after-delete failed on a loaded machine); idempotency
   // records and merge bases stay longer than any case (its timeout is a
   // minute), so a retry or a merge slowed down by a loaded machine is still
   // judged against them, and purges scan no more records than that.
-  tombstoneRetentionMs: 300,
+  tombstoneRetentionMs: 3000,
   recordRetentionMs: 120_000,
   purgeIntervalMs: 100,
   heartbeatMs: 1000,
