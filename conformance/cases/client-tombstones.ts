@@ -110,7 +110,51 @@ const tombstoneResyncWhilePending: ClientCheck = async (ctx) => {
   checkEqual([...(await clientView(client, todos)).keys()].sort(), [ctx.doc("keep"), ctx.doc("pending")].sort(), "after resync: the purged document gone, the others kept");
 };
 
+/**
+ * §8.4: a resync deletes what did not come back only once its full pull is
+ * done. Here the resync's first page comes through and every later page
+ * fails for a while (a subscribed client, refused with resync-required, so
+ * the resync runs on its own): a client that deletes after the first page,
+ * or stores its checkpoint then, loses documents it still holds, even if
+ * a later pull brings them back.
+ */
+const tombstoneResyncInterrupted: ClientCheck = async (ctx, params) => {
+  const todos = ctx.collection();
+  const n = Number(params.documents ?? 1100);
+  for (let start = 0; start < n; start += 500) {
+    const changes = Array.from({ length: Math.min(500, n - start) }, (_, k) => insert(todos, ctx.doc(`d${start + k}`), { i: start + k }, ctx.nextRunnerSequence()));
+    const res = await ctx.direct.push({ clientId: ctx.runnerId, changes });
+    check(res.results.every((r) => r.outcome.case === "accepted"), "the runner's documents are accepted");
+  }
+  const client = await ctx.start({ syncMode: SyncMode.SUBSCRIBE });
+  await client.syncUntilOk();
+  await eventually("the client has every document", async () => ((await clientView(client, todos)).size === n ? true : undefined), 20_000, 100);
+  await client.setOnline(false);
+  const gone = [ctx.doc("d3"), ctx.doc(`d${n - 3}`)];
+  for (const id of gone) await serverDelete(ctx, todos, id);
+  await eventually("the server purges the tombstones", async () => {
+    const all = await serverDocs(ctx, todos);
+    return gone.some((id) => all.has(id)) ? undefined : true;
+  }, 20_000, 100);
+  // Once the resync has begun (a pull from the collection's start), every
+  // pull from a later position fails.
+  ctx.proxy.pullFault = (request) => ((request.checkpoint?.collections[todos] ?? 0n) > 0n && ctx.proxy.pulls.some((p) => (p.checkpoint?.collections[todos] ?? 0n) === 0n && p.response) ? { kind: "unavailable" } : undefined);
+  await client.setOnline(true);
+  await eventually("the resync's first page comes, and a later page is refused", async () => (ctx.proxy.pulls.some((p) => p.fault === "unavailable") ? true : undefined), 20_000, 100);
+  await sleep(500);
+  const interrupted = await clientView(client, todos);
+  const lost = Array.from({ length: n }, (_, i) => ctx.doc(`d${i}`)).filter((id) => !gone.includes(id) && !interrupted.has(id));
+  check(lost.length === 0, `a resync that could not finish its full pull deleted ${lost.length} documents the server still has, such as ${lost.slice(0, 3).join(", ")} (§8.4: delete only once the full pull is done)`);
+  ctx.proxy.clearFaults();
+  const expected = Array.from({ length: n }, (_, i) => ctx.doc(`d${i}`)).filter((id) => !gone.includes(id)).sort();
+  await eventually("the resync finishes once pulls work: exactly the documents the server has", async () => {
+    const view = await clientView(client, todos);
+    return view.size === expected.length && expected.every((id) => view.has(id)) ? true : undefined;
+  }, 30_000, 200);
+};
+
 export const checks: Record<string, ClientCheck> = {
+  "tombstone-resync-interrupted": tombstoneResyncInterrupted,
   "tombstone-resync-while-pending": tombstoneResyncWhilePending,
   "tombstone-resync-several-pages": tombstoneResyncSeveralPages,
   "tombstone-resync": tombstoneResync,

@@ -134,6 +134,9 @@ export class FaultProxy {
     );
   }
 
+  /** Decides a fault by what a pull asks for, when none is queued (cleared by clearFaults). */
+  pullFault: ((request: PullRequest) => Fault | undefined) | undefined;
+
   /** Applies `fault` to the next `times` calls of `method`. */
   inject(method: Method, fault: Fault, times = 1): void {
     for (let i = 0; i < times; i++) this.faults[method].push(fault);
@@ -141,6 +144,7 @@ export class FaultProxy {
 
   clearFaults(): void {
     for (const m of Object.keys(this.faults) as Method[]) this.faults[m] = [];
+    this.pullFault = undefined;
   }
 
   /** Forgets records, faults and breakage (between cases). */
@@ -232,7 +236,7 @@ export class FaultProxy {
     },
 
     pull: async (req: PullRequest, ctx: HandlerContext): Promise<PullResponse> => {
-      const fault = this.takeFault("pull");
+      const fault = this.takeFault("pull") ?? this.pullFault?.(req);
       const record: PullRecord = {
         at: Date.now(),
         clientId: req.clientId,
