@@ -1,7 +1,8 @@
 // Test cases are data: conformance/cases/*.yaml. Each file is one suite of one
 // mode (server or client); each case names the sentence of docs/PROTOCOL.md it
 // checks and either lists steps (interpreted by steps.ts) or names a check
-// implemented in TypeScript (server-checks.ts, client-checks.ts).
+// implemented in TypeScript beside the suite's YAML by name (cases/server-basic.ts
+// for cases/server-basic.yaml; see suites.ts).
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

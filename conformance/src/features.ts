@@ -26,6 +26,13 @@ export interface ServerFeatures {
   collections: string[];
   /** Strategy -> a collection configured with it. `report` defaults to invented collections. */
   conflictStrategies: Partial<Record<Strategy, string>>;
+  /**
+   * The merge collection merges three-way (§7): the server keeps the state a
+   * client based its change on (for at least as long as a case runs), and the
+   * merge cases hold it to the three-way result. Without it they accept the
+   * two-way result too.
+   */
+  mergeThreeWay: boolean;
   /** Tombstones are purged after retentionMs, checked every purgeIntervalMs. */
   tombstonePurge?: { retentionMs: number; purgeIntervalMs: number };
   /** The heartbeat interval when the request asks for 0, if short enough to test. */
@@ -53,6 +60,7 @@ export const DEFAULT_FEATURES: ServerFeatures = {
   openCollections: true,
   collections: [],
   conflictStrategies: {},
+  mergeThreeWay: false,
   auth: { required: true, token2CannotRead: [], token2CannotWrite: [] },
   futureTimestampRefusal: false,
 };
@@ -71,7 +79,7 @@ function list(value: unknown, where: string): string[] {
 export function parseFeatures(text: string, where = "features"): ServerFeatures {
   const raw = (parse(text) ?? {}) as Record<string, unknown>;
   const known = new Set([
-    "protocols", "http2", "connectGet", "openCollections", "collections", "conflictStrategies",
+    "protocols", "http2", "connectGet", "openCollections", "collections", "conflictStrategies", "mergeThreeWay",
     "tombstonePurge", "heartbeatDefaultMs", "auth", "futureTimestampRefusal", "maxRequestBytes",
   ]);
   for (const key of Object.keys(raw)) if (!known.has(key)) throw new Error(`${where}: unknown key ${key}`);
@@ -88,6 +96,7 @@ export function parseFeatures(text: string, where = "features"): ServerFeatures 
     if (typeof collection !== "string") throw new Error(`${where}.conflictStrategies.${strategy}: expected a collection name`);
     f.conflictStrategies[strategy as Strategy] = collection;
   }
+  if (raw.mergeThreeWay !== undefined) f.mergeThreeWay = raw.mergeThreeWay === true;
   if (raw.tombstonePurge !== undefined) {
     const t = raw.tombstonePurge as Record<string, unknown>;
     f.tombstonePurge = {
@@ -122,7 +131,7 @@ export interface Tokens {
 /**
  * Why a case requiring `feature` cannot run, or undefined when it can.
  * Feature names: `protocol:<p>`, `http2`, `connect-get`, `strategy:<s>`,
- * `tombstone-purge`, `heartbeat-default`, `auth`, `token2`, `token2-read`,
+ * `merge-three-way`, `tombstone-purge`, `heartbeat-default`, `auth`, `token2`, `token2-read`,
  * `token2-write`, `future-timestamp-refusal`, `max-request-bytes`.
  */
 export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: string): string | undefined {
@@ -137,6 +146,9 @@ export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: strin
     case "strategy":
       if (arg === "report" && f.openCollections) return undefined;
       return f.conflictStrategies[arg as Strategy] ? undefined : `the server declares no collection with conflict strategy ${arg}`;
+    case "merge-three-way":
+      if (!f.conflictStrategies.merge) return "the server declares no collection with conflict strategy merge";
+      return f.mergeThreeWay ? undefined : "the server does not declare mergeThreeWay";
     case "tombstone-purge":
       return f.tombstonePurge ? undefined : "the server does not declare tombstonePurge (a short retention for tests)";
     case "heartbeat-default":

@@ -21,6 +21,8 @@ export interface ReferenceServerOptions {
   /** The --conflict-strategy spec, such as `report,lww=last-write-wins`. */
   readonly conflictStrategy?: string;
   readonly tombstoneRetentionMs?: number;
+  /** Idempotency records and merge bases outlive tombstones (--record-retention-ms). */
+  readonly recordRetentionMs?: number;
   readonly purgeIntervalMs?: number;
   readonly heartbeatMs?: number;
   readonly extraArgs?: readonly string[];
@@ -35,7 +37,14 @@ export const REFERENCE_SETUP = {
   token: "conformance-token",
   token2: "conformance-token2",
   conflictStrategy: "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge",
-  tombstoneRetentionMs: 300,
+  // Tombstones go within seconds, so the purge cases finish fast, yet
+  // outlive any case that reads back a tombstone it just wrote (at 300 ms,
+  // basic/update-after-delete failed on a loaded machine); idempotency
+  // records and merge bases stay longer than any case (its timeout is a
+  // minute), so a retry or a merge slowed down by a loaded machine is still
+  // judged against them, and purges scan no more records than that.
+  tombstoneRetentionMs: 3000,
+  recordRetentionMs: 120_000,
   purgeIntervalMs: 100,
   heartbeatMs: 1000,
 } as const;
@@ -50,7 +59,10 @@ export class ServerProcess {
 
   async start(): Promise<string> {
     const o = this.options;
-    const args: string[] = ["--port", "0", "--host", "127.0.0.1", "--storage", "memory", "--data-dir", join(this.dir, "data"), "--log-level", "warn"];
+    // LevelDB, as the server runs by default: its commits wait for I/O, so
+    // concurrent pushes share commit groups as they do in production (the
+    // memory storage commits within one turn of the event loop).
+    const args: string[] = ["--port", "0", "--host", "127.0.0.1", "--storage", "level", "--data-dir", join(this.dir, "data"), "--log-level", "warn"];
     if (o.tokens) {
       const file = join(this.dir, "tokens");
       writeFileSync(file, `${o.tokens.join("\n")}\n`);
@@ -58,6 +70,7 @@ export class ServerProcess {
     }
     if (o.conflictStrategy) args.push("--conflict-strategy", o.conflictStrategy);
     if (o.tombstoneRetentionMs !== undefined) args.push("--tombstone-retention-ms", String(o.tombstoneRetentionMs));
+    if (o.recordRetentionMs !== undefined) args.push("--record-retention-ms", String(o.recordRetentionMs));
     if (o.purgeIntervalMs !== undefined) args.push("--purge-interval-ms", String(o.purgeIntervalMs));
     if (o.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(o.heartbeatMs));
     args.push(...(o.extraArgs ?? []));

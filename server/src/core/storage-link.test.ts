@@ -58,7 +58,7 @@ class FlakyStorage implements Storage {
   readBatch: Storage["readBatch"] = async (read) => (this.check(), this.inner.readBatch(read));
   readPosition: Storage["readPosition"] = async () => (this.check(), this.inner.readPosition());
   readPage: Storage["readPage"] = async (...args) => (this.check(), this.inner.readPage(...args));
-  purge: Storage["purge"] = async (cutoff) => (this.check(), this.inner.purge(cutoff));
+  purge: Storage["purge"] = async (...args) => (this.check(), this.inner.purge(...args));
   commitGroup: Storage["commitGroup"] = async (work, options) => {
     this.check();
     this.commits++;

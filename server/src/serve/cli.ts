@@ -3,6 +3,7 @@
 // has an environment variable, for containers.
 import { parseArgs } from "node:util";
 import { parseStrategy, type ConflictPolicy, type ServerConflictStrategy } from "../core/conflicts.js";
+import { DEFAULTS } from "../core/sync-core.js";
 import { createLevelStorage, createMemoryStorage, createPostgresStorage, type Storage } from "../storage/index.js";
 import { anyAuthenticator, type Authenticate } from "./auth.js";
 import { hmacAuthenticator } from "./hmac-token.js";
@@ -37,6 +38,8 @@ const HELP = `Usage: pocket-sync-server [options]
   --conflict-strategy SPEC    report (default), last-write-wins, server-wins, client-wins or merge;
                               per collection: "merge,notes=server-wins" (env POCKET_CONFLICT_STRATEGY)
   --tombstone-retention-ms N  keep tombstones this long (default 30 days)
+  --record-retention-ms N     keep idempotency records, and the states three-way merges need,
+                              this long (default and minimum: the tombstone retention)
   --purge-interval-ms N       purge tombstones this often (default 1 hour)
   --heartbeat-ms N            Subscribe heartbeat interval (default 15000)
   --max-document-bytes N      largest document (default and maximum 1048576)
@@ -94,6 +97,7 @@ const options = {
   "hmac-secret": { type: "string" },
   "conflict-strategy": { type: "string" },
   "tombstone-retention-ms": { type: "string" },
+  "record-retention-ms": { type: "string" },
   "purge-interval-ms": { type: "string" },
   "heartbeat-ms": { type: "string" },
   "max-document-bytes": { type: "string" },
@@ -180,6 +184,7 @@ if (!LOG_LEVELS.includes(logLevel)) fail(`--log-level must be one of ${LOG_LEVEL
 const conflicts = conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY"));
 const limits = {
   tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
+  recordRetentionMs: integer("record-retention-ms", "POCKET_RECORD_RETENTION_MS"),
   purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
   heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
   maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
@@ -191,6 +196,10 @@ const limits = {
   idleTimeoutMs: positive("idle-timeout-ms", "POCKET_IDLE_TIMEOUT_MS"),
   shutdownGraceMs: integer("shutdown-grace-ms", "POCKET_SHUTDOWN_GRACE_MS") ?? DEFAULT_SHUTDOWN_GRACE_MS,
 };
+
+if (limits.recordRetentionMs !== undefined && limits.recordRetentionMs < (limits.tombstoneRetentionMs ?? DEFAULTS.tombstoneRetentionMs)) {
+  fail("--record-retention-ms must be at least the tombstone retention (PROTOCOL §12.4: idempotency records outlive tombstones)");
+}
 
 /** The URL without its password, for logs. */
 function redacted(url: string): string {

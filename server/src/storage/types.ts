@@ -229,12 +229,13 @@ export interface Storage extends GroupReader {
    */
   readCommitted?(after: bigint, upTo: bigint, limit: number): Promise<{ readonly changes: StoredChange[]; readonly lastSequence: bigint }>;
   /**
-   * Removes tombstones, kept history and idempotency records older than
-   * `cutoffMs`, raising the purge watermarks atomically with the tombstones'
-   * removal. Client-id bindings are kept. On a shared storage one server
-   * purges at a time; another one's concurrent call returns at once with
-   * nothing purged.
+   * Removes tombstones older than `cutoffMs`, raising the purge watermarks
+   * atomically with their removal, and kept history and idempotency records
+   * older than `recordsCutoffMs` (default `cutoffMs`; the core never passes a
+   * later one: records outlive tombstones, PROTOCOL §12.4). Client-id
+   * bindings are kept. On a shared storage one server purges at a time;
+   * another one's concurrent call returns at once with nothing purged.
    */
-  purge(cutoffMs: number): Promise<PurgeResult>;
+  purge(cutoffMs: number, recordsCutoffMs?: number): Promise<PurgeResult>;
   close(): Promise<void>;
 }
