@@ -6,5 +6,7 @@ export default defineConfig({
     exclude: ["node_modules/**", "dist/**", "bench/peers/**"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // The default output, then what was skipped and why.
+    reporters: ["default", "./test/skip-reasons-reporter.ts"],
   },
 });

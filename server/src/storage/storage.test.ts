@@ -224,7 +224,7 @@ if (!postgresUrl) {
   }
 }
 
-describe.runIf(postgresUrl)("postgres storage, one server per schema", () => {
+describe.runIf(postgresUrl)(`postgres storage, one server per schema${postgresUrl ? "" : ": skipped, POCKET_TEST_POSTGRES_URL is not set"}`, () => {
   it("refuses a second server on the same schema while the first runs", async () => {
     const schema = freshSchema();
     const first = postgres(schema);
