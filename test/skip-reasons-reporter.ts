@@ -26,10 +26,12 @@ function describeSkip(test: TestCase): string {
   const result = test.result();
   const note = result.state === "skipped" ? result.note : undefined;
   if (note) return `${test.fullName} (${note})`;
-  let suite = test.parent;
-  while (suite.type === "suite") {
+  let outermost = test.name;
+  if (/skipped/i.test(test.name)) return test.fullName;
+  for (let suite = test.parent; suite.type === "suite"; suite = suite.parent) {
     if (/skipped/i.test(suite.name)) return suite.name;
-    suite = suite.parent;
+    outermost = suite.name;
   }
-  return /skipped/i.test(test.name) ? test.fullName : `${test.fullName} (no reason given)`;
+  // A bare skip, or a test left out by a name filter (-t): one line per suite.
+  return `${outermost} (no reason given: a bare skip, or left out by a name filter)`;
 }
