@@ -11,7 +11,9 @@
 #   bash scripts/setup-python.sh           set up (or check it is up to date)
 #   bash scripts/setup-python.sh --check   exit 3, with the reason on stderr, if this machine has no usable python3
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# The repository this script is in, also when called through a symlink (a guide test runs the
+# docs from a directory of links): .venv and the .pth it writes must name the real paths.
+cd "$(dirname "$(readlink -f "$0")")/.."
 ROOT="$PWD"
 PYTHON="${POCKET_PYTHON:-python3}"
 
