@@ -9,13 +9,22 @@ cd "$(dirname "$0")/.."
 echo "--- buf lint"
 npx buf lint
 
-echo "--- gen/ts is fresh"
-npx buf generate
-if [ -n "$(git status --porcelain -- gen/ts)" ]; then
-  git status --porcelain -- gen/ts
-  echo "gen/ts is stale: run 'npm run generate' and commit the result" >&2
-  exit 1
-fi
+# The stubs are committed beside hand-written package files (package.json,
+# go.mod, pyproject.toml), so they are regenerated into a temporary directory
+# and compared, file by file, with what is committed.
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+same_as_committed() { # DIR COMMAND: the generated DIR under $TMP equals the committed one
+  local dir="$1" command="$2"
+  if ! diff -r -x package.json -x tsconfig.build.json -x dist -x node_modules -x go.mod -x go.sum -x pyproject.toml -x README.md -x build -x '*.egg-info' -x __pycache__ "$TMP/$dir" "$dir"; then
+    echo "$dir is stale: run '$command' and commit the result" >&2
+    exit 1
+  fi
+}
+
+echo "--- gen/ts is fresh (the package @pocket-sync/protocol)"
+npx buf generate -o "$TMP"
+same_as_committed gen/ts "npm run generate"
 
 echo "--- buf breaking against the previous commit"
 if git cat-file -e HEAD~1:proto/pocket/sync/v1/sync.proto 2>/dev/null; then
@@ -23,19 +32,6 @@ if git cat-file -e HEAD~1:proto/pocket/sync/v1/sync.proto 2>/dev/null; then
 else
   echo "no protocol in the previous commit: nothing to compare"
 fi
-
-# Go and Python stubs are committed beside hand-written package files (go.mod,
-# pyproject.toml), so they are regenerated into a temporary directory and
-# compared, file by file, with what is committed.
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-same_as_committed() { # DIR COMMAND: the generated DIR under $TMP equals the committed one
-  local dir="$1" command="$2"
-  if ! diff -r -x go.mod -x go.sum -x pyproject.toml -x README.md -x build -x '*.egg-info' -x __pycache__ "$TMP/$dir" "$dir"; then
-    echo "$dir is stale: run '$command' and commit the result" >&2
-    exit 1
-  fi
-}
 
 echo "--- Go stubs (the module github.com/pocket-sync/pocket-sync/gen/go)"
 export PATH="$(go env GOPATH)/bin:$PATH"
