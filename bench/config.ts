@@ -51,7 +51,7 @@ const full: BenchConfig = {
     connectionsPerProcess: 2,
     processesFor: (k) => (k >= 1000 ? 4 : k >= 100 ? 2 : 1),
   },
-  idle: { streams: 1000, processes: 2, connectionsPerProcess: 2, settleMs: 1_000 },
+  idle: { streams: 4000, processes: 2, connectionsPerProcess: 4, settleMs: 1_000 },
   conflicts: { clients: 10, documents: 100, batch: 10, pushesPerClient: 40, processes: 2 },
   app: { documents: 10_000, batch: 500 },
   growth: { sizes: [1_000, 10_000, 100_000, 1_000_000], updates: 2_000, pull: 10_000, fillBatch: 500, fillProcesses: 2 },

@@ -3,7 +3,7 @@
 // fresh temp directory. Node flags go in front of the script, so the profile
 // (--cpu-prof) and the GC hook see the same code path users run.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cpuSeconds, rssKiB } from "./proc.js";
@@ -49,11 +49,14 @@ export class BenchServer {
   static async start(options: ServerOptions): Promise<BenchServer> {
     const dataDir = mkdtempSync(join(tmpdir(), "pocket-bench-server-"));
     const profileName = `${options.label.replace(/[^A-Za-z0-9_-]/g, "_")}.${process.pid}.${++started}.cpuprofile`;
+    // Each thread writes its own profile (tsx's loader runs in a worker
+    // thread): Node's default file names tell them apart by thread id, and a
+    // fixed --cpu-prof-name would let the loader's overwrite the server's.
+    const threadProfiles = options.profileDir ? join(options.profileDir, `${profileName}.threads`) : undefined;
+    if (threadProfiles) mkdirSync(threadProfiles, { recursive: true });
     const nodeArgs = [
       ...(options.gcHook ? ["--expose-gc"] : []),
-      ...(options.profileDir
-        ? ["--cpu-prof", "--cpu-prof-dir", options.profileDir, "--cpu-prof-name", profileName]
-        : []),
+      ...(threadProfiles ? ["--cpu-prof", "--cpu-prof-dir", threadProfiles] : []),
     ];
     const args = [
       ...nodeArgs,
@@ -170,6 +173,18 @@ export class BenchServer {
     if (!options.keepData) this.removeData();
     const dir = this.options.profileDir;
     if (!dir) return {};
-    return readdirSync(dir).includes(this.profileName) ? { profile: join(dir, this.profileName) } : {};
+    return mainThreadProfile(dir, this.profileName);
   }
+}
+
+/**
+ * Keeps the main thread's profile (`CPU.<date>.<time>.<pid>.0.<seq>.cpuprofile`,
+ * thread id 0) as `dir/name`, and drops the other threads'.
+ */
+function mainThreadProfile(dir: string, name: string): { profile?: string } {
+  const threads = join(dir, `${name}.threads`);
+  const main = readdirSync(threads).find((file) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(file));
+  if (main) renameSync(join(threads, main), join(dir, name));
+  rmSync(threads, { recursive: true, force: true });
+  return main ? { profile: join(dir, name) } : {};
 }

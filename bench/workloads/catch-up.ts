@@ -7,7 +7,7 @@ import { startWorker } from "../harness/processes.js";
 import { interleave } from "../harness/rounds.js";
 import { summarize } from "../harness/stats.js";
 import { describeLayout, serverLayout } from "./layout.js";
-import { atLeast, figure, ratio } from "./metrics.js";
+import { atLeast, cpuCeiling, figure, ratio } from "./metrics.js";
 import type { Workload } from "./types.js";
 
 export const catchUp: Workload = {
@@ -75,6 +75,7 @@ export const catchUp: Workload = {
       metrics: [{ id: "catch-up", label: `catch-up pull, ${documents} documents`, subject, baseline, ratio: r, target: atLeast(r, 1 / 2, "≥ 1/2 of the raw iterator") }],
       context: {
         "server CPU (cores busy) while pulling": summarize(busy).median,
+        ...cpuCeiling("document", subject, busy, baseline),
         "server fill rate (changes/s, 2 pushes of 500 in flight)": Math.round((documents * 1000) / fillMs),
         ...describeLayout(layout),
       },

@@ -8,7 +8,7 @@ import { CpuMeter } from "../harness/proc.js";
 import { interleave } from "../harness/rounds.js";
 import { summarize } from "../harness/stats.js";
 import type { LoadResult } from "../generators/http-load.js";
-import { atLeast, figure, ratio } from "./metrics.js";
+import { atLeast, cpuCeiling, figure, ratio } from "./metrics.js";
 import type { Workload } from "./types.js";
 
 const PULL_PATH = "/pocket.sync.v1.SyncService/Pull";
@@ -87,7 +87,11 @@ export const connectPull: Workload = {
       metrics: [
         { id: "connect-pull", label: `Connect JSON Pull, ${documents} documents`, subject, baseline, ratio: r, target: atLeast(r, 1 / 2, "≥ 1/2 of bare fastify") },
       ],
-      context: { "response bytes": responseBytes, "server CPU (cores busy) under load": summarize(busy).median },
+      context: {
+        "response bytes": responseBytes,
+        "server CPU (cores busy) under load": summarize(busy).median,
+        ...cpuCeiling("request", subject, busy, baseline),
+      },
       profiles: context.takeProfiles(),
     };
   },

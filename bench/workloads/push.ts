@@ -7,7 +7,7 @@ import { startWorker } from "../harness/processes.js";
 import { interleave } from "../harness/rounds.js";
 import { summarize } from "../harness/stats.js";
 import { describeLayout, serverLayout } from "./layout.js";
-import { atLeast, figure, ratio } from "./metrics.js";
+import { atLeast, cpuCeiling, figure, ratio } from "./metrics.js";
 import type { Metric, Workload } from "./types.js";
 
 interface PushResult {
@@ -69,6 +69,7 @@ export const push: Workload = {
             ...(batch === 100 ? { target: atLeast(r, 1 / 3, "≥ 1/3 of raw level") } : {}),
           });
           serverCores[`server CPU (cores busy), batches of ${batch}`] = summarize(busy).median;
+          if (batch === 100) Object.assign(serverCores, cpuCeiling("change", subject, busy, baseline));
         } finally {
           await context.stopServer(server);
         }
