@@ -36,7 +36,8 @@ fi
 # Starts the installed bin with the given flags; sets URL once it listens.
 start_server() {
   local log="server-$((${#PIDS[@]} + 1)).log"
-  npx pocket-sync-server --port 0 --log-level warn "$@" > "$log" 2>&1 &
+  # The bin itself (not npx, which would leave it running when killed).
+  node_modules/.bin/pocket-sync-server --port 0 --log-level warn "$@" > "$log" 2>&1 &
   PIDS+=("$!")
   URL=""
   for _ in $(seq 1 300); do
