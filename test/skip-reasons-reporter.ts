@@ -21,15 +21,18 @@ export default class SkipReasonsReporter implements Reporter {
   }
 }
 
-/** The reason a test was skipped: its note, or the name of the suite that says "skipped". */
+/** A name that gives a skip's reason: "…: skipped, Go is not installed" (not "none skipped"). */
+const GIVES_REASON = /\bskipped(?: here)?[,;:]/i;
+
+/** The reason a test was skipped: its note, or the name of the suite that gives one. */
 function describeSkip(test: TestCase): string {
   const result = test.result();
   const note = result.state === "skipped" ? result.note : undefined;
   if (note) return `${test.fullName} (${note})`;
   let outermost = test.name;
-  if (/skipped/i.test(test.name)) return test.fullName;
+  if (GIVES_REASON.test(test.name)) return test.fullName;
   for (let suite = test.parent; suite.type === "suite"; suite = suite.parent) {
-    if (/skipped/i.test(suite.name)) return suite.name;
+    if (GIVES_REASON.test(suite.name)) return suite.name;
     outermost = suite.name;
   }
   // A bare skip, or a test left out by a name filter (-t): one line per suite.
