@@ -51,6 +51,8 @@ export interface ServerFeatures {
   futureTimestampRefusal: boolean;
   /** The largest request the server accepts, for the too-large case. */
   maxRequestBytes?: number;
+  /** Where these declarations came from, for skip reasons ("features file x.yaml"). */
+  source?: string;
 }
 
 export const DEFAULT_FEATURES: ServerFeatures = {
@@ -119,8 +121,11 @@ export function parseFeatures(text: string, where = "features"): ServerFeatures 
   return f;
 }
 
+const DEFAULTS_SOURCE = "the default features (no --config given; conformance/reference-server.features.yaml declares every feature)";
+
 export function loadFeatures(file: string | undefined): ServerFeatures {
-  return file ? parseFeatures(readFileSync(file, "utf8"), file) : structuredClone(DEFAULT_FEATURES);
+  if (!file) return { ...structuredClone(DEFAULT_FEATURES), source: DEFAULTS_SOURCE };
+  return { ...parseFeatures(readFileSync(file, "utf8"), file), source: `the features file ${file}` };
 }
 
 export interface Tokens {
@@ -136,41 +141,44 @@ export interface Tokens {
  */
 export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: string): string | undefined {
   const [name, arg] = feature.split(":") as [string, string | undefined];
+  // What the run was told about the server, not what the server does: say where to declare it.
+  const from = f.source ?? "the server's features (--config)";
+  const undeclared = (what: string) => `${what} is not declared in ${from}`;
   switch (name) {
     case "protocol":
-      return f.protocols.includes(parseProtocol(arg ?? "")) ? undefined : `the server does not declare protocol ${arg}`;
+      return f.protocols.includes(parseProtocol(arg ?? "")) ? undefined : undeclared(`protocol ${arg} (protocols: [${f.protocols.join(", ")}])`);
     case "http2":
-      return f.http2 ? undefined : "the server does not declare http2";
+      return f.http2 ? undefined : undeclared("http2: true");
     case "connect-get":
-      return f.connectGet ? undefined : "the server does not declare connectGet";
+      return f.connectGet ? undefined : undeclared("connectGet: true");
     case "strategy":
       if (arg === "report" && f.openCollections) return undefined;
-      return f.conflictStrategies[arg as Strategy] ? undefined : `the server declares no collection with conflict strategy ${arg}`;
+      return f.conflictStrategies[arg as Strategy] ? undefined : undeclared(`a collection with conflict strategy ${arg} (conflictStrategies)`);
     case "merge-three-way":
-      if (!f.conflictStrategies.merge) return "the server declares no collection with conflict strategy merge";
-      return f.mergeThreeWay ? undefined : "the server does not declare mergeThreeWay";
+      if (!f.conflictStrategies.merge) return undeclared("a collection with conflict strategy merge (conflictStrategies)");
+      return f.mergeThreeWay ? undefined : undeclared("mergeThreeWay: true");
     case "tombstone-purge":
-      return f.tombstonePurge ? undefined : "the server does not declare tombstonePurge (a short retention for tests)";
+      return f.tombstonePurge ? undefined : undeclared("tombstonePurge (a short retention for tests)");
     case "heartbeat-default":
-      return f.heartbeatDefaultMs !== undefined ? undefined : "the server does not declare heartbeatDefaultMs";
+      return f.heartbeatDefaultMs !== undefined ? undefined : undeclared("heartbeatDefaultMs");
     case "auth":
-      if (!f.auth.required) return "the server declares auth.required: false";
+      if (!f.auth.required) return `${from} declares auth.required: false`;
       return tokens.token ? undefined : "no --token given";
     case "token2":
       if (!tokens.token2) return "no --token2 given";
-      return f.auth.token2Allowed ? undefined : "the server declares no auth.token2Allowed collection";
+      return f.auth.token2Allowed ? undefined : undeclared("auth.token2Allowed");
     case "token2-read":
       if (!tokens.token2) return "no --token2 given";
-      if (!f.auth.token2Allowed) return "the server declares no auth.token2Allowed collection";
-      return f.auth.token2CannotRead.length ? undefined : "the server declares no auth.token2CannotRead collection";
+      if (!f.auth.token2Allowed) return undeclared("auth.token2Allowed");
+      return f.auth.token2CannotRead.length ? undefined : undeclared("auth.token2CannotRead");
     case "token2-write":
       if (!tokens.token2) return "no --token2 given";
-      if (!f.auth.token2Allowed) return "the server declares no auth.token2Allowed collection";
-      return f.auth.token2CannotWrite.length ? undefined : "the server declares no auth.token2CannotWrite collection";
+      if (!f.auth.token2Allowed) return undeclared("auth.token2Allowed");
+      return f.auth.token2CannotWrite.length ? undefined : undeclared("auth.token2CannotWrite");
     case "future-timestamp-refusal":
-      return f.futureTimestampRefusal ? undefined : "the server does not declare futureTimestampRefusal (a SHOULD, §10.3)";
+      return f.futureTimestampRefusal ? undefined : undeclared("futureTimestampRefusal (a SHOULD, §10.3)");
     case "max-request-bytes":
-      return f.maxRequestBytes !== undefined ? undefined : "the server does not declare maxRequestBytes";
+      return f.maxRequestBytes !== undefined ? undefined : undeclared("maxRequestBytes");
     default:
       throw new Error(`unknown feature ${feature}`);
   }

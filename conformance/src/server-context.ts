@@ -75,7 +75,7 @@ export class ServerContext {
     const declared = this.features.conflictStrategies[strategy];
     if (declared) return declared;
     if (strategy === "report" && this.features.openCollections) return this.collection("report");
-    throw new Skip(`the server declares no collection with conflict strategy ${strategy}`);
+    throw new Skip(`a collection with conflict strategy ${strategy} (conflictStrategies) is not declared in ${this.features.source ?? "the server's features (--config)"}`);
   }
 
   /** A document id unique to this case. */

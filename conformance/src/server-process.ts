@@ -1,18 +1,27 @@
 // Runs a server under test (by default the reference server) as a child
 // process, over the wire only: the suite never imports server code.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** The reference server's command line; POCKET_REFERENCE_SERVER overrides it. */
+/**
+ * The reference server's command line; POCKET_REFERENCE_SERVER overrides it.
+ * From the repository's sources, its CLI through tsx; installed (the
+ * @pocket-sync/conformance package), the pocket-sync-server bin of
+ * @pocket-sync/server, a dependency: the suite starts it, never imports it.
+ */
 export function referenceServerCommand(): string[] {
   const override = process.env.POCKET_REFERENCE_SERVER;
   if (override) return override.split(/\s+/).filter(Boolean);
-  return [process.execPath, "--import", "tsx", join(ROOT, "server/src/serve/cli.ts")];
+  if (import.meta.url.endsWith(".ts")) return [process.execPath, "--import", "tsx", join(ROOT, "server/src/serve/cli.ts")];
+  const manifest = createRequire(import.meta.url).resolve("@pocket-sync/server/package.json");
+  const { bin } = JSON.parse(readFileSync(manifest, "utf8")) as { bin: Record<string, string> };
+  return [process.execPath, join(dirname(manifest), bin["pocket-sync-server"]!)];
 }
 
 export interface ReferenceServerOptions {
