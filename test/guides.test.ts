@@ -24,6 +24,8 @@ const PROVEN_ELSEWHERE: { match: RegExp; where: string }[] = [
   { match: /^npm run bench\b/, where: "minutes of load on the whole machine; bench/**/*.test.ts test the harness and the report" },
   { match: /^node --import tsx bench\/profile-summary\.ts FILE\.cpuprofile/, where: "needs a profile from npm run bench -- --profile; bench tests cover profile-summary" },
   { match: /^bash conformance\/run-ci\.sh\b/, where: ".ci/run runs it" },
+  { match: /^POCKET_CONFORMANCE_STABILITY_RUNS=20 npx vitest run conformance\/src\/stability\.test\.ts/, where: ".ci/run runs it whenever conformance/ changed (twenty runs take minutes)" },
+  { match: /^npm run cluster\b/, where: "it serves until Ctrl-C; conformance/run-ci.sh, run by .ci/run, starts scripts/cluster.sh and judges it over every protocol" },
   { match: /^npm run conformance:mutants\b/, where: ".ci/run runs its fast subset; conformance/src/mutants.test.ts checks every catalogued fault still applies" },
   { match: /^(npm run generate|npx buf generate|bash scripts\/setup-python\.sh && PATH=.* npx buf generate|bash scripts\/check-stubs\.sh)\b/, where: ".ci/run runs scripts/check-stubs.sh, which runs each (regenerating gen/ here would rewrite files other tests are reading)" },
   { match: /^(go mod edit -replace github\.com\/pocket-sync|go get github\.com\/pocket-sync|pip install \$POCKET)/, where: "scripts/check-language-packages.sh, run by .ci/run, does it in an empty Go module and venv" },

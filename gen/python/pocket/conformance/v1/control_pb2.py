@@ -25,55 +25,61 @@ _sym_db = _symbol_database.Default()
 from pocket.sync.v1 import sync_pb2 as pocket_dot_sync_dot_v1_dot_sync__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#pocket/conformance/v1/control.proto\x12\x15pocket.conformance.v1\x1a\x19pocket/sync/v1/sync.proto\"\xed\x04\n\rClientRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\x04R\trequestId\x12@\n\tconfigure\x18\x02 \x01(\x0b\x32 .pocket.conformance.v1.ConfigureH\x00R\tconfigure\x12M\n\x0ewrite_document\x18\x03 \x01(\x0b\x32$.pocket.conformance.v1.WriteDocumentH\x00R\rwriteDocument\x12P\n\x0f\x64\x65lete_document\x18\x04 \x01(\x0b\x32%.pocket.conformance.v1.DeleteDocumentH\x00R\x0e\x64\x65leteDocument\x12M\n\x0eread_documents\x18\x05 \x01(\x0b\x32$.pocket.conformance.v1.ReadDocumentsH\x00R\rreadDocuments\x12;\n\x08sync_now\x18\x06 \x01(\x0b\x32\x1e.pocket.conformance.v1.SyncNowH\x00R\x07syncNow\x12\x41\n\nset_online\x18\x07 \x01(\x0b\x32 .pocket.conformance.v1.SetOnlineH\x00R\tsetOnline\x12\x41\n\nget_status\x18\x08 \x01(\x0b\x32 .pocket.conformance.v1.GetStatusH\x00R\tgetStatus\x12=\n\x08shutdown\x18\t \x01(\x0b\x32\x1f.pocket.conformance.v1.ShutdownH\x00R\x08shutdownB\t\n\x07\x63ommand\"\xd3\x05\n\x0e\x43lientResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\x04R\trequestId\x12\x34\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1c.pocket.conformance.v1.ErrorH\x00R\x05\x65rror\x12\x46\n\tconfigure\x18\x03 \x01(\x0b\x32&.pocket.conformance.v1.ConfigureResultH\x00R\tconfigure\x12S\n\x0ewrite_document\x18\x04 \x01(\x0b\x32*.pocket.conformance.v1.WriteDocumentResultH\x00R\rwriteDocument\x12V\n\x0f\x64\x65lete_document\x18\x05 \x01(\x0b\x32+.pocket.conformance.v1.DeleteDocumentResultH\x00R\x0e\x64\x65leteDocument\x12S\n\x0eread_documents\x18\x06 \x01(\x0b\x32*.pocket.conformance.v1.ReadDocumentsResultH\x00R\rreadDocuments\x12\x41\n\x08sync_now\x18\x07 \x01(\x0b\x32$.pocket.conformance.v1.SyncNowResultH\x00R\x07syncNow\x12G\n\nset_online\x18\x08 \x01(\x0b\x32&.pocket.conformance.v1.SetOnlineResultH\x00R\tsetOnline\x12G\n\nget_status\x18\t \x01(\x0b\x32&.pocket.conformance.v1.GetStatusResultH\x00R\tgetStatus\x12\x43\n\x08shutdown\x18\n \x01(\x0b\x32%.pocket.conformance.v1.ShutdownResultH\x00R\x08shutdownB\x08\n\x06result\"\xd3\x02\n\tConfigure\x12\x1d\n\nserver_url\x18\x01 \x01(\tR\tserverUrl\x12\x14\n\x05token\x18\x02 \x01(\tR\x05token\x12 \n\x0b\x63ollections\x18\x03 \x03(\tR\x0b\x63ollections\x12T\n\x11\x63onflict_strategy\x18\x04 \x01(\x0e\x32\'.pocket.conformance.v1.ConflictStrategyR\x10\x63onflictStrategy\x12\x1b\n\tclient_id\x18\x05 \x01(\tR\x08\x63lientId\x12\x19\n\x08\x64\x61ta_dir\x18\x06 \x01(\tR\x07\x64\x61taDir\x12<\n\tsync_mode\x18\x07 \x01(\x0e\x32\x1f.pocket.conformance.v1.SyncModeR\x08syncMode\x12#\n\rstart_offline\x18\x08 \x01(\x08R\x0cstartOffline\"\x88\x02\n\x0f\x43onfigureResult\x12&\n\x0eimplementation\x18\x01 \x01(\tR\x0eimplementation\x12\x1b\n\tclient_id\x18\x02 \x01(\tR\x08\x63lientId\x12\x16\n\x06suites\x18\x03 \x03(\tR\x06suites\x12X\n\x13\x63onflict_strategies\x18\x04 \x03(\x0e\x32\'.pocket.conformance.v1.ConflictStrategyR\x12\x63onflictStrategies\x12>\n\nsync_modes\x18\x05 \x03(\x0e\x32\x1f.pocket.conformance.v1.SyncModeR\tsyncModes\"l\n\rWriteDocument\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\x12\x1a\n\x08\x64ocument\x18\x03 \x01(\tR\x08\x64ocument\"\x15\n\x13WriteDocumentResult\"Q\n\x0e\x44\x65leteDocument\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\"\x16\n\x14\x44\x65leteDocumentResult\"P\n\rReadDocuments\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\"\xb7\x01\n\x08\x44ocument\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\x12\x1a\n\x08\x64ocument\x18\x03 \x01(\tR\x08\x64ocument\x12\x1a\n\x08revision\x18\x04 \x01(\tR\x08revision\x12\x18\n\x07\x64\x65leted\x18\x05 \x01(\x08R\x07\x64\x65leted\x12\x18\n\x07pending\x18\x06 \x01(\x08R\x07pending\"T\n\x13ReadDocumentsResult\x12=\n\tdocuments\x18\x01 \x03(\x0b\x32\x1f.pocket.conformance.v1.DocumentR\tdocuments\"\t\n\x07SyncNow\"]\n\rSyncNowResult\x12\x16\n\x06pushed\x18\x01 \x01(\rR\x06pushed\x12\x16\n\x06pulled\x18\x02 \x01(\rR\x06pulled\x12\x1c\n\tconflicts\x18\x03 \x01(\rR\tconflicts\"#\n\tSetOnline\x12\x16\n\x06online\x18\x01 \x01(\x08R\x06online\"\x11\n\x0fSetOnlineResult\"\x0b\n\tGetStatus\"\xea\x01\n\x0fGetStatusResult\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\x12\x16\n\x06online\x18\x02 \x01(\x08R\x06online\x12\'\n\x0fpending_changes\x18\x03 \x01(\rR\x0ependingChanges\x12:\n\ncheckpoint\x18\x04 \x01(\x0b\x32\x1a.pocket.sync.v1.CheckpointR\ncheckpoint\x12\x1e\n\nsubscribed\x18\x05 \x01(\x08R\nsubscribed\x12\x1d\n\nlast_error\x18\x06 \x01(\tR\tlastError\"\n\n\x08Shutdown\"\x10\n\x0eShutdownResult\"5\n\x05\x45rror\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message*\xbe\x01\n\x10\x43onflictStrategy\x12!\n\x1d\x43ONFLICT_STRATEGY_UNSPECIFIED\x10\x00\x12 \n\x1c\x43ONFLICT_STRATEGY_LOCAL_WINS\x10\x01\x12!\n\x1d\x43ONFLICT_STRATEGY_REMOTE_WINS\x10\x02\x12%\n!CONFLICT_STRATEGY_LAST_WRITE_WINS\x10\x03\x12\x1b\n\x17\x43ONFLICT_STRATEGY_MERGE\x10\x04*R\n\x08SyncMode\x12\x19\n\x15SYNC_MODE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSYNC_MODE_PULL\x10\x01\x12\x17\n\x13SYNC_MODE_SUBSCRIBE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#pocket/conformance/v1/control.proto\x12\x15pocket.conformance.v1\x1a\x19pocket/sync/v1/sync.proto\"\xa3\x05\n\rClientRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\x04R\trequestId\x12@\n\tconfigure\x18\x02 \x01(\x0b\x32 .pocket.conformance.v1.ConfigureH\x00R\tconfigure\x12M\n\x0ewrite_document\x18\x03 \x01(\x0b\x32$.pocket.conformance.v1.WriteDocumentH\x00R\rwriteDocument\x12P\n\x0f\x64\x65lete_document\x18\x04 \x01(\x0b\x32%.pocket.conformance.v1.DeleteDocumentH\x00R\x0e\x64\x65leteDocument\x12M\n\x0eread_documents\x18\x05 \x01(\x0b\x32$.pocket.conformance.v1.ReadDocumentsH\x00R\rreadDocuments\x12;\n\x08sync_now\x18\x06 \x01(\x0b\x32\x1e.pocket.conformance.v1.SyncNowH\x00R\x07syncNow\x12\x41\n\nset_online\x18\x07 \x01(\x0b\x32 .pocket.conformance.v1.SetOnlineH\x00R\tsetOnline\x12\x41\n\nget_status\x18\x08 \x01(\x0b\x32 .pocket.conformance.v1.GetStatusH\x00R\tgetStatus\x12=\n\x08shutdown\x18\t \x01(\x0b\x32\x1f.pocket.conformance.v1.ShutdownH\x00R\x08shutdown\x12\x34\n\x05\x63rash\x18\n \x01(\x0b\x32\x1c.pocket.conformance.v1.CrashH\x00R\x05\x63rashB\t\n\x07\x63ommand\"\x8f\x06\n\x0e\x43lientResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\x04R\trequestId\x12\x34\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1c.pocket.conformance.v1.ErrorH\x00R\x05\x65rror\x12\x46\n\tconfigure\x18\x03 \x01(\x0b\x32&.pocket.conformance.v1.ConfigureResultH\x00R\tconfigure\x12S\n\x0ewrite_document\x18\x04 \x01(\x0b\x32*.pocket.conformance.v1.WriteDocumentResultH\x00R\rwriteDocument\x12V\n\x0f\x64\x65lete_document\x18\x05 \x01(\x0b\x32+.pocket.conformance.v1.DeleteDocumentResultH\x00R\x0e\x64\x65leteDocument\x12S\n\x0eread_documents\x18\x06 \x01(\x0b\x32*.pocket.conformance.v1.ReadDocumentsResultH\x00R\rreadDocuments\x12\x41\n\x08sync_now\x18\x07 \x01(\x0b\x32$.pocket.conformance.v1.SyncNowResultH\x00R\x07syncNow\x12G\n\nset_online\x18\x08 \x01(\x0b\x32&.pocket.conformance.v1.SetOnlineResultH\x00R\tsetOnline\x12G\n\nget_status\x18\t \x01(\x0b\x32&.pocket.conformance.v1.GetStatusResultH\x00R\tgetStatus\x12\x43\n\x08shutdown\x18\n \x01(\x0b\x32%.pocket.conformance.v1.ShutdownResultH\x00R\x08shutdown\x12:\n\x05\x63rash\x18\x0b \x01(\x0b\x32\".pocket.conformance.v1.CrashResultH\x00R\x05\x63rashB\x08\n\x06result\"\xd3\x02\n\tConfigure\x12\x1d\n\nserver_url\x18\x01 \x01(\tR\tserverUrl\x12\x14\n\x05token\x18\x02 \x01(\tR\x05token\x12 \n\x0b\x63ollections\x18\x03 \x03(\tR\x0b\x63ollections\x12T\n\x11\x63onflict_strategy\x18\x04 \x01(\x0e\x32\'.pocket.conformance.v1.ConflictStrategyR\x10\x63onflictStrategy\x12\x1b\n\tclient_id\x18\x05 \x01(\tR\x08\x63lientId\x12\x19\n\x08\x64\x61ta_dir\x18\x06 \x01(\tR\x07\x64\x61taDir\x12<\n\tsync_mode\x18\x07 \x01(\x0e\x32\x1f.pocket.conformance.v1.SyncModeR\x08syncMode\x12#\n\rstart_offline\x18\x08 \x01(\x08R\x0cstartOffline\"\x88\x02\n\x0f\x43onfigureResult\x12&\n\x0eimplementation\x18\x01 \x01(\tR\x0eimplementation\x12\x1b\n\tclient_id\x18\x02 \x01(\tR\x08\x63lientId\x12\x16\n\x06suites\x18\x03 \x03(\tR\x06suites\x12X\n\x13\x63onflict_strategies\x18\x04 \x03(\x0e\x32\'.pocket.conformance.v1.ConflictStrategyR\x12\x63onflictStrategies\x12>\n\nsync_modes\x18\x05 \x03(\x0e\x32\x1f.pocket.conformance.v1.SyncModeR\tsyncModes\"l\n\rWriteDocument\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\x12\x1a\n\x08\x64ocument\x18\x03 \x01(\tR\x08\x64ocument\"\x15\n\x13WriteDocumentResult\"Q\n\x0e\x44\x65leteDocument\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\"\x16\n\x14\x44\x65leteDocumentResult\"P\n\rReadDocuments\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\"\xb7\x01\n\x08\x44ocument\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1f\n\x0b\x64ocument_id\x18\x02 \x01(\tR\ndocumentId\x12\x1a\n\x08\x64ocument\x18\x03 \x01(\tR\x08\x64ocument\x12\x1a\n\x08revision\x18\x04 \x01(\tR\x08revision\x12\x18\n\x07\x64\x65leted\x18\x05 \x01(\x08R\x07\x64\x65leted\x12\x18\n\x07pending\x18\x06 \x01(\x08R\x07pending\"T\n\x13ReadDocumentsResult\x12=\n\tdocuments\x18\x01 \x03(\x0b\x32\x1f.pocket.conformance.v1.DocumentR\tdocuments\"\t\n\x07SyncNow\"]\n\rSyncNowResult\x12\x16\n\x06pushed\x18\x01 \x01(\rR\x06pushed\x12\x16\n\x06pulled\x18\x02 \x01(\rR\x06pulled\x12\x1c\n\tconflicts\x18\x03 \x01(\rR\tconflicts\"#\n\tSetOnline\x12\x16\n\x06online\x18\x01 \x01(\x08R\x06online\"\x11\n\x0fSetOnlineResult\"\x0b\n\tGetStatus\"\xea\x01\n\x0fGetStatusResult\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\x12\x16\n\x06online\x18\x02 \x01(\x08R\x06online\x12\'\n\x0fpending_changes\x18\x03 \x01(\rR\x0ependingChanges\x12:\n\ncheckpoint\x18\x04 \x01(\x0b\x32\x1a.pocket.sync.v1.CheckpointR\ncheckpoint\x12\x1e\n\nsubscribed\x18\x05 \x01(\x08R\nsubscribed\x12\x1d\n\nlast_error\x18\x06 \x01(\tR\tlastError\"\n\n\x08Shutdown\"\x10\n\x0eShutdownResult\"@\n\x05\x43rash\x12\x37\n\x05point\x18\x01 \x01(\x0e\x32!.pocket.conformance.v1.CrashPointR\x05point\"\r\n\x0b\x43rashResult\"5\n\x05\x45rror\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message*\xbe\x01\n\x10\x43onflictStrategy\x12!\n\x1d\x43ONFLICT_STRATEGY_UNSPECIFIED\x10\x00\x12 \n\x1c\x43ONFLICT_STRATEGY_LOCAL_WINS\x10\x01\x12!\n\x1d\x43ONFLICT_STRATEGY_REMOTE_WINS\x10\x02\x12%\n!CONFLICT_STRATEGY_LAST_WRITE_WINS\x10\x03\x12\x1b\n\x17\x43ONFLICT_STRATEGY_MERGE\x10\x04*R\n\x08SyncMode\x12\x19\n\x15SYNC_MODE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSYNC_MODE_PULL\x10\x01\x12\x17\n\x13SYNC_MODE_SUBSCRIBE\x10\x02*T\n\nCrashPoint\x12\x1b\n\x17\x43RASH_POINT_UNSPECIFIED\x10\x00\x12)\n%CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pocket.conformance.v1.control_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONFLICTSTRATEGY']._serialized_start=3140
-  _globals['_CONFLICTSTRATEGY']._serialized_end=3330
-  _globals['_SYNCMODE']._serialized_start=3332
-  _globals['_SYNCMODE']._serialized_end=3414
+  _globals['_CONFLICTSTRATEGY']._serialized_start=3335
+  _globals['_CONFLICTSTRATEGY']._serialized_end=3525
+  _globals['_SYNCMODE']._serialized_start=3527
+  _globals['_SYNCMODE']._serialized_end=3609
+  _globals['_CRASHPOINT']._serialized_start=3611
+  _globals['_CRASHPOINT']._serialized_end=3695
   _globals['_CLIENTREQUEST']._serialized_start=90
-  _globals['_CLIENTREQUEST']._serialized_end=711
-  _globals['_CLIENTRESPONSE']._serialized_start=714
-  _globals['_CLIENTRESPONSE']._serialized_end=1437
-  _globals['_CONFIGURE']._serialized_start=1440
-  _globals['_CONFIGURE']._serialized_end=1779
-  _globals['_CONFIGURERESULT']._serialized_start=1782
-  _globals['_CONFIGURERESULT']._serialized_end=2046
-  _globals['_WRITEDOCUMENT']._serialized_start=2048
-  _globals['_WRITEDOCUMENT']._serialized_end=2156
-  _globals['_WRITEDOCUMENTRESULT']._serialized_start=2158
-  _globals['_WRITEDOCUMENTRESULT']._serialized_end=2179
-  _globals['_DELETEDOCUMENT']._serialized_start=2181
-  _globals['_DELETEDOCUMENT']._serialized_end=2262
-  _globals['_DELETEDOCUMENTRESULT']._serialized_start=2264
-  _globals['_DELETEDOCUMENTRESULT']._serialized_end=2286
-  _globals['_READDOCUMENTS']._serialized_start=2288
-  _globals['_READDOCUMENTS']._serialized_end=2368
-  _globals['_DOCUMENT']._serialized_start=2371
-  _globals['_DOCUMENT']._serialized_end=2554
-  _globals['_READDOCUMENTSRESULT']._serialized_start=2556
-  _globals['_READDOCUMENTSRESULT']._serialized_end=2640
-  _globals['_SYNCNOW']._serialized_start=2642
-  _globals['_SYNCNOW']._serialized_end=2651
-  _globals['_SYNCNOWRESULT']._serialized_start=2653
-  _globals['_SYNCNOWRESULT']._serialized_end=2746
-  _globals['_SETONLINE']._serialized_start=2748
-  _globals['_SETONLINE']._serialized_end=2783
-  _globals['_SETONLINERESULT']._serialized_start=2785
-  _globals['_SETONLINERESULT']._serialized_end=2802
-  _globals['_GETSTATUS']._serialized_start=2804
-  _globals['_GETSTATUS']._serialized_end=2815
-  _globals['_GETSTATUSRESULT']._serialized_start=2818
-  _globals['_GETSTATUSRESULT']._serialized_end=3052
-  _globals['_SHUTDOWN']._serialized_start=3054
-  _globals['_SHUTDOWN']._serialized_end=3064
-  _globals['_SHUTDOWNRESULT']._serialized_start=3066
-  _globals['_SHUTDOWNRESULT']._serialized_end=3082
-  _globals['_ERROR']._serialized_start=3084
-  _globals['_ERROR']._serialized_end=3137
+  _globals['_CLIENTREQUEST']._serialized_end=765
+  _globals['_CLIENTRESPONSE']._serialized_start=768
+  _globals['_CLIENTRESPONSE']._serialized_end=1551
+  _globals['_CONFIGURE']._serialized_start=1554
+  _globals['_CONFIGURE']._serialized_end=1893
+  _globals['_CONFIGURERESULT']._serialized_start=1896
+  _globals['_CONFIGURERESULT']._serialized_end=2160
+  _globals['_WRITEDOCUMENT']._serialized_start=2162
+  _globals['_WRITEDOCUMENT']._serialized_end=2270
+  _globals['_WRITEDOCUMENTRESULT']._serialized_start=2272
+  _globals['_WRITEDOCUMENTRESULT']._serialized_end=2293
+  _globals['_DELETEDOCUMENT']._serialized_start=2295
+  _globals['_DELETEDOCUMENT']._serialized_end=2376
+  _globals['_DELETEDOCUMENTRESULT']._serialized_start=2378
+  _globals['_DELETEDOCUMENTRESULT']._serialized_end=2400
+  _globals['_READDOCUMENTS']._serialized_start=2402
+  _globals['_READDOCUMENTS']._serialized_end=2482
+  _globals['_DOCUMENT']._serialized_start=2485
+  _globals['_DOCUMENT']._serialized_end=2668
+  _globals['_READDOCUMENTSRESULT']._serialized_start=2670
+  _globals['_READDOCUMENTSRESULT']._serialized_end=2754
+  _globals['_SYNCNOW']._serialized_start=2756
+  _globals['_SYNCNOW']._serialized_end=2765
+  _globals['_SYNCNOWRESULT']._serialized_start=2767
+  _globals['_SYNCNOWRESULT']._serialized_end=2860
+  _globals['_SETONLINE']._serialized_start=2862
+  _globals['_SETONLINE']._serialized_end=2897
+  _globals['_SETONLINERESULT']._serialized_start=2899
+  _globals['_SETONLINERESULT']._serialized_end=2916
+  _globals['_GETSTATUS']._serialized_start=2918
+  _globals['_GETSTATUS']._serialized_end=2929
+  _globals['_GETSTATUSRESULT']._serialized_start=2932
+  _globals['_GETSTATUSRESULT']._serialized_end=3166
+  _globals['_SHUTDOWN']._serialized_start=3168
+  _globals['_SHUTDOWN']._serialized_end=3178
+  _globals['_SHUTDOWNRESULT']._serialized_start=3180
+  _globals['_SHUTDOWNRESULT']._serialized_end=3196
+  _globals['_CRASH']._serialized_start=3198
+  _globals['_CRASH']._serialized_end=3262
+  _globals['_CRASHRESULT']._serialized_start=3264
+  _globals['_CRASHRESULT']._serialized_end=3277
+  _globals['_ERROR']._serialized_start=3279
+  _globals['_ERROR']._serialized_end=3332
 # @@protoc_insertion_point(module_scope)

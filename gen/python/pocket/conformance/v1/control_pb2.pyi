@@ -21,6 +21,11 @@ class SyncMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SYNC_MODE_UNSPECIFIED: _ClassVar[SyncMode]
     SYNC_MODE_PULL: _ClassVar[SyncMode]
     SYNC_MODE_SUBSCRIBE: _ClassVar[SyncMode]
+
+class CrashPoint(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CRASH_POINT_UNSPECIFIED: _ClassVar[CrashPoint]
+    CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE: _ClassVar[CrashPoint]
 CONFLICT_STRATEGY_UNSPECIFIED: ConflictStrategy
 CONFLICT_STRATEGY_LOCAL_WINS: ConflictStrategy
 CONFLICT_STRATEGY_REMOTE_WINS: ConflictStrategy
@@ -29,9 +34,11 @@ CONFLICT_STRATEGY_MERGE: ConflictStrategy
 SYNC_MODE_UNSPECIFIED: SyncMode
 SYNC_MODE_PULL: SyncMode
 SYNC_MODE_SUBSCRIBE: SyncMode
+CRASH_POINT_UNSPECIFIED: CrashPoint
+CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE: CrashPoint
 
 class ClientRequest(_message.Message):
-    __slots__ = ("request_id", "configure", "write_document", "delete_document", "read_documents", "sync_now", "set_online", "get_status", "shutdown")
+    __slots__ = ("request_id", "configure", "write_document", "delete_document", "read_documents", "sync_now", "set_online", "get_status", "shutdown", "crash")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIGURE_FIELD_NUMBER: _ClassVar[int]
     WRITE_DOCUMENT_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +48,7 @@ class ClientRequest(_message.Message):
     SET_ONLINE_FIELD_NUMBER: _ClassVar[int]
     GET_STATUS_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    CRASH_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     configure: Configure
     write_document: WriteDocument
@@ -50,10 +58,11 @@ class ClientRequest(_message.Message):
     set_online: SetOnline
     get_status: GetStatus
     shutdown: Shutdown
-    def __init__(self, request_id: _Optional[int] = ..., configure: _Optional[_Union[Configure, _Mapping]] = ..., write_document: _Optional[_Union[WriteDocument, _Mapping]] = ..., delete_document: _Optional[_Union[DeleteDocument, _Mapping]] = ..., read_documents: _Optional[_Union[ReadDocuments, _Mapping]] = ..., sync_now: _Optional[_Union[SyncNow, _Mapping]] = ..., set_online: _Optional[_Union[SetOnline, _Mapping]] = ..., get_status: _Optional[_Union[GetStatus, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ...) -> None: ...
+    crash: Crash
+    def __init__(self, request_id: _Optional[int] = ..., configure: _Optional[_Union[Configure, _Mapping]] = ..., write_document: _Optional[_Union[WriteDocument, _Mapping]] = ..., delete_document: _Optional[_Union[DeleteDocument, _Mapping]] = ..., read_documents: _Optional[_Union[ReadDocuments, _Mapping]] = ..., sync_now: _Optional[_Union[SyncNow, _Mapping]] = ..., set_online: _Optional[_Union[SetOnline, _Mapping]] = ..., get_status: _Optional[_Union[GetStatus, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., crash: _Optional[_Union[Crash, _Mapping]] = ...) -> None: ...
 
 class ClientResponse(_message.Message):
-    __slots__ = ("request_id", "error", "configure", "write_document", "delete_document", "read_documents", "sync_now", "set_online", "get_status", "shutdown")
+    __slots__ = ("request_id", "error", "configure", "write_document", "delete_document", "read_documents", "sync_now", "set_online", "get_status", "shutdown", "crash")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CONFIGURE_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +73,7 @@ class ClientResponse(_message.Message):
     SET_ONLINE_FIELD_NUMBER: _ClassVar[int]
     GET_STATUS_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    CRASH_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     error: Error
     configure: ConfigureResult
@@ -74,7 +84,8 @@ class ClientResponse(_message.Message):
     set_online: SetOnlineResult
     get_status: GetStatusResult
     shutdown: ShutdownResult
-    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., configure: _Optional[_Union[ConfigureResult, _Mapping]] = ..., write_document: _Optional[_Union[WriteDocumentResult, _Mapping]] = ..., delete_document: _Optional[_Union[DeleteDocumentResult, _Mapping]] = ..., read_documents: _Optional[_Union[ReadDocumentsResult, _Mapping]] = ..., sync_now: _Optional[_Union[SyncNowResult, _Mapping]] = ..., set_online: _Optional[_Union[SetOnlineResult, _Mapping]] = ..., get_status: _Optional[_Union[GetStatusResult, _Mapping]] = ..., shutdown: _Optional[_Union[ShutdownResult, _Mapping]] = ...) -> None: ...
+    crash: CrashResult
+    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., configure: _Optional[_Union[ConfigureResult, _Mapping]] = ..., write_document: _Optional[_Union[WriteDocumentResult, _Mapping]] = ..., delete_document: _Optional[_Union[DeleteDocumentResult, _Mapping]] = ..., read_documents: _Optional[_Union[ReadDocumentsResult, _Mapping]] = ..., sync_now: _Optional[_Union[SyncNowResult, _Mapping]] = ..., set_online: _Optional[_Union[SetOnlineResult, _Mapping]] = ..., get_status: _Optional[_Union[GetStatusResult, _Mapping]] = ..., shutdown: _Optional[_Union[ShutdownResult, _Mapping]] = ..., crash: _Optional[_Union[CrashResult, _Mapping]] = ...) -> None: ...
 
 class Configure(_message.Message):
     __slots__ = ("server_url", "token", "collections", "conflict_strategy", "client_id", "data_dir", "sync_mode", "start_offline")
@@ -215,6 +226,16 @@ class Shutdown(_message.Message):
     def __init__(self) -> None: ...
 
 class ShutdownResult(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Crash(_message.Message):
+    __slots__ = ("point",)
+    POINT_FIELD_NUMBER: _ClassVar[int]
+    point: CrashPoint
+    def __init__(self, point: _Optional[_Union[CrashPoint, str]] = ...) -> None: ...
+
+class CrashResult(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 

@@ -78,8 +78,15 @@ class ChangeEvent(_message.Message):
     def __init__(self, operation: _Optional[_Union[Operation, str]] = ..., collection: _Optional[str] = ..., document_id: _Optional[str] = ..., document: _Optional[str] = ..., base_revision: _Optional[str] = ..., revision: _Optional[str] = ..., client_id: _Optional[str] = ..., client_sequence: _Optional[int] = ..., timestamp: _Optional[_Union[HybridLogicalClock, _Mapping]] = ..., server_sequence: _Optional[int] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
-    __slots__ = ("server_sequence", "collections", "epoch")
+    __slots__ = ("server_sequence", "collections", "epoch", "paging_since")
     class CollectionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class PagingSinceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -89,10 +96,12 @@ class Checkpoint(_message.Message):
     SERVER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PAGING_SINCE_FIELD_NUMBER: _ClassVar[int]
     server_sequence: int
     collections: _containers.ScalarMap[str, int]
     epoch: str
-    def __init__(self, server_sequence: _Optional[int] = ..., collections: _Optional[_Mapping[str, int]] = ..., epoch: _Optional[str] = ...) -> None: ...
+    paging_since: _containers.ScalarMap[str, int]
+    def __init__(self, server_sequence: _Optional[int] = ..., collections: _Optional[_Mapping[str, int]] = ..., epoch: _Optional[str] = ..., paging_since: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class PushRequest(_message.Message):
     __slots__ = ("client_id", "changes")
