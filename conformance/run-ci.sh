@@ -32,10 +32,12 @@ stop_pid() { if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/de
 cleanup() { stop_pid "$SERVER_PID"; stop_pid "$CLUSTER_PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
 printf 'conformance-token alice\nconformance-token2 bob collections=shared\n' > "$TMP/tokens"
-node --import tsx server/src/serve/cli.ts --port 0 --host 127.0.0.1 --storage memory --data-dir "$TMP/data" \
+# LevelDB, the default storage: its commits wait for I/O, so concurrent pushes
+# share commit groups as in production (idempotency/copies-in-one-commit-group).
+node --import tsx server/src/serve/cli.ts --port 0 --host 127.0.0.1 --storage level --data-dir "$TMP/data" \
   --token-file "$TMP/tokens" \
   --conflict-strategy "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge" \
-  --tombstone-retention-ms 300 --purge-interval-ms 100 --heartbeat-ms 1000 --log-level warn > "$TMP/server.log" 2>&1 &
+  --tombstone-retention-ms 3000 --record-retention-ms 120000 --purge-interval-ms 100 --heartbeat-ms 1000 --log-level warn > "$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do

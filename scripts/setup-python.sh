@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
 # Sets up Python for gen/python and examples/python-client, idempotently:
 #   1. .venv (python3 3.11+) with scripts/python-requirements.txt installed;
-#   2. gen/python generated from proto/ with buf.gen.python.yaml (not committed:
-#      protobuf's Python code is stamped "NO CHECKED-IN PROTOBUF GENCODE" and
-#      checks at import that the runtime is the version it was generated for,
-#      so it is generated beside the runtime the venv pins);
-#   3. a .pth file, so .venv/bin/python imports gen/python and
+#   2. a .pth file, so .venv/bin/python imports gen/python (committed, the
+#      package pocket-sync-protocol; scripts/check-stubs.sh keeps it fresh) and
 #      examples/python-client (`.venv/bin/python -m pocket_client ...`).
 # Steps whose inputs did not change since the last run are skipped (hashes are
-# kept in .venv), so only the first run, or a changed requirements file or
-# schema, touches the network or the generators.
+# kept in .venv), so only the first run, or a changed requirements file,
+# touches the network.
 #
 #   bash scripts/setup-python.sh           set up (or check it is up to date)
 #   bash scripts/setup-python.sh --check   exit 3, with the reason on stderr, if this machine has no usable python3
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# The repository this script is in, also when called through a symlink (a guide test runs the
+# docs from a directory of links): .venv and the .pth it writes must name the real paths.
+cd "$(dirname "$(readlink -f "$0")")/.."
 ROOT="$PWD"
 PYTHON="${POCKET_PYTHON:-python3}"
 
@@ -44,14 +43,6 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.pocket-requirements 2>/dev/null)
   "$PYTHON" -m venv --clear .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/python-requirements.txt
   echo "$venv_key" > .venv/.pocket-requirements
-  rm -f .venv/.pocket-stubs
-fi
-
-stubs_key="$(digest proto third_party/proto buf.gen.python.yaml buf.yaml scripts/python-requirements.txt)"
-if [ ! -d gen/python/pocket ] || [ "$(cat .venv/.pocket-stubs 2>/dev/null)" != "$stubs_key" ]; then
-  echo "--- gen/python: generating" >&2
-  PATH="$ROOT/.venv/bin:$PATH" npx buf generate --template buf.gen.python.yaml
-  echo "$stubs_key" > .venv/.pocket-stubs
 fi
 
 site="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"

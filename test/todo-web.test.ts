@@ -13,8 +13,11 @@ import { startTodoWeb, type TodoWeb } from "../examples/todo-web/serve.js";
 const haveChromium = chromiumAvailable();
 const WAIT = { timeout: 10_000 };
 
-describe.skipIf(!haveChromium && !process.env.CI)(
-  `examples/todo-web in two browsers (skipped without Chromium at ${CHROMIUM_PATH} unless CI is set)`,
+const skipBrowser = !haveChromium && !process.env.CI;
+describe.skipIf(skipBrowser)(
+  skipBrowser
+    ? `examples/todo-web in two browsers: skipped, Chromium is not at ${CHROMIUM_PATH} (apt-get install -y chromium, or set POCKET_CHROMIUM); CI fails instead`
+    : "examples/todo-web in two browsers",
   () => {
     let app: TodoWeb | undefined;
     const sessions: BrowserSession[] = [];

@@ -74,6 +74,9 @@ function targetsSection(report: RunReport): string {
           ? " and the functions that take its time in a CPU profile of the server."
           : ". This run had no CPU profiles: `npm run bench -- --profile` adds the server's top functions to each section."),
       "",
+      "[PERFORMANCE.md](PERFORMANCE.md) reads each target not met against its profile and the server's CPU per operation: " +
+        "what stops it, and what reaching it would take.",
+      "",
     );
   }
   return lines.join("\n");

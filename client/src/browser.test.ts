@@ -31,7 +31,12 @@ describe("the browser bundle", () => {
 const BROWSER_TIMEOUT = 60_000;
 const haveChromium = chromiumAvailable();
 
-describe.skipIf(!haveChromium && !process.env.CI)("the browser entry in headless Chromium", () => {
+const skipBrowser = !haveChromium && !process.env.CI;
+describe.skipIf(skipBrowser)(
+  skipBrowser
+    ? `the browser entry in headless Chromium: skipped, Chromium is not at ${CHROMIUM_PATH} (apt-get install -y chromium, or set POCKET_CHROMIUM); CI fails instead`
+    : "the browser entry in headless Chromium",
+  () => {
   let bundle: BrowserBundle | undefined;
   let web: StaticServer | undefined;
   let server: ServerProcess | undefined;

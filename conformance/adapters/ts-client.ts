@@ -24,6 +24,9 @@
 //                  forceSync itself does not check whether the engine runs).
 //   set_online     start() / stop().
 //   get_status     syncStore.pendingCount / getCheckpoint, errors$ for last_error.
+//   crash          AFTER_FIRST_WRITE_OF_PAGE: the store the engine writes through
+//                  kills the process (SIGKILL) as soon as an applyRemoteChanges (one
+//                  atomic write: a page's changes and its checkpoint) has resolved.
 //
 // POCKET_ADAPTER_BUG breaks the adapter on purpose, for the suite's own tests
 // (conformance/src/suite.test.ts proves the client suites can fail):
@@ -38,6 +41,7 @@ import {
   ClientRequestSchema,
   ClientResponseSchema,
   ConflictStrategy,
+  CrashPoint,
   SyncMode,
   type ClientRequest,
   DocumentSchema,
@@ -129,10 +133,18 @@ class Replica {
     }
     mkdirSync(c.dataDir, { recursive: true });
     const db = await createDatabase({ name: join(c.dataDir, "pocket-db"), storage: "level" });
-    const store: SyncStore =
+    const own: SyncStore =
       BUG === "no-checkpoint"
         ? { ...db.syncStore, outboxChanged: db.syncStore.outboxChanged, getCheckpoint: async () => undefined }
         : db.syncStore;
+    const store: SyncStore = {
+      ...own,
+      outboxChanged: own.outboxChanged,
+      applyRemoteChanges: async (...args) => {
+        await own.applyRemoteChanges(...args);
+        if (crashArmed) process.kill(process.pid, "SIGKILL"); // the page is durable: die as under kill -9
+      },
+    };
     const mode = c.syncMode === SyncMode.SUBSCRIBE ? SyncMode.SUBSCRIBE : SyncMode.PULL;
     const engine = createSyncEngine(store, {
       serverUrl: c.serverUrl,
@@ -295,6 +307,8 @@ function codeName(code: number | undefined): string {
 // ---------------------------------------------------------------- control loop
 
 let replica: Replica | undefined;
+/** Crash: die right after the next page the engine stores. */
+let crashArmed = false;
 
 async function handle(request: ClientRequest): Promise<{ result: Result; exit?: boolean }> {
   const command = request.command;
@@ -337,6 +351,10 @@ async function handle(request: ClientRequest): Promise<{ result: Result; exit?: 
       return { result: { case: "setOnline", value: {} } };
     case "getStatus":
       return { result: await r.getStatus() };
+    case "crash":
+      if (command.value.point !== CrashPoint.AFTER_FIRST_WRITE_OF_PAGE) throw new CommandFailure("unimplemented", `crash point ${command.value.point}`);
+      crashArmed = true;
+      return { result: { case: "crash", value: {} } };
     default:
       throw new CommandFailure("unimplemented", `unknown command ${command.case ?? "(none)"}`);
   }

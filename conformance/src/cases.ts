@@ -1,8 +1,9 @@
 // Test cases are data: conformance/cases/*.yaml. Each file is one suite of one
 // mode (server or client); each case names the sentence of docs/PROTOCOL.md it
 // checks and either lists steps (interpreted by steps.ts) or names a check
-// implemented in TypeScript (server-checks.ts, client-checks.ts).
-import { readFileSync, readdirSync } from "node:fs";
+// implemented in TypeScript beside the suite's YAML by name (cases/server-basic.ts
+// for cases/server-basic.yaml; see suites.ts).
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
@@ -28,7 +29,9 @@ export interface CaseDef {
   readonly file: string;
 }
 
-export const CASES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "cases");
+const here = dirname(fileURLToPath(import.meta.url));
+/** conformance/cases: beside src/ in the repository, three levels above dist/conformance/src/ once installed. */
+export const CASES_DIR = [resolve(here, "..", "cases"), resolve(here, "../../..", "cases")].find((dir) => existsSync(dir)) ?? resolve(here, "..", "cases");
 
 interface SuiteFile {
   suite?: unknown;

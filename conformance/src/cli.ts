@@ -30,6 +30,7 @@ Client mode:
   runs the reference server itself behind a fault-injecting proxy
   (POCKET_REFERENCE_SERVER overrides its command line)
   --verbose              copy the client's stderr and the server's log to stderr
+  --parallel N           cases run at once, each behind its own proxy (default 1)
 
 Both:
   --cases GLOB           only cases whose id or suite matches (repeatable; * matches anything)
@@ -111,6 +112,7 @@ async function main(): Promise<number> {
       cases: all.filter((c) => c.mode === "client"),
       timeoutMs,
       verbose: values.verbose ?? false,
+      parallel: values.parallel ? Number(values.parallel) : 1,
       onResult: (r) => report(markKnown([r])[0]!),
     });
   } else {

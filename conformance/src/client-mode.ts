@@ -6,15 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { CaseDef } from "./cases.js";
-import { CLIENT_CHECKS as BASE_CHECKS } from "./client-checks.js";
-import { PARTIAL_CLIENT_CHECKS } from "./client-checks-partial.js";
 import { ConflictStrategy, ControlledClient, SyncMode } from "./control.js";
 import { FaultProxy } from "./proxy.js";
 import { runCase, type CaseResult } from "./report.js";
 import { REFERENCE_SETUP, ServerProcess } from "./server-process.js";
+import { clientCheck } from "./suites.js";
 import { Skip, Wire, type SyncClient } from "./wire.js";
-
-const CLIENT_CHECKS = { ...BASE_CHECKS, ...PARTIAL_CLIENT_CHECKS };
 
 export interface ClientRunOptions {
   readonly command: readonly string[];
@@ -24,6 +21,10 @@ export interface ClientRunOptions {
   readonly onResult?: (r: CaseResult) => void;
   /** Set up the proxy for a case (the suite's own tests break it on purpose). */
   readonly beforeCase?: (proxy: FaultProxy, c: CaseDef) => void;
+  /** Stop after the first failed case (mutation testing needs one). */
+  readonly bail?: boolean;
+  /** Cases run at once, each behind a proxy of its own (default 1). */
+  readonly parallel?: number;
 }
 
 /** The collections of the reference server configured with each strategy (REFERENCE_SETUP). */
@@ -132,39 +133,48 @@ export class ClientContext {
 export async function runClientMode(options: ClientRunOptions): Promise<CaseResult[]> {
   const cases = options.cases.filter((c) => c.mode === "client");
   for (const c of cases) {
-    if (c.check === undefined || !CLIENT_CHECKS[c.check]) throw new Error(`${c.file}: ${c.id}: client cases need a known check, got ${c.check ?? "steps"}`);
+    if (c.check === undefined) throw new Error(`${c.file}: ${c.id}: client cases need a check, not steps`);
+    clientCheck(c);
   }
   const log = options.verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
   const server = new ServerProcess({ ...REFERENCE_SETUP, ...(log ? { log: (t: string) => process.stderr.write(t) } : {}) });
   const upstream = await server.start();
-  const proxy = new FaultProxy(upstream);
-  await proxy.start();
+  // A proxy per worker: its records and faults belong to the case it runs.
+  const proxies = Array.from({ length: Math.max(1, options.parallel ?? 1) }, () => new FaultProxy(upstream));
   const wire = new Wire();
   const direct = wire.client({ url: upstream, protocol: "connect-proto", httpVersion: "1.1", token: REFERENCE_SETUP.token });
   const root = mkdtempSync(join(tmpdir(), "pocket-conformance-clients-"));
-  const results: CaseResult[] = [];
-  try {
-    // One case at a time: the proxy's records and faults belong to the case.
-    for (const c of cases) {
+  const results: CaseResult[] = new Array(cases.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (proxy: FaultProxy) => {
+    while (next < cases.length && !(options.bail && failed)) {
+      const index = next++;
+      const c = cases[index]!;
       proxy.reset();
       options.beforeCase?.(proxy, c);
       const ctx = new ClientContext(c, proxy, direct, options.command, root, log);
       const result = await runCase(c, options.timeoutMs ?? 60_000, async (signal) => {
         signal.addEventListener("abort", () => void ctx.cleanup());
         try {
-          await CLIENT_CHECKS[c.check!]!(ctx, c.params);
+          await clientCheck(c)(ctx, c.params);
         } finally {
           await ctx.cleanup();
         }
       });
-      results.push(result);
+      results[index] = result;
+      if (result.outcome === "failed") failed = true;
       options.onResult?.(result);
     }
+  };
+  try {
+    await Promise.all(proxies.map((p) => p.start()));
+    await Promise.all(proxies.map(worker));
   } finally {
     wire.close();
-    await proxy.stop();
+    await Promise.all(proxies.map((p) => p.stop()));
     await server.stop();
     rmSync(root, { recursive: true, force: true });
   }
-  return results;
+  return results.filter((r) => r !== undefined);
 }

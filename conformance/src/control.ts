@@ -6,6 +6,7 @@ import {
   ClientRequestSchema,
   ClientResponseSchema,
   ConflictStrategy,
+  CrashPoint,
   SyncMode,
   type ClientResponse,
   type ConfigureResult,
@@ -13,9 +14,9 @@ import {
   type GetStatusResult,
   type SyncNowResult,
 } from "../../gen/ts/pocket/conformance/v1/control_pb.js";
-import { CheckFailure } from "./wire.js";
+import { CheckFailure, Skip } from "./wire.js";
 
-export { ConflictStrategy, SyncMode };
+export { ConflictStrategy, CrashPoint, SyncMode };
 
 type Command = MessageInitShape<typeof ClientRequestSchema>["command"];
 
@@ -168,6 +169,21 @@ export class ControlledClient {
 
   async setOnline(online: boolean): Promise<void> {
     await this.expect({ case: "setOnline", value: { online } }, "setOnline");
+  }
+
+  /** Arms a crash at `point` of a later sync (Crash); `unimplemented` skips the case. */
+  async armCrash(point: CrashPoint): Promise<void> {
+    try {
+      await this.expect({ case: "crash", value: { point } }, "crash");
+    } catch (error) {
+      if (error instanceof CommandError && error.code === "unimplemented") throw new Skip(`the client does not implement Crash: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** Why the process ended, once it has (undefined while it runs). */
+  get exitReason(): string | undefined {
+    return this.exited;
   }
 
   async status(): Promise<GetStatusResult> {

@@ -26,6 +26,13 @@ export interface ServerFeatures {
   collections: string[];
   /** Strategy -> a collection configured with it. `report` defaults to invented collections. */
   conflictStrategies: Partial<Record<Strategy, string>>;
+  /**
+   * The merge collection merges three-way (§7): the server keeps the state a
+   * client based its change on (for at least as long as a case runs), and the
+   * merge cases hold it to the three-way result. Without it they accept the
+   * two-way result too.
+   */
+  mergeThreeWay: boolean;
   /** Tombstones are purged after retentionMs, checked every purgeIntervalMs. */
   tombstonePurge?: { retentionMs: number; purgeIntervalMs: number };
   /** The heartbeat interval when the request asks for 0, if short enough to test. */
@@ -44,6 +51,8 @@ export interface ServerFeatures {
   futureTimestampRefusal: boolean;
   /** The largest request the server accepts, for the too-large case. */
   maxRequestBytes?: number;
+  /** Where these declarations came from, for skip reasons ("features file x.yaml"). */
+  source?: string;
 }
 
 export const DEFAULT_FEATURES: ServerFeatures = {
@@ -53,6 +62,7 @@ export const DEFAULT_FEATURES: ServerFeatures = {
   openCollections: true,
   collections: [],
   conflictStrategies: {},
+  mergeThreeWay: false,
   auth: { required: true, token2CannotRead: [], token2CannotWrite: [] },
   futureTimestampRefusal: false,
 };
@@ -71,7 +81,7 @@ function list(value: unknown, where: string): string[] {
 export function parseFeatures(text: string, where = "features"): ServerFeatures {
   const raw = (parse(text) ?? {}) as Record<string, unknown>;
   const known = new Set([
-    "protocols", "http2", "connectGet", "openCollections", "collections", "conflictStrategies",
+    "protocols", "http2", "connectGet", "openCollections", "collections", "conflictStrategies", "mergeThreeWay",
     "tombstonePurge", "heartbeatDefaultMs", "auth", "futureTimestampRefusal", "maxRequestBytes",
   ]);
   for (const key of Object.keys(raw)) if (!known.has(key)) throw new Error(`${where}: unknown key ${key}`);
@@ -88,6 +98,7 @@ export function parseFeatures(text: string, where = "features"): ServerFeatures 
     if (typeof collection !== "string") throw new Error(`${where}.conflictStrategies.${strategy}: expected a collection name`);
     f.conflictStrategies[strategy as Strategy] = collection;
   }
+  if (raw.mergeThreeWay !== undefined) f.mergeThreeWay = raw.mergeThreeWay === true;
   if (raw.tombstonePurge !== undefined) {
     const t = raw.tombstonePurge as Record<string, unknown>;
     f.tombstonePurge = {
@@ -110,8 +121,11 @@ export function parseFeatures(text: string, where = "features"): ServerFeatures 
   return f;
 }
 
+const DEFAULTS_SOURCE = "the default features (no --config given; conformance/reference-server.features.yaml declares every feature)";
+
 export function loadFeatures(file: string | undefined): ServerFeatures {
-  return file ? parseFeatures(readFileSync(file, "utf8"), file) : structuredClone(DEFAULT_FEATURES);
+  if (!file) return { ...structuredClone(DEFAULT_FEATURES), source: DEFAULTS_SOURCE };
+  return { ...parseFeatures(readFileSync(file, "utf8"), file), source: `the features file ${file}` };
 }
 
 export interface Tokens {
@@ -122,43 +136,49 @@ export interface Tokens {
 /**
  * Why a case requiring `feature` cannot run, or undefined when it can.
  * Feature names: `protocol:<p>`, `http2`, `connect-get`, `strategy:<s>`,
- * `tombstone-purge`, `heartbeat-default`, `auth`, `token2`, `token2-read`,
+ * `merge-three-way`, `tombstone-purge`, `heartbeat-default`, `auth`, `token2`, `token2-read`,
  * `token2-write`, `future-timestamp-refusal`, `max-request-bytes`.
  */
 export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: string): string | undefined {
   const [name, arg] = feature.split(":") as [string, string | undefined];
+  // What the run was told about the server, not what the server does: say where to declare it.
+  const from = f.source ?? "the server's features (--config)";
+  const undeclared = (what: string) => `${what} is not declared in ${from}`;
   switch (name) {
     case "protocol":
-      return f.protocols.includes(parseProtocol(arg ?? "")) ? undefined : `the server does not declare protocol ${arg}`;
+      return f.protocols.includes(parseProtocol(arg ?? "")) ? undefined : undeclared(`protocol ${arg} (protocols: [${f.protocols.join(", ")}])`);
     case "http2":
-      return f.http2 ? undefined : "the server does not declare http2";
+      return f.http2 ? undefined : undeclared("http2: true");
     case "connect-get":
-      return f.connectGet ? undefined : "the server does not declare connectGet";
+      return f.connectGet ? undefined : undeclared("connectGet: true");
     case "strategy":
       if (arg === "report" && f.openCollections) return undefined;
-      return f.conflictStrategies[arg as Strategy] ? undefined : `the server declares no collection with conflict strategy ${arg}`;
+      return f.conflictStrategies[arg as Strategy] ? undefined : undeclared(`a collection with conflict strategy ${arg} (conflictStrategies)`);
+    case "merge-three-way":
+      if (!f.conflictStrategies.merge) return undeclared("a collection with conflict strategy merge (conflictStrategies)");
+      return f.mergeThreeWay ? undefined : undeclared("mergeThreeWay: true");
     case "tombstone-purge":
-      return f.tombstonePurge ? undefined : "the server does not declare tombstonePurge (a short retention for tests)";
+      return f.tombstonePurge ? undefined : undeclared("tombstonePurge (a short retention for tests)");
     case "heartbeat-default":
-      return f.heartbeatDefaultMs !== undefined ? undefined : "the server does not declare heartbeatDefaultMs";
+      return f.heartbeatDefaultMs !== undefined ? undefined : undeclared("heartbeatDefaultMs");
     case "auth":
-      if (!f.auth.required) return "the server declares auth.required: false";
+      if (!f.auth.required) return `${from} declares auth.required: false`;
       return tokens.token ? undefined : "no --token given";
     case "token2":
       if (!tokens.token2) return "no --token2 given";
-      return f.auth.token2Allowed ? undefined : "the server declares no auth.token2Allowed collection";
+      return f.auth.token2Allowed ? undefined : undeclared("auth.token2Allowed");
     case "token2-read":
       if (!tokens.token2) return "no --token2 given";
-      if (!f.auth.token2Allowed) return "the server declares no auth.token2Allowed collection";
-      return f.auth.token2CannotRead.length ? undefined : "the server declares no auth.token2CannotRead collection";
+      if (!f.auth.token2Allowed) return undeclared("auth.token2Allowed");
+      return f.auth.token2CannotRead.length ? undefined : undeclared("auth.token2CannotRead");
     case "token2-write":
       if (!tokens.token2) return "no --token2 given";
-      if (!f.auth.token2Allowed) return "the server declares no auth.token2Allowed collection";
-      return f.auth.token2CannotWrite.length ? undefined : "the server declares no auth.token2CannotWrite collection";
+      if (!f.auth.token2Allowed) return undeclared("auth.token2Allowed");
+      return f.auth.token2CannotWrite.length ? undefined : undeclared("auth.token2CannotWrite");
     case "future-timestamp-refusal":
-      return f.futureTimestampRefusal ? undefined : "the server does not declare futureTimestampRefusal (a SHOULD, §10.3)";
+      return f.futureTimestampRefusal ? undefined : undeclared("futureTimestampRefusal (a SHOULD, §10.3)");
     case "max-request-bytes":
-      return f.maxRequestBytes !== undefined ? undefined : "the server does not declare maxRequestBytes";
+      return f.maxRequestBytes !== undefined ? undefined : undeclared("maxRequestBytes");
     default:
       throw new Error(`unknown feature ${feature}`);
   }

@@ -104,6 +104,10 @@ export interface SubscribeRecord {
   messages: number;
   /** The last checkpoint sent down the stream. */
   lastCheckpoint?: Checkpoint | undefined;
+  /** The checkpoint of the last heartbeat sent down the stream. */
+  lastHeartbeat?: Checkpoint | undefined;
+  /** The changes sent down the stream, in order. */
+  readonly delivered: { documentId: string; revision: string }[];
   ended?: string;
 }
 
@@ -130,6 +134,9 @@ export class FaultProxy {
     );
   }
 
+  /** Decides a fault by what a pull asks for, when none is queued (cleared by clearFaults). */
+  pullFault: ((request: PullRequest) => Fault | undefined) | undefined;
+
   /** Applies `fault` to the next `times` calls of `method`. */
   inject(method: Method, fault: Fault, times = 1): void {
     for (let i = 0; i < times; i++) this.faults[method].push(fault);
@@ -137,6 +144,7 @@ export class FaultProxy {
 
   clearFaults(): void {
     for (const m of Object.keys(this.faults) as Method[]) this.faults[m] = [];
+    this.pullFault = undefined;
   }
 
   /** Forgets records, faults and breakage (between cases). */
@@ -228,7 +236,7 @@ export class FaultProxy {
     },
 
     pull: async (req: PullRequest, ctx: HandlerContext): Promise<PullResponse> => {
-      const fault = this.takeFault("pull");
+      const fault = this.takeFault("pull") ?? this.pullFault?.(req);
       const record: PullRecord = {
         at: Date.now(),
         clientId: req.clientId,
@@ -264,6 +272,7 @@ export class FaultProxy {
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
         messages: 0,
+        delivered: [],
       };
       this.subscribes.push(record);
       if (fault?.kind === "drop") this.dropConnection(ctx);
@@ -281,6 +290,8 @@ export class FaultProxy {
           }
           record.messages++;
           record.lastCheckpoint = message.event.value?.checkpoint;
+          if (message.event.case === "heartbeat") record.lastHeartbeat = message.event.value.checkpoint;
+          else if (message.event.case === "changes") record.delivered.push(...message.event.value.changes.map((c) => ({ documentId: c.documentId, revision: c.revision })));
           yield message;
         }
         record.ended = "upstream ended";

@@ -1,5 +1,6 @@
 // Running cases and reporting them: a line per case, a summary line
 // `N passed, N failed` (`, N skipped` when any), JUnit XML, known failures.
+import { setMaxListeners } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import type { CaseDef } from "./cases.js";
 import { CheckFailure, Skip } from "./wire.js";
@@ -36,6 +37,7 @@ export async function runCase(
 ): Promise<CaseResult> {
   const started = Date.now();
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // a case may make many calls at once with it
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

@@ -5,7 +5,8 @@ import type { Checkpoint, ChangeEvent } from "../../gen/ts/pocket/sync/v1/sync_p
 import { missingFeature, type ServerFeatures, type Strategy, type Tokens } from "./features.js";
 import { Skip, Wire, pullAll, type HttpVersion, type Protocol, type SyncClient } from "./wire.js";
 
-export type TokenChoice = "token" | "token2" | "none" | "unknown" | { authorization: string };
+/** Which credentials a call carries; `raw` is the valid token without the `Bearer` scheme. */
+export type TokenChoice = "token" | "token2" | "none" | "unknown" | "raw" | { authorization: string };
 
 export interface ServerTarget {
   readonly url: string;
@@ -35,14 +36,15 @@ export class ServerContext {
   }
 
   /** A client of the server under test. */
-  client(options: { token?: TokenChoice; protocol?: Protocol; httpVersion?: HttpVersion; useHttpGet?: boolean } = {}): SyncClient {
+  client(options: { token?: TokenChoice; protocol?: Protocol; httpVersion?: HttpVersion; useHttpGet?: boolean; compression?: boolean } = {}): SyncClient {
     const token = options.token ?? "token";
     const protocol = options.protocol ?? this.target.protocol;
     const httpVersion = options.httpVersion ?? (protocol === "grpc" ? "2" : this.target.httpVersion);
-    const key = JSON.stringify([token, protocol, httpVersion, options.useHttpGet ?? false]);
+    const compression = options.compression ?? true;
+    const key = JSON.stringify([token, protocol, httpVersion, options.useHttpGet ?? false, compression]);
     const cached = this.sharedClients.get(key);
     if (cached) return cached;
-    const base = { url: this.target.url, protocol, httpVersion, useHttpGet: options.useHttpGet ?? false };
+    const base = { url: this.target.url, protocol, httpVersion, useHttpGet: options.useHttpGet ?? false, compression };
     let client: SyncClient;
     if (token === "token") client = this.wire.client({ ...base, token: this.target.tokens.token });
     else if (token === "token2") {
@@ -50,6 +52,10 @@ export class ServerContext {
       client = this.wire.client({ ...base, token: this.target.tokens.token2 });
     } else if (token === "none") client = this.wire.client(base);
     else if (token === "unknown") client = this.wire.client({ ...base, token: `unknown-${randomBytes(8).toString("hex")}` });
+    else if (token === "raw") {
+      if (!this.target.tokens.token) throw new Skip("no --token given");
+      client = this.wire.client({ ...base, authorization: this.target.tokens.token });
+    }
     else client = this.wire.client({ ...base, authorization: token.authorization });
     this.sharedClients.set(key, client);
     return client;
@@ -69,7 +75,7 @@ export class ServerContext {
     const declared = this.features.conflictStrategies[strategy];
     if (declared) return declared;
     if (strategy === "report" && this.features.openCollections) return this.collection("report");
-    throw new Skip(`the server declares no collection with conflict strategy ${strategy}`);
+    throw new Skip(`a collection with conflict strategy ${strategy} (conflictStrategies) is not declared in ${this.features.source ?? "the server's features (--config)"}`);
   }
 
   /** A document id unique to this case. */

@@ -2,9 +2,9 @@
 import type { CaseDef } from "./cases.js";
 import { missingFeature } from "./features.js";
 import { runCase, type CaseResult } from "./report.js";
-import { SERVER_CHECKS } from "./server-checks.js";
 import { ServerContext, type ServerTarget } from "./server-context.js";
 import { runSteps } from "./steps.js";
+import { serverCheck } from "./suites.js";
 import { Skip, Wire } from "./wire.js";
 
 export interface ServerRunOptions {
@@ -13,16 +13,19 @@ export interface ServerRunOptions {
   readonly timeoutMs?: number;
   readonly parallel?: number;
   readonly onResult?: (r: CaseResult) => void;
+  /** Stop starting cases after the first failure (mutation testing needs one). */
+  readonly bail?: boolean;
 }
 
 export async function runServerMode(options: ServerRunOptions): Promise<CaseResult[]> {
   const cases = options.cases.filter((c) => c.mode === "server");
-  for (const c of cases) if (c.check !== undefined && !SERVER_CHECKS[c.check]) throw new Error(`${c.file}: ${c.id}: unknown check ${c.check}`);
+  for (const c of cases) if (c.check !== undefined) serverCheck(c); // an unknown check fails the run before any case
   const results: CaseResult[] = new Array(cases.length);
   const wire = new Wire();
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < cases.length) {
+    while (next < cases.length && !(options.bail && failed)) {
       const index = next++;
       const c = cases[index]!;
       const result = await runCase(c, options.timeoutMs ?? 60_000, async (signal) => {
@@ -31,10 +34,11 @@ export async function runServerMode(options: ServerRunOptions): Promise<CaseResu
           if (missing) throw new Skip(missing);
         }
         const ctx = new ServerContext(options.target, wire, signal, index);
-        if (c.check !== undefined) await SERVER_CHECKS[c.check]!(ctx, c.params);
+        if (c.check !== undefined) await serverCheck(c)(ctx, c.params);
         else await runSteps(c.steps ?? [], ctx);
       });
       results[index] = result;
+      if (result.outcome === "failed") failed = true;
       options.onResult?.(result);
     }
   };
@@ -43,5 +47,5 @@ export async function runServerMode(options: ServerRunOptions): Promise<CaseResu
   } finally {
     wire.close();
   }
-  return results;
+  return results.filter((r) => r !== undefined);
 }

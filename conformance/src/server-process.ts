@@ -1,18 +1,27 @@
 // Runs a server under test (by default the reference server) as a child
 // process, over the wire only: the suite never imports server code.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** The reference server's command line; POCKET_REFERENCE_SERVER overrides it. */
+/**
+ * The reference server's command line; POCKET_REFERENCE_SERVER overrides it.
+ * From the repository's sources, its CLI through tsx; installed (the
+ * @pocket-sync/conformance package), the pocket-sync-server bin of
+ * @pocket-sync/server, a dependency: the suite starts it, never imports it.
+ */
 export function referenceServerCommand(): string[] {
   const override = process.env.POCKET_REFERENCE_SERVER;
   if (override) return override.split(/\s+/).filter(Boolean);
-  return [process.execPath, "--import", "tsx", join(ROOT, "server/src/serve/cli.ts")];
+  if (import.meta.url.endsWith(".ts")) return [process.execPath, "--import", "tsx", join(ROOT, "server/src/serve/cli.ts")];
+  const manifest = createRequire(import.meta.url).resolve("@pocket-sync/server/package.json");
+  const { bin } = JSON.parse(readFileSync(manifest, "utf8")) as { bin: Record<string, string> };
+  return [process.execPath, join(dirname(manifest), bin["pocket-sync-server"]!)];
 }
 
 export interface ReferenceServerOptions {
@@ -21,6 +30,8 @@ export interface ReferenceServerOptions {
   /** The --conflict-strategy spec, such as `report,lww=last-write-wins`. */
   readonly conflictStrategy?: string;
   readonly tombstoneRetentionMs?: number;
+  /** Idempotency records and merge bases outlive tombstones (--record-retention-ms). */
+  readonly recordRetentionMs?: number;
   readonly purgeIntervalMs?: number;
   readonly heartbeatMs?: number;
   readonly extraArgs?: readonly string[];
@@ -35,7 +46,14 @@ export const REFERENCE_SETUP = {
   token: "conformance-token",
   token2: "conformance-token2",
   conflictStrategy: "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge",
-  tombstoneRetentionMs: 300,
+  // Tombstones go within seconds, so the purge cases finish fast, yet
+  // outlive any case that reads back a tombstone it just wrote (at 300 ms,
+  // basic/update-after-delete failed on a loaded machine); idempotency
+  // records and merge bases stay longer than any case (its timeout is a
+  // minute), so a retry or a merge slowed down by a loaded machine is still
+  // judged against them, and purges scan no more records than that.
+  tombstoneRetentionMs: 3000,
+  recordRetentionMs: 120_000,
   purgeIntervalMs: 100,
   heartbeatMs: 1000,
 } as const;
@@ -50,7 +68,10 @@ export class ServerProcess {
 
   async start(): Promise<string> {
     const o = this.options;
-    const args: string[] = ["--port", "0", "--host", "127.0.0.1", "--storage", "memory", "--data-dir", join(this.dir, "data"), "--log-level", "warn"];
+    // LevelDB, as the server runs by default: its commits wait for I/O, so
+    // concurrent pushes share commit groups as they do in production (the
+    // memory storage commits within one turn of the event loop).
+    const args: string[] = ["--port", "0", "--host", "127.0.0.1", "--storage", "level", "--data-dir", join(this.dir, "data"), "--log-level", "warn"];
     if (o.tokens) {
       const file = join(this.dir, "tokens");
       writeFileSync(file, `${o.tokens.join("\n")}\n`);
@@ -58,6 +79,7 @@ export class ServerProcess {
     }
     if (o.conflictStrategy) args.push("--conflict-strategy", o.conflictStrategy);
     if (o.tombstoneRetentionMs !== undefined) args.push("--tombstone-retention-ms", String(o.tombstoneRetentionMs));
+    if (o.recordRetentionMs !== undefined) args.push("--record-retention-ms", String(o.recordRetentionMs));
     if (o.purgeIntervalMs !== undefined) args.push("--purge-interval-ms", String(o.purgeIntervalMs));
     if (o.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(o.heartbeatMs));
     args.push(...(o.extraArgs ?? []));

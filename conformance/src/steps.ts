@@ -6,6 +6,7 @@
 //         - {op: insert, collection: todos, id: t1, document: {title: x}}
 //         - {op: update, collection: todos, id: t1, document: "{...}", base: $rev:t1, seq: 7}
 //     token: token2             # token (default) | token2 | none | unknown | "=Basic x"
+//                               # | raw (the valid token without the Bearer scheme)
 //     expect: {results: [accepted, conflict, resolved, {rejected: {code: 3, reason: ERROR_REASON_INVALID_DOCUMENT}}]}
 //   - pull: {collections: [todos], limit: 10, checkpoint: $checkpoint}
 //     expect: {changes: [{id: t1, document: {title: x}, deleted: false}], hasMore: false}
@@ -21,6 +22,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
 import {
   ChangeEventSchema,
+  CheckpointSchema,
   Operation,
   PullRequestSchema,
   PushRequestSchema,
@@ -48,7 +50,7 @@ function literal(value: unknown, map: (s: string) => string): string {
 function tokenChoice(value: unknown): TokenChoice {
   if (value === undefined) return "token";
   if (typeof value === "string" && value.startsWith("=")) return { authorization: value.slice(1) };
-  if (value === "token" || value === "token2" || value === "none" || value === "unknown") return value;
+  if (value === "token" || value === "token2" || value === "none" || value === "unknown" || value === "raw") return value;
   throw new Error(`unknown token ${String(value)}`);
 }
 
@@ -269,10 +271,9 @@ export async function runSteps(steps: readonly Obj[], ctx: ServerContext): Promi
 function checkpointFrom(raw: Obj, ctx: ServerContext): Checkpoint {
   const cols: Record<string, bigint> = {};
   for (const [k, v] of Object.entries((raw.collections ?? {}) as Obj)) cols[literal(k, (s) => ctx.collection(s))] = BigInt(String(v));
-  return {
-    $typeName: "pocket.sync.v1.Checkpoint",
+  return create(CheckpointSchema, {
     serverSequence: BigInt(String(raw.serverSequence ?? 0)),
     collections: cols,
     epoch: String(raw.epoch ?? ""),
-  };
+  });
 }

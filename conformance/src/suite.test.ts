@@ -5,16 +5,17 @@
 // each) and by POCKET_ADAPTER_BUG of the TypeScript reference client's adapter
 // (conformance/adapters/ts-client.ts). A suite that cannot fail proves nothing.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { filterCases, loadCases } from "./cases.js";
+import { CASES_DIR, filterCases, loadCases } from "./cases.js";
 import { runClientMode } from "./client-mode.js";
 import { loadFeatures } from "./features.js";
 import { FaultProxy, type Breakage } from "./proxy.js";
 import { junitXml, summarize, summaryLine, type CaseResult } from "./report.js";
 import { runServerMode } from "./server-mode.js";
+import { CLIENT_SUITES, SERVER_SUITES, clientCheck, serverCheck, suiteFile } from "./suites.js";
 import { REFERENCE_FEATURES_FILE, REFERENCE_SETUP, ROOT, ServerProcess } from "./server-process.js";
 
 const cases = loadCases();
@@ -29,6 +30,20 @@ describe("cases", () => {
     for (const c of cases) {
       expect(c.id.startsWith(`${c.suite}/`)).toBe(true);
       expect(c.section).toMatch(/^§\d+/);
+    }
+  });
+
+  it("every suite's YAML has its checks beside it by name, and each check is named by a case of its suite", () => {
+    const files = readdirSync(CASES_DIR);
+    const suites = files.filter((f) => f.endsWith(".yaml")).map((f) => f.slice(0, -".yaml".length));
+    expect(suites.sort()).toEqual([...Object.keys(SERVER_SUITES), ...Object.keys(CLIENT_SUITES)].sort());
+    for (const suite of suites) expect(files).toContain(`${suite}.ts`);
+    for (const c of cases.filter((c) => c.check !== undefined)) {
+      expect(() => (c.mode === "server" ? serverCheck(c) : clientCheck(c))).not.toThrow();
+    }
+    for (const [file, checks] of Object.entries({ ...SERVER_SUITES, ...CLIENT_SUITES })) {
+      const named = new Set(cases.filter((c) => suiteFile(c) === file).map((c) => c.check));
+      expect(Object.keys(checks).filter((name) => !named.has(name)), `checks of ${file}.ts no case names`).toEqual([]);
     }
   });
 
@@ -175,9 +190,10 @@ describe("client mode (TypeScript reference client, through its adapter)", () =>
   }
 
   it("passes the offline, subscribe, convergence and every-collection suites", async () => {
-    const results = await judge("", ["offline", "subscribe", "convergence", "every-collection"]);
+    const suites = ["offline", "subscribe", "convergence", "every-collection"];
+    const results = await judge("", suites);
     expect(failures(results)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "passed").length).toBe(7);
+    expect(results.filter((r) => r.outcome === "passed").length).toBe(filterCases(cases, suites).filter((c) => c.mode === "client").length);
   }, 120_000);
 
   const broken: [string, string][] = [

@@ -37,6 +37,8 @@ export interface WireOptions {
   readonly useHttpGet?: boolean;
   /** HTTP/1.1 only: a dedicated agent (for calls that may leave a connection unusable). */
   readonly agent?: import("node:http").Agent;
+  /** Accept compressed responses (default true); false asks for every message uncompressed. */
+  readonly compression?: boolean;
 }
 
 /** Opens transports and closes their HTTP/2 sessions when done. */
@@ -49,7 +51,7 @@ export class Wire {
       if (authorization !== undefined) req.header.set("authorization", authorization);
       return next(req);
     };
-    const common = { baseUrl: options.url, interceptors: [auth] };
+    const common = { baseUrl: options.url, interceptors: [auth], ...(options.compression === false ? { acceptCompression: [] } : {}) };
     const http =
       options.httpVersion === "2"
         ? { httpVersion: "2" as const, sessionManager: this.session(options.url) }
@@ -187,12 +189,17 @@ export function checkError(
 
 // ---------------------------------------------------------------- changes
 
-let wallClock = BigInt(Date.now());
-/** A strictly increasing timestamp near the current time. */
+let lastStamp = { wallTimeMs: 0n, logical: 0 };
+/**
+ * A strictly increasing timestamp at the current time, as a hybrid logical
+ * clock makes them: several in one millisecond differ in the logical counter.
+ * It never runs ahead of the wall clock, so what one case writes in bulk
+ * cannot make another case's "now" later than the client's writes after it.
+ */
 export function nextTimestamp(): { wallTimeMs: bigint; logical: number } {
   const now = BigInt(Date.now());
-  wallClock = now > wallClock ? now : wallClock + 1n;
-  return { wallTimeMs: wallClock, logical: 0 };
+  lastStamp = now > lastStamp.wallTimeMs ? { wallTimeMs: now, logical: 0 } : { wallTimeMs: lastStamp.wallTimeMs, logical: lastStamp.logical + 1 };
+  return { ...lastStamp };
 }
 
 export type ChangeInit = MessageInitShape<typeof ChangeEventSchema>;

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -165,6 +166,13 @@ func (c *controller) handle(req *conformancev1.ClientRequest) (*conformancev1.Cl
 			ClientId: s.ClientID, Online: s.Online, PendingChanges: uint32(s.Pending), Checkpoint: s.Checkpoint,
 			Subscribed: s.Subscribed, LastError: s.LastError,
 		}}}, false
+	case *conformancev1.ClientRequest_Crash:
+		if cmd.Crash.GetPoint() != conformancev1.CrashPoint_CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE {
+			return failure(connect.CodeUnimplemented, fmt.Errorf("crash point %v", cmd.Crash.GetPoint())), false
+		}
+		// Exit at once, as under kill -9: nothing deferred runs, nothing more is saved.
+		r.CrashAfterPageWrite(func() { os.Exit(137) })
+		return &conformancev1.ClientResponse{Result: &conformancev1.ClientResponse_Crash{Crash: &conformancev1.CrashResult{}}}, false
 	default:
 		return failure(connect.CodeUnimplemented, fmt.Errorf("unknown command %T", cmd)), false
 	}

@@ -89,7 +89,7 @@ func (r *Replica) resyncLocked(ctx context.Context, names []string) (int, error)
 		r.mu.Unlock()
 	}()
 	pulled := 0
-	for {
+	for page := 0; ; page++ {
 		out, err := r.pullPage(ctx, cp)
 		if err != nil {
 			if resync, _ := resyncCollections(err); resync && !fromScratch {
@@ -99,7 +99,12 @@ func (r *Replica) resyncLocked(ctx context.Context, names []string) (int, error)
 			return pulled, err
 		}
 		r.mu.Lock()
+		seen := r.store.resyncSeen
+		if page > 0 && r.cfg.Bug == BugResyncFirstPage {
+			r.store.resyncSeen = nil // the bug: later pages are applied but not counted as come back
+		}
 		pulled += r.store.applyRemote(out.GetChanges(), true)
+		r.store.resyncSeen = seen
 		r.mu.Unlock()
 		cp = out.GetCheckpoint()
 		if !out.GetHasMore() {

@@ -34,7 +34,11 @@ func (r *Replica) push(ctx context.Context, res *SyncResult) error {
 			if r.cfg.Bug == BugResequence {
 				r.resequence(batch, req)
 			}
-			return r.client.Push(ctx, connect.NewRequest(req))
+			out, err := r.client.Push(ctx, connect.NewRequest(req))
+			if r.cfg.Bug == BugGiveUp {
+				r.giveUpAfterThree(batch, err)
+			}
+			return out, err
 		})
 		if err != nil {
 			// A batch over the server's message limit may be refused by its
@@ -186,4 +190,22 @@ func sameState(r Resolution, s *ServerState) bool {
 		return r.Deleted == s.Deleted
 	}
 	return jsonEqual([]byte(r.Document), []byte(s.Document))
+}
+
+// giveUpAfterThree is the give-up bug: a batch whose push failed three times
+// in a row is dropped from the outbox, as a client with a maxRetryAttempts
+// that gives changes up would.
+func (r *Replica) giveUpAfterThree(batch []sent, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.failedPushes = 0
+		return
+	}
+	if r.failedPushes++; r.failedPushes >= 3 {
+		for _, c := range batch {
+			r.store.forget(c)
+		}
+		_ = r.store.save()
+	}
 }

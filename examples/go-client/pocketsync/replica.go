@@ -74,11 +74,19 @@ const (
 	BugTwoWayMerge       Bug = "two-way-merge"       // merge ignores the known base (§7)
 	BugNoReconnect       Bug = "no-reconnect"        // an ended stream is not reopened (§5.4)
 	BugSyncOffline       Bug = "sync-offline"        // Sync calls the server while offline (§1)
+	BugCheckpointFirst   Bug = "checkpoint-first"    // a page's checkpoint is saved before its changes (§9.4)
+	BugEmptyPages        Bug = "skip-empty-pages"    // the checkpoint of a page without changes is not stored (§9.4)
+	BugHeartbeats        Bug = "ignore-heartbeats"   // heartbeat checkpoints are not stored (§5.3)
+	BugRebasePending     Bug = "rebase-pending"      // a pulled change moves a pending change's base revision (§9.5)
+	BugGiveUp            Bug = "give-up"             // changes are dropped after three failed push attempts in a row (§9.1)
+	BugResyncFirstPage   Bug = "resync-first-page"   // a resync counts only its first page as come back (§8.4)
+	BugLastWriteWinsAll  Bug = "lww-for-all"         // every conflict strategy settles by last-write-wins (§7.1)
 )
 
 // Bugs lists every deliberate fault.
 var Bugs = []Bug{BugResequence, BugStaleBase, BugNoCheckpoint, BugEcho, BugIgnoreConflicts, BugIgnoreResolved,
-	BugIgnoreRemoteClock, BugAlwaysLocal, BugTwoWayMerge, BugNoReconnect, BugSyncOffline}
+	BugIgnoreRemoteClock, BugAlwaysLocal, BugTwoWayMerge, BugNoReconnect, BugSyncOffline,
+	BugCheckpointFirst, BugEmptyPages, BugHeartbeats, BugRebasePending, BugGiveUp, BugResyncFirstPage, BugLastWriteWinsAll}
 
 // maxHeartbeatInterval is the longest interval a request may ask for (§14).
 const maxHeartbeatInterval = 300 * time.Second
@@ -99,6 +107,28 @@ type Replica struct {
 	lastError  string
 
 	pulling sync.Mutex // one pull or resync at a time
+
+	// crash, when set, is called right after the first save of a received
+	// page (CrashAfterPageWrite).
+	crash func()
+	// failedPushes counts push attempts failed in a row (the give-up bug).
+	failedPushes int
+}
+
+// CrashAfterPageWrite arms crash, for the conformance suite's crash tests:
+// it is called right after the first save of the next page (or stream
+// batch) the replica stores, and is expected not to return.
+func (r *Replica) CrashAfterPageWrite(crash func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.crash = crash
+}
+
+// savedPage is called after each save of a received page's changes or checkpoint.
+func (r *Replica) savedPage() {
+	if r.crash != nil {
+		r.crash()
+	}
 }
 
 // Open loads the replica file or starts a new replica, and connects unless
@@ -118,12 +148,16 @@ func Open(cfg Config) (*Replica, error) {
 	if !known {
 		return nil, fmt.Errorf("pocketsync: unknown bug %q", cfg.Bug)
 	}
+	if cfg.Bug == BugLastWriteWinsAll {
+		cfg.Strategy = LastWriteWins
+	}
 	s, err := openStore(cfg.File, cfg.ClientID)
 	if err != nil {
 		return nil, err
 	}
 	s.ignoreRemoteClock = cfg.Bug == BugIgnoreRemoteClock
 	s.echo = cfg.Bug == BugEcho
+	s.rebasePending = cfg.Bug == BugRebasePending
 	r := &Replica{
 		cfg:   cfg,
 		store: s,
@@ -272,11 +306,28 @@ func (r *Replica) storeCheckpointLocked(cp *syncv1.Checkpoint) error {
 func (r *Replica) applyRemote(changes []*syncv1.ChangeEvent, cp *syncv1.Checkpoint) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(changes) == 0 && r.cfg.Bug == BugEmptyPages {
+		cp = nil
+	}
+	if r.cfg.Bug == BugCheckpointFirst {
+		if err := r.storeCheckpointLocked(cp); err != nil {
+			return 0, err
+		}
+		if err := r.store.save(); err != nil {
+			return 0, err
+		}
+		r.savedPage()
+		cp = nil
+	}
 	n := r.store.applyRemote(changes, false)
 	if err := r.storeCheckpointLocked(cp); err != nil {
 		return n, err
 	}
-	return n, r.store.save()
+	if err := r.store.save(); err != nil {
+		return n, err
+	}
+	r.savedPage()
+	return n, nil
 }
 
 func (r *Replica) noteError(what string, err error) {

@@ -131,6 +131,7 @@ type store struct {
 	// Deliberate bugs (Config.Bug).
 	ignoreRemoteClock bool
 	echo              bool
+	rebasePending     bool
 }
 
 // openStore loads the replica file or starts a new replica with clientID
@@ -409,6 +410,9 @@ func (s *store) applyRemote(changes []*syncv1.ChangeEvent, resync bool) int {
 		}
 		d.Server = serverStateOf(c)
 		if d.Pending != nil {
+			if s.rebasePending {
+				d.Pending.Base = d.Server
+			}
 			continue
 		}
 		d.Document, d.Deleted = d.Server.Document, d.Server.Deleted

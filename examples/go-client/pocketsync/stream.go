@@ -114,7 +114,7 @@ func (r *Replica) subscribeOnce(ctx context.Context) (caughtUp bool, err error) 
 			}
 		case *syncv1.SubscribeResponse_Heartbeat:
 			// Everything before a heartbeat is applied: its checkpoint is safe to store.
-			if cp := event.Heartbeat.GetCheckpoint(); cp != nil {
+			if cp := event.Heartbeat.GetCheckpoint(); cp != nil && r.cfg.Bug != BugHeartbeats {
 				if _, err := r.applyRemote(nil, cp); err != nil {
 					return caughtUp, err
 				}

@@ -141,6 +141,12 @@ class Controller:
                 subscribed=client.engine.subscribed,
                 last_error=client.engine.last_error,
             )
+        if command == "crash":
+            if request.crash.point != control.CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE:
+                raise CommandFailed("unimplemented", f"crash point {request.crash.point}")
+            # At once, as under kill -9: no cleanup, nothing more written.
+            client.engine.crash_after_page_write = lambda: os._exit(137)
+            return control.CrashResult()
         raise CommandFailed("unimplemented", f"unknown command {command}")
 
 def _document(d: LocalDocument) -> control.Document:

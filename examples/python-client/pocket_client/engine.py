@@ -39,6 +39,8 @@ BUGS = {
     "ignore-remote-clock": "a clock that never observes received timestamps (§10.2)",
     "always-local": "last-write-wins that always keeps the local change (§10.1)",
     "two-way-merge": "merges without the base the client received (§7)",
+    "checkpoint-first": "stores a page's checkpoint before its changes, in two writes (§9.4)",
+    "skip-empty-pages": "does not store the checkpoint of a page without changes (§9.4)",
 }
 
 
@@ -78,6 +80,9 @@ class SyncEngine:
         self.last_error = ""
         self._lock = asyncio.Lock()  # one push/pull/resync at a time
         self._live = LiveStream(self) if config.live else None
+        # Called right after each write of a received page (the control
+        # protocol's Crash); it is expected not to return.
+        self.crash_after_page_write: Callable[[], None] | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -141,11 +146,22 @@ class SyncEngine:
 
     def apply_remote(self, changes: Sequence[pb.ChangeEvent], checkpoint: pb.Checkpoint | None) -> None:
         """Applies received changes, then stores their checkpoint (§9.4)."""
+        if self.config.bug == "skip-empty-pages" and not changes:
+            checkpoint = None
+        if self.config.bug == "checkpoint-first" and checkpoint is not None:
+            self.replica.store_checkpoint(checkpoint)
+            self._saved_page()
+            checkpoint = None
         self.replica.apply_remote(changes, None if self.config.bug == "no-checkpoint" else checkpoint)
+        self._saved_page()
         if self.config.bug == "echo":
             for change in changes:
                 if not change.deleted and change.client_id != self.replica.client_id:
                     self.replica.write(change.collection, change.document_id, change.document)
+
+    def _saved_page(self) -> None:
+        if self.crash_after_page_write is not None:
+            self.crash_after_page_write()
 
     def store_checkpoint(self, checkpoint: pb.Checkpoint) -> None:
         if self.config.bug != "no-checkpoint":

@@ -59,7 +59,13 @@ export function ensureResumable(collections: readonly string[], checkpoint: Chec
     ? [...collections]
     : collections.filter((c) => {
         const position = checkpoint.collections[c] ?? 0n;
-        return position > 0n && (position < (data.purgedThrough[c] ?? 0n) || position > data.lastSequence);
+        if (position === 0n) return false;
+        if (position > data.lastSequence) return true;
+        // A purged tombstone or superseded state above the position may have
+        // changed what the client holds, unless the client's pull of the
+        // collection began (from its start) after it was written (§4.5).
+        const since = checkpoint.pagingSince[c] ?? 0n;
+        return (data.purgedThrough[c] ?? 0n) > (since > position ? since : position);
       });
   if (stale.length > 0 || foreign) throw resyncRequired(stale);
 }

@@ -60,7 +60,7 @@ class FlakyStorage implements Storage {
   readPage: Storage["readPage"] = async (...args) => (this.check(), this.inner.readPage(...args));
   listCollections: Storage["listCollections"] = async () => (this.check(), this.inner.listCollections());
   getStatesAt: Storage["getStatesAt"] = async (queries) => (this.check(), this.inner.getStatesAt(queries));
-  purge: Storage["purge"] = async (cutoff) => (this.check(), this.inner.purge(cutoff));
+    purge: Storage["purge"] = async (...args) => (this.check(), this.inner.purge(...args));
   commitGroup: Storage["commitGroup"] = async (work, options) => {
     this.check();
     this.commits++;

@@ -10,7 +10,7 @@ import {
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { createMemoryStorage } from "../storage/index.js";
 import { SyncFailure } from "./failures.js";
-import { SyncCore, type SyncCoreOptions } from "./sync-core.js";
+import { DEFAULTS, SyncCore, type SyncCoreOptions } from "./sync-core.js";
 
 const alice = { id: "alice" };
 let wall = 1_700_000_000_000;
@@ -264,6 +264,89 @@ describe("pull", () => {
     expect((await core.pull(alice, { collections: ["todos"] })).changes.map((c) => c.documentId)).toEqual(["y"]);
     const foreign = { ...late, epoch: "another-server" };
     await expect(core.pull(alice, { collections: ["todos"], checkpoint: foreign })).rejects.toMatchObject({ reason: ErrorReason.RESYNC_REQUIRED });
+  });
+
+  it("keeps idempotency records for the record retention, longer than tombstones", async () => {
+    let now = 1_000_000;
+    const early = { timestamp: { wallTimeMs: 1n, logical: 0 } };
+    const core = await SyncCore.open(createMemoryStorage(), { now: () => now, tombstoneRetentionMs: 1_000, recordRetentionMs: 60_000 });
+    const first = await push(core, "a", insert("x", {}, 1n, early));
+    const { revision } = accepted(first[0]);
+    accepted((await push(core, "a", change({ operation: Operation.DELETE, documentId: "x", baseRevision: revision, clientSequence: 2n, ...early })))[0]);
+    now += 5_000;
+    expect(await core.purge()).toMatchObject({ tombstonesPurged: 1, idempotencyRecordsPurged: 0 });
+    // The insert's record outlived the tombstone: its retry is a replay, not a new insert.
+    expect(await push(core, "a", insert("x", {}, 1n, early))).toEqual(first);
+    now += 60_000;
+    expect((await core.purge()).idempotencyRecordsPurged).toBe(2);
+  });
+
+  it("joins a purge asked for while one runs, so slow purges on a short timer do not starve commits", async () => {
+    const storage = createMemoryStorage();
+    let purges = 0;
+    const purge = storage.purge.bind(storage);
+    storage.purge = async (...args) => {
+      purges++;
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      return purge(...args);
+    };
+    const core = await SyncCore.open(storage, { now: () => wall });
+    const asked: Promise<unknown>[] = [];
+    const timer = setInterval(() => asked.push(core.purge()), 5);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      accepted((await push(core, "a", insert("during", {}, 1n)))[0]);
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
+      clearInterval(timer);
+    }
+    await Promise.all(asked);
+    expect(asked.length).toBeGreaterThan(10);
+    expect(purges).toBeLessThan(asked.length / 3);
+  });
+
+  it("takes the default for an option given as undefined (a flag not set)", async () => {
+    let now = 1_000_000;
+    const early = { timestamp: { wallTimeMs: 1n, logical: 0 } };
+    const core = await SyncCore.open(createMemoryStorage(), { now: () => now, tombstoneRetentionMs: undefined, recordRetentionMs: undefined, maxDocumentBytes: undefined });
+    const { revision } = accepted((await push(core, "a", insert("x", {}, 1n, early)))[0]);
+    accepted((await push(core, "a", change({ operation: Operation.DELETE, documentId: "x", baseRevision: revision, clientSequence: 2n, ...early })))[0]);
+    now += DEFAULTS.tombstoneRetentionMs + 1;
+    expect((await core.purge()).tombstonesPurged).toBe(1);
+    const [big] = await push(core, "a", insert("y", { pad: "x".repeat(DEFAULTS.maxDocumentBytes) }, 3n, early));
+    expect(big?.outcome.case === "rejected" && big.outcome.value.reason).toBe("ERROR_REASON_TOO_LARGE");
+  });
+
+  it("lets a pull from the beginning page past a purged tombstone, and refuses a chain a later purge broke", async () => {
+    let now = 1_000_000;
+    const early = { timestamp: { wallTimeMs: 1n, logical: 0 } };
+    const core = await SyncCore.open(createMemoryStorage(), { now: () => now, tombstoneRetentionMs: 1_000 });
+    const docs = Array.from({ length: 6 }, (_, i) => insert(`d${i}`, { i }, BigInt(i + 1), early));
+    await push(core, "a", ...docs);
+    const [gone] = await push(core, "a", insert("gone", {}, 7n, early));
+    accepted((await push(core, "a", change({ operation: Operation.DELETE, documentId: "gone", baseRevision: accepted(gone).revision, clientSequence: 8n, ...early })))[0]);
+    now += 5_000;
+    expect((await core.purge()).tombstonesPurged).toBe(1);
+    // A client starting now pages through everything: the purged tombstone is
+    // above its first page, but nothing it could hold was deleted by it.
+    const ids: string[] = [];
+    let checkpoint: Checkpoint | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await core.pull(alice, { collections: ["todos"], ...(checkpoint ? { checkpoint } : {}), limit: 2 });
+      ids.push(...res.changes.map((c) => c.documentId));
+      checkpoint = res.checkpoint;
+      if (!res.hasMore) break;
+    }
+    expect(ids).toEqual(docs.map((d) => d.documentId));
+    // A chain begun before a delete, whose tombstone is purged before the
+    // chain reaches it, is refused: it may hold the deleted document.
+    const first = await core.pull(alice, { collections: ["todos"], limit: 2 });
+    const [late] = await push(core, "a", change({ operation: Operation.DELETE, documentId: "d0", baseRevision: "1-1", clientSequence: 9n, ...early }));
+    accepted(late);
+    now += 5_000;
+    expect((await core.purge()).tombstonesPurged).toBe(1);
+    await expect(core.pull(alice, { collections: ["todos"], checkpoint: first.checkpoint!, limit: 2 })).rejects.toMatchObject({ reason: ErrorReason.RESYNC_REQUIRED });
   });
 
   it("never misses a change while pushes run concurrently", async () => {

@@ -103,8 +103,15 @@ export interface SyncCoreOptions {
   readonly maxDocumentBytes?: number;
   /** How far ahead of the server's clock a change's timestamp may be. */
   readonly maxClockSkewMs?: number;
-  /** How long tombstones and idempotency records are kept. */
+  /** How long tombstones are kept (and, unless `recordRetentionMs` says longer, idempotency records). */
   readonly tombstoneRetentionMs?: number;
+  /**
+   * How long idempotency records and the superseded states kept for
+   * three-way merges are kept; default and minimum the tombstone retention
+   * (PROTOCOL §12.4). Longer lets a client retry after a longer absence,
+   * and lets tests purge tombstones quickly without losing records meanwhile.
+   */
+  readonly recordRetentionMs?: number;
   /** Page size of a pull that asks for limit 0. */
   readonly defaultPullLimit?: number;
   readonly now?: () => number;
@@ -142,12 +149,17 @@ export class SyncCore {
   private readonly link: StorageLink;
   private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
   private readonly visibility: Visibility;
+  /** The purge waiting or running, which later requests join. */
+  private purging: Promise<PurgeResult> | undefined;
 
   private constructor(
     private readonly storage: Storage,
     options: SyncCoreOptions,
   ) {
-    const merged = { ...DEFAULTS, now: Date.now, ...options };
+    // An option given as undefined (a flag not set) takes its default: spread
+    // as is, it would override it (a NaN purge cutoff never purges).
+    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as SyncCoreOptions;
+    const merged = { ...DEFAULTS, now: Date.now, ...given };
     this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
     this.feed = new CommitFeed(storage);
     this.pipeline = new CommitPipeline(storage, { sync: options.durability === "fsync" }, (commit) => this.feed.ownCommit(commit));
@@ -582,26 +594,43 @@ export class SyncCore {
     const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : high;
     const next = { ...(checkpoint?.collections ?? {}) };
     for (const [collection, position] of positions) next[collection] = position > reached ? position : reached;
+    // While a pull from a collection's start pages, remember where it began
+    // (PROTOCOL §8.3): tombstones purged below that never reach its pages.
+    const since = { ...(checkpoint?.pagingSince ?? {}) };
+    for (const [collection, position] of positions) {
+      if (hasMore && position === 0n) since[collection] = high;
+      else if (!hasMore) delete since[collection];
+    }
     return {
       changes: taken,
       hasMore,
-      checkpoint: create(CheckpointSchema, { serverSequence: high, collections: next, epoch: this.epoch }),
+      checkpoint: create(CheckpointSchema, { serverSequence: high, collections: next, epoch: this.epoch, pagingSince: since }),
     };
   }
 
   // ---- retention --------------------------------------------------------
 
   /**
-   * Purges tombstones, superseded states and idempotency records older than
-   * the retention. The storage serializes it with commit groups itself (on
-   * PostgreSQL, chunk by chunk, so this server's pushes need not wait for a
-   * whole purge); on a shared storage, another server purging meanwhile
-   * makes this a no-op.
+   * Purges tombstones and superseded states older than the tombstone
+   * retention, and records older than the record retention. The storage serializes it with commit groups
+   * itself (on PostgreSQL, chunk by chunk, so this server's pushes need not
+   * wait for a whole purge); on a shared storage, another server purging
+   * meanwhile makes this a no-op. A purge asked for while one runs joins it,
+   * so purges slower than their timer's interval never queue up.
    */
-  async purge(): Promise<PurgeResult> {
+  purge(): Promise<PurgeResult> {
+    this.purging ??= this.purgeOnce().finally(() => {
+      this.purging = undefined;
+    });
+    return this.purging;
+  }
+
+  private async purgeOnce(): Promise<PurgeResult> {
     this.ensureOpen();
+    const { tombstoneRetentionMs, recordRetentionMs } = this.options;
+    const now = this.options.now();
     try {
-      return await this.storage.purge(this.options.now() - this.options.tombstoneRetentionMs);
+      return await this.storage.purge(now - tombstoneRetentionMs, now - Math.max(tombstoneRetentionMs, recordRetentionMs ?? 0));
     } catch (error) {
       throw asFailure(error);
     }

@@ -196,6 +196,8 @@ describe("the command line refuses to start with one clear line", () => {
     [["--storage", "memory", "--port"], /Option '--port <value>' argument missing/],
     [["--storage", "memory", "--port", "70000"], /--port must be at most 65535, got 70000/],
     [["--storage", "memory", "--log-level", "loud"], /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
+    [["--storage", "memory", "--tombstone-retention-ms", "1000", "--record-retention-ms", "999"], /--record-retention-ms must be at least the tombstone retention/],
+    [["--storage", "memory", "--record-retention-ms", "3600000"], /--record-retention-ms must be at least the tombstone retention/],
   ])("a command-line mistake %j: exit status 2", async (args, message) => {
     const { code, line } = await refusal(args);
     expect(code).toBe(2);

@@ -3,6 +3,7 @@
 // has an environment variable, for containers.
 import { parseArgs } from "node:util";
 import { parseStrategy, type ConflictPolicy, type ServerConflictStrategy } from "../core/conflicts.js";
+import { DEFAULTS } from "../core/sync-core.js";
 import { createLevelStorage, createMemoryStorage, createPostgresStorage, type Storage } from "../storage/index.js";
 import { anyAuthenticator, type Authenticate } from "./auth.js";
 import { hmacAuthenticator } from "./hmac-token.js";
@@ -11,66 +12,8 @@ import { DEFAULT_SHUTDOWN_GRACE_MS } from "./limits.js";
 import { ownerFieldAuthorize, ownerFieldProblem } from "./owner-field.js";
 import { createSyncServer } from "./server.js";
 import { explain, listenProblem, unreadableFile, unusableDirectory } from "./startup-problems.js";
-
-const HELP = `Usage: pocket-sync-server [options]
-
-  --port N                    port (env PORT; default 8080; 0 picks a free one)
-  --host H                    interface (env HOST; default 127.0.0.1)
-  --data-dir DIR              LevelDB directory (env POCKET_DATA_DIR; default ./data)
-  --storage level|memory|postgres
-                              storage (env POCKET_STORAGE; default level)
-  --postgres-url URL          with --storage postgres: postgres://user:password@host:port/database
-                              (env POCKET_POSTGRES_URL). Any number of servers may share a schema
-                              behind a load balancer (README, "Scaling out"). A database that is
-                              unreachable (at start or later) is retried; meanwhile writes answer
-                              unavailable and health says NOT_SERVING
-  --postgres-schema NAME      schema holding the tables, created or migrated if needed
-                              (env POCKET_POSTGRES_SCHEMA; default pocket)
-  --durability process|fsync  process: acknowledged pushes survive a killed process;
-                              fsync: they survive power loss (env POCKET_DURABILITY);
-                              on postgres both survive power loss, as PostgreSQL commits
-  --token-file FILE           bearer tokens, lines "token principal [collections=a,b] [readonly]"
-                              (env POCKET_TOKEN_FILE); a malformed file refuses to start. Watched:
-                              an edit applies within a second and ends open streams of removed
-                              tokens; a malformed edit keeps the previous tokens and is logged
-  --hmac-secret S             accept HMAC-signed tokens, v1.<claims>.<signature> (env
-                              POCKET_HMAC_SECRET, at least 16 characters)
-  --owner-field NAME          a document whose top-level NAME is a string is read only by the
-                              principal of that id (others follow the token scopes); when it
-                              changes, the old owner's devices get a removal and the new owner's
-                              the document (PROTOCOL §13.6) (env POCKET_OWNER_FIELD)
-  --conflict-strategy SPEC    report (default), last-write-wins, server-wins, client-wins or merge;
-                              per collection: "merge,notes=server-wins" (env POCKET_CONFLICT_STRATEGY)
-  --tombstone-retention-ms N  keep tombstones this long (default 30 days)
-  --purge-interval-ms N       purge tombstones this often (default 1 hour)
-  --heartbeat-ms N            Subscribe heartbeat interval (default 15000)
-  --max-document-bytes N      largest document (default and maximum 1048576)
-  --max-message-bytes N       largest request (default 8388608)
-  --max-discard-bytes N       of a request refused unread, read and drop at most this much so the
-                              client can read the refusal; past it, cut the upload (default 67108864)
-                              (env POCKET_MAX_DISCARD_BYTES)
-  --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
-  --help                      this text
-
-Connections:
-  --max-connections N         connections open at once; more are closed on arrival (default half the
-                              open-file limit, at most 10000) (env POCKET_MAX_CONNECTIONS)
-  --headers-timeout-ms N      a request head, or the HTTP/2 preface and SETTINGS, must arrive within
-                              this of connecting (default 10000) (env POCKET_HEADERS_TIMEOUT_MS)
-  --body-timeout-ms N         a request body that sends nothing for this long is cut off
-                              (default 30000) (env POCKET_BODY_TIMEOUT_MS)
-  --idle-timeout-ms N         a connection without a request in progress (HTTP/2: without a stream)
-                              is closed after this (default 65000) (env POCKET_IDLE_TIMEOUT_MS)
-  --shutdown-grace-ms N       on SIGTERM or SIGINT, requests in progress get this long to finish
-                              before they are cut; then the process exits (default 10000)
-                              (env POCKET_SHUTDOWN_GRACE_MS)
-  Subscribe streams are not subject to these timeouts once their request is in.
-
-Without --token-file or --hmac-secret the server accepts every call as "anonymous".
-
-Exit status: 0 after a clean shutdown; 1 when the server cannot start (a port in
-use, a missing token file, an unusable data directory, a storage that cannot
-open); 2 for a command-line mistake. Either way one line on stderr says why.`;
+import { CLI_OPTIONS as options, ENV, HELP, type Flag } from "./cli-options.js";
+import { prettyLogStream } from "./log-format.js";
 
 /**
  * A mistake on the command line: one line on stderr, exit status 2. Nothing
@@ -87,32 +30,7 @@ function cannotStart(message: string): never {
   process.exit(1);
 }
 
-const options = {
-  port: { type: "string" },
-  host: { type: "string" },
-  "data-dir": { type: "string" },
-  storage: { type: "string" },
-  "postgres-url": { type: "string" },
-  "postgres-schema": { type: "string" },
-  durability: { type: "string" },
-  "token-file": { type: "string" },
-  "hmac-secret": { type: "string" },
-  "conflict-strategy": { type: "string" },
-  "owner-field": { type: "string" },
-  "tombstone-retention-ms": { type: "string" },
-  "purge-interval-ms": { type: "string" },
-  "heartbeat-ms": { type: "string" },
-  "max-document-bytes": { type: "string" },
-  "max-message-bytes": { type: "string" },
-  "max-discard-bytes": { type: "string" },
-  "max-connections": { type: "string" },
-  "headers-timeout-ms": { type: "string" },
-  "body-timeout-ms": { type: "string" },
-  "idle-timeout-ms": { type: "string" },
-  "shutdown-grace-ms": { type: "string" },
-  "log-level": { type: "string" },
-  help: { type: "boolean" },
-} as const;
+
 
 let parsed: ReturnType<typeof parseArgs<{ options: typeof options }>>;
 try {
@@ -131,9 +49,10 @@ if (values.help) {
 }
 
 const env = process.env;
-const setting = (flag: keyof typeof values, variable: string) => (values[flag] as string | undefined) ?? env[variable];
-function integer(flag: keyof typeof values, variable: string): number | undefined {
-  const raw = setting(flag, variable);
+/** A flag's value, else its environment variable's. */
+const setting = (flag: Flag) => (values[flag] as string | undefined) ?? env[ENV[flag]];
+function integer(flag: Flag): number | undefined {
+  const raw = setting(flag);
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) fail(`--${flag} must be a non-negative integer, got "${raw}"`);
@@ -141,8 +60,8 @@ function integer(flag: keyof typeof values, variable: string): number | undefine
 }
 
 /** A limit of 0 would refuse everything or cut everything at once. */
-function positive(flag: keyof typeof values, variable: string): number | undefined {
-  const n = integer(flag, variable);
+function positive(flag: Flag): number | undefined {
+  const n = integer(flag);
   if (n === 0) fail(`--${flag} must be at least 1`);
   return n;
 }
@@ -163,44 +82,56 @@ function conflictPolicy(spec: string | undefined): ConflictPolicy {
   return { default: fallback, collections };
 }
 
-const storageKind = setting("storage", "POCKET_STORAGE") ?? "level";
+const storageKind = setting("storage") ?? "level";
 if (storageKind !== "level" && storageKind !== "memory" && storageKind !== "postgres") {
   fail(`--storage must be level, memory or postgres, got "${storageKind}"`);
 }
-const durability = setting("durability", "POCKET_DURABILITY") ?? "process";
+const durability = setting("durability") ?? "process";
 if (durability !== "process" && durability !== "fsync") fail(`--durability must be process or fsync, got "${durability}"`);
-const dataDir = setting("data-dir", "POCKET_DATA_DIR") ?? "./data";
-const postgresUrl = setting("postgres-url", "POCKET_POSTGRES_URL");
-const postgresSchema = setting("postgres-schema", "POCKET_POSTGRES_SCHEMA") ?? "pocket";
+const dataDir = setting("data-dir") ?? "./data";
+const postgresUrl = setting("postgres-url");
+const postgresSchema = setting("postgres-schema") ?? "pocket";
 if (storageKind === "postgres" && !postgresUrl) {
   fail("--storage postgres needs --postgres-url URL or env POCKET_POSTGRES_URL, e.g. postgres://pocket:pocket@127.0.0.1:55432/pocket");
 }
 // Every flag is checked before anything is opened, so a typo never looks
 // like a storage problem.
-const port = integer("port", "PORT") ?? 8080;
+const port = integer("port") ?? 8080;
 if (port > 65535) fail(`--port must be at most 65535, got ${port}`);
-const host = setting("host", "HOST") ?? "127.0.0.1";
+const host = setting("host") ?? "127.0.0.1";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-const logLevel = setting("log-level", "POCKET_LOG_LEVEL") ?? "info";
+const logLevel = setting("log-level") ?? "info";
 if (!LOG_LEVELS.includes(logLevel)) fail(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
-const conflicts = conflictPolicy(setting("conflict-strategy", "POCKET_CONFLICT_STRATEGY"));
-const ownerField = setting("owner-field", "POCKET_OWNER_FIELD");
+// A person at a terminal reads lines; anything else (a file, a pipe, a log collector) parses JSON.
+const logFormat = setting("log-format") ?? (process.stdout.isTTY ? "pretty" : "json");
+if (logFormat !== "pretty" && logFormat !== "json") fail(`--log-format must be pretty or json, got "${logFormat}"`);
+const logger =
+  logFormat === "pretty"
+    ? { level: logLevel, stream: prettyLogStream(process.stdout, Boolean(process.stdout.isTTY) && !env.NO_COLOR) }
+    : { level: logLevel };
+const conflicts = conflictPolicy(setting("conflict-strategy"));
+const ownerField = setting("owner-field");
 const ownerProblem = ownerField === undefined ? undefined : ownerFieldProblem(ownerField);
 if (ownerProblem) fail(`--owner-field ${ownerProblem}`);
 const readRule = ownerField === undefined ? {} : { authorize: ownerFieldAuthorize(ownerField), documentReadRule: true };
 const limits = {
-  tombstoneRetentionMs: integer("tombstone-retention-ms", "POCKET_TOMBSTONE_RETENTION_MS"),
-  purgeIntervalMs: integer("purge-interval-ms", "POCKET_PURGE_INTERVAL_MS"),
-  heartbeatMs: integer("heartbeat-ms", "POCKET_HEARTBEAT_MS"),
-  maxDocumentBytes: integer("max-document-bytes", "POCKET_MAX_DOCUMENT_BYTES"),
-  maxMessageBytes: integer("max-message-bytes", "POCKET_MAX_MESSAGE_BYTES"),
-  maxDiscardBytes: integer("max-discard-bytes", "POCKET_MAX_DISCARD_BYTES"),
-  maxConnections: positive("max-connections", "POCKET_MAX_CONNECTIONS"),
-  headersTimeoutMs: positive("headers-timeout-ms", "POCKET_HEADERS_TIMEOUT_MS"),
-  bodyTimeoutMs: positive("body-timeout-ms", "POCKET_BODY_TIMEOUT_MS"),
-  idleTimeoutMs: positive("idle-timeout-ms", "POCKET_IDLE_TIMEOUT_MS"),
-  shutdownGraceMs: integer("shutdown-grace-ms", "POCKET_SHUTDOWN_GRACE_MS") ?? DEFAULT_SHUTDOWN_GRACE_MS,
+  tombstoneRetentionMs: integer("tombstone-retention-ms"),
+  recordRetentionMs: integer("record-retention-ms"),
+  purgeIntervalMs: integer("purge-interval-ms"),
+  heartbeatMs: integer("heartbeat-ms"),
+  maxDocumentBytes: integer("max-document-bytes"),
+  maxMessageBytes: integer("max-message-bytes"),
+  maxDiscardBytes: integer("max-discard-bytes"),
+  maxConnections: positive("max-connections"),
+  headersTimeoutMs: positive("headers-timeout-ms"),
+  bodyTimeoutMs: positive("body-timeout-ms"),
+  idleTimeoutMs: positive("idle-timeout-ms"),
+  shutdownGraceMs: integer("shutdown-grace-ms") ?? DEFAULT_SHUTDOWN_GRACE_MS,
 };
+
+if (limits.recordRetentionMs !== undefined && limits.recordRetentionMs < (limits.tombstoneRetentionMs ?? DEFAULTS.tombstoneRetentionMs)) {
+  fail("--record-retention-ms must be at least the tombstone retention (PROTOCOL §12.4: idempotency records outlive tombstones)");
+}
 
 /** The URL without its password, for logs. */
 function redacted(url: string): string {
@@ -233,8 +164,8 @@ try {
 }
 
 let authenticate: Authenticate | undefined;
-const tokenFile = setting("token-file", "POCKET_TOKEN_FILE");
-const hmacSecret = setting("hmac-secret", "POCKET_HMAC_SECRET");
+const tokenFile = setting("token-file");
+const hmacSecret = setting("hmac-secret");
 const tokenFileProblem = tokenFile === undefined ? undefined : unreadableFile(tokenFile);
 if (tokenFileProblem) cannotStart(`cannot read the token file ${tokenFile} (--token-file): ${tokenFileProblem}`);
 // Until the server's logger exists, problems go to stderr.
@@ -260,7 +191,7 @@ try {
     conflicts,
     ...readRule,
     ...limits,
-    logger: { level: logLevel },
+    logger,
   });
 } catch (error) {
   // Storage that can never open (a schema still used by a server from

@@ -99,7 +99,11 @@ if (!postgresUrl && process.env.CI) {
   });
 }
 
-describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
+describe.runIf(postgresUrl)(
+  postgresUrl
+    ? "the real server on PostgreSQL, under load"
+    : "the real server on PostgreSQL, under load: skipped, POCKET_TEST_POSTGRES_URL is not set (bash scripts/start-postgres.sh starts PostgreSQL and prints it)",
+  () => {
   it("survives its backends being killed: unavailable meanwhile, NOT_SERVING then SERVING, nothing acknowledged lost", async () => {
     const { server, schema } = await startOnPostgres();
     const health = watchHealth(server.url);
@@ -131,7 +135,7 @@ describe.runIf(postgresUrl)("the real server on PostgreSQL, under load", () => {
     expect(server.output()).toMatch(/storage unavailable, refusing writes: lost the connection to PostgreSQL schema/);
   }, 60_000);
 
-  it.runIf(restartCommand)("survives a PostgreSQL restart: recovers by itself within seconds of the database coming back, nothing acknowledged lost", async () => {
+  it.runIf(restartCommand)(`${restartCommand ? "" : "skipped, POCKET_TEST_POSTGRES_RESTART is not set (.ci/run runs it alone, as restarting PostgreSQL breaks other tests): "}survives a PostgreSQL restart: recovers by itself within seconds of the database coming back, nothing acknowledged lost`, async () => {
     const { server } = await startOnPostgres();
     const health = watchHealth(server.url);
     const live = followLive(server.url);

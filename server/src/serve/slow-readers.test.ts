@@ -116,9 +116,12 @@ describe("subscribers that stop reading and disconnect", () => {
     // A leak keeps each round's 100 streams with their pending writes (a page
     // of about 0.5 MiB each): every round would add about 100 MiB. Without
     // one, memory peaks after the first rounds (the heap grows to its working
-    // size) and the last round reuses it (measured: 430, 625, 550, 560 MiB).
+    // size) and later rounds reuse it (measured on Node 20: 430, 625, 550, 560
+    // MiB; on Node 24, whose heap settles more slowly: 307, 614, 619, 691 MiB).
+    // So the growth per round after the first is judged, against a leak's 100.
     console.log(`RSS after each round: ${rssAfterRound.map((b) => `${Math.round(b / 2 ** 20)} MiB`).join(", ")}`);
-    expect(rssAfterRound[3]!).toBeLessThan(Math.max(rssAfterRound[1]!, rssAfterRound[2]!) * 1.1);
+    const growthPerRound = (rssAfterRound[3]! - rssAfterRound[1]!) / 2;
+    expect(growthPerRound).toBeLessThan(60 * 2 ** 20);
     // The server is still fine.
     const pulled = await syncClient(server.url).pull({ collections: ["todos"], limit: 1 });
     expect(pulled.checkpoint?.serverSequence).toBe(80_000n);

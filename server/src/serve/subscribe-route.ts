@@ -85,7 +85,7 @@ async function serve(options: SubscribeRouteOptions, request: FastifyRequest, re
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
   const wire = streamWireOf(request.headers["content-type"]);
   if (!wire) {
-    res.writeHead(415, { "content-type": "text/plain" }).end("unsupported content type for a streaming call");
+    (res as http.ServerResponse).writeHead(415, { "content-type": "text/plain" }).end("unsupported content type for a streaming call");
     return;
   }
   const header = (name: string) => {
@@ -281,6 +281,6 @@ class ResponseSink implements StreamSink {
     this.observe?.(code, this.startedAt);
     const headers: Record<string, string> = { "content-type": this.wire.contentType };
     if (this.compression) headers[this.wire.encodingHeader.toLowerCase()] = this.compression.name;
-    this.res.writeHead(200, headers);
+    (this.res as http.ServerResponse).writeHead(200, headers);
   }
 }

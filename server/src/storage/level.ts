@@ -276,11 +276,11 @@ export class LevelStorage implements Storage {
     return found;
   }
 
-  purge(cutoffMs: number): Promise<PurgeResult> {
-    return this.writes.run(() => this.purgeNow(cutoffMs));
+  purge(cutoffMs: number, recordsCutoffMs = cutoffMs): Promise<PurgeResult> {
+    return this.writes.run(() => this.purgeNow(cutoffMs, recordsCutoffMs));
   }
 
-  private async purgeNow(cutoffMs: number): Promise<PurgeResult> {
+  private async purgeNow(cutoffMs: number, recordsCutoffMs: number): Promise<PurgeResult> {
     const ops: BatchOp[] = [];
     const purgedThrough = { ...this.purgedThrough };
     let tombstonesPurged = 0;
@@ -294,7 +294,7 @@ export class LevelStorage implements Storage {
       tombstonesPurged++;
     }
     for await (const [key, value] of this.history.iterator()) {
-      if (decodeChange(value as Uint8Array).committedAtMs < cutoffMs) ops.push({ type: "del", key, sublevel: this.history });
+      if (decodeChange(value as Uint8Array).committedAtMs < recordsCutoffMs) ops.push({ type: "del", key, sublevel: this.history });
     }
     for await (const [key, value] of this.states.iterator()) {
       const { event, committedAtMs } = decodeChange(value as Uint8Array);
@@ -306,7 +306,7 @@ export class LevelStorage implements Storage {
     }
     let idempotencyRecordsPurged = 0;
     for await (const [key, value] of this.idempotency.iterator()) {
-      if ((JSON.parse(value as string) as { committedAtMs: number }).committedAtMs < cutoffMs) {
+      if ((JSON.parse(value as string) as { committedAtMs: number }).committedAtMs < recordsCutoffMs) {
         ops.push({ type: "del", key, sublevel: this.idempotency });
         idempotencyRecordsPurged++;
       }

@@ -345,7 +345,7 @@ export class PostgresStorage implements Storage {
     }, opening);
   }
 
-  async purge(cutoffMs: number): Promise<PurgeResult> {
+  async purge(cutoffMs: number, recordsCutoffMs = cutoffMs): Promise<PurgeResult> {
     const lock = purgeLock(this.schema);
     // Chunks, each in its own transaction holding the counter row, so
     // commits never wait for a whole purge. One server purges at a time:
@@ -373,7 +373,7 @@ export class PostgresStorage implements Storage {
     let idempotencyRecordsPurged = 0;
     for (const table of ["history", "idempotency"] as const) {
       for (;;) {
-        const step = await chunk((client) => purgeOlderThan(client, this.s, table, cutoffMs, PURGE_CHUNK * 10));
+        const step = await chunk((client) => purgeOlderThan(client, this.s, table, recordsCutoffMs, PURGE_CHUNK * 10));
         if (!step) break;
         if (table === "idempotency") idempotencyRecordsPurged += step.done;
         if (step.done < PURGE_CHUNK * 10) break;

@@ -283,6 +283,24 @@ describe.each(backends)("%s storage", (_name, setup) => {
     expect((await storage.getIdempotencyRecords("c", [1n]))[0]).toBeUndefined();
     await storage.close();
   });
+
+  it("purges records and kept history by their own cutoff, tombstones by theirs", async () => {
+    const storage = setup().make();
+    await storage.open();
+    const old = stored("t", "kept", 1n, { document: '{"v":1}' });
+    await commit(storage, {
+      changes: [stored("t", "old", 2n, { deleted: true, at: 10 }), stored("t", "kept", 3n, { at: 10 })],
+      history: [{ ...old, committedAtMs: 10 }],
+      idempotency: [{ clientId: "c", clientSequence: 1n, fingerprint: "f", outcome: "accepted", serverSequence: 2n, revision: "r2", committedAtMs: 10 }],
+      lastSequence: 3n,
+    }, { sync: false });
+    expect(await storage.purge(100, 5)).toEqual({ tombstonesPurged: 1, idempotencyRecordsPurged: 0, purgedThrough: { t: 2n } });
+    expect((await storage.getIdempotencyRecords("c", [1n]))[0]?.revision).toBe("r2");
+    expect((await storage.getHistoricState("t", "kept", "r1"))?.event.document).toBe('{"v":1}');
+    expect((await storage.purge(100, 100)).idempotencyRecordsPurged).toBe(1);
+    expect(await storage.getHistoricState("t", "kept", "r1")).toBeUndefined();
+    await storage.close();
+  });
 });
 
 describe("level storage on disk", () => {

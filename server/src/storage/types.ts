@@ -273,13 +273,15 @@ export interface Storage extends GroupReader {
    */
   getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt>;
   /**
-   * Removes tombstones, kept history, superseded states and idempotency
-   * records older than `cutoffMs`, raising the purge watermarks atomically
-   * with their removal: to a purged tombstone's sequence, and to the sequence
-   * that superseded a purged superseded state. Client-id bindings are kept.
+   * Removes tombstones and superseded states older than `cutoffMs`, raising
+   * the purge watermarks atomically with their removal: to a purged
+   * tombstone's sequence, and to the sequence that superseded a purged
+   * superseded state. Removes kept history and idempotency records older than
+   * `recordsCutoffMs` (default `cutoffMs`; the core never passes a later one:
+   * records outlive tombstones, PROTOCOL §12.4). Client-id bindings are kept.
    * On a shared storage one server purges at a time; another one's concurrent
    * call returns at once with nothing purged.
    */
-  purge(cutoffMs: number): Promise<PurgeResult>;
+  purge(cutoffMs: number, recordsCutoffMs?: number): Promise<PurgeResult>;
   close(): Promise<void>;
 }

@@ -153,6 +153,59 @@ func (SyncMode) EnumDescriptor() ([]byte, []int) {
 	return file_pocket_conformance_v1_control_proto_rawDescGZIP(), []int{1}
 }
 
+// CrashPoint names a moment at which a client dies when asked to (Crash).
+type CrashPoint int32
+
+const (
+	CrashPoint_CRASH_POINT_UNSPECIFIED CrashPoint = 0
+	// While storing what one pulled page or one streamed batch brought (its
+	// changes and its checkpoint): right after the first durable write of it,
+	// whatever that write holds. A client that stores a page in one atomic
+	// write dies with the page stored; one that stores the changes first dies
+	// before the checkpoint; one that stores the checkpoint first (breaking
+	// docs/PROTOCOL.md §9.4) dies with changes it will never pull again.
+	CrashPoint_CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE CrashPoint = 1
+)
+
+// Enum value maps for CrashPoint.
+var (
+	CrashPoint_name = map[int32]string{
+		0: "CRASH_POINT_UNSPECIFIED",
+		1: "CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE",
+	}
+	CrashPoint_value = map[string]int32{
+		"CRASH_POINT_UNSPECIFIED":               0,
+		"CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE": 1,
+	}
+)
+
+func (x CrashPoint) Enum() *CrashPoint {
+	p := new(CrashPoint)
+	*p = x
+	return p
+}
+
+func (x CrashPoint) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CrashPoint) Descriptor() protoreflect.EnumDescriptor {
+	return file_pocket_conformance_v1_control_proto_enumTypes[2].Descriptor()
+}
+
+func (CrashPoint) Type() protoreflect.EnumType {
+	return &file_pocket_conformance_v1_control_proto_enumTypes[2]
+}
+
+func (x CrashPoint) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CrashPoint.Descriptor instead.
+func (CrashPoint) EnumDescriptor() ([]byte, []int) {
+	return file_pocket_conformance_v1_control_proto_rawDescGZIP(), []int{2}
+}
+
 // ClientRequest is one command from the runner to the client under test.
 type ClientRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -168,6 +221,7 @@ type ClientRequest struct {
 	//	*ClientRequest_SetOnline
 	//	*ClientRequest_GetStatus
 	//	*ClientRequest_Shutdown
+	//	*ClientRequest_Crash
 	Command       isClientRequest_Command `protobuf_oneof:"command"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -289,6 +343,15 @@ func (x *ClientRequest) GetShutdown() *Shutdown {
 	return nil
 }
 
+func (x *ClientRequest) GetCrash() *Crash {
+	if x != nil {
+		if x, ok := x.Command.(*ClientRequest_Crash); ok {
+			return x.Crash
+		}
+	}
+	return nil
+}
+
 type isClientRequest_Command interface {
 	isClientRequest_Command()
 }
@@ -333,6 +396,11 @@ type ClientRequest_Shutdown struct {
 	Shutdown *Shutdown `protobuf:"bytes,9,opt,name=shutdown,proto3,oneof"`
 }
 
+type ClientRequest_Crash struct {
+	// Die abruptly at a given point of a later sync (to test crash safety).
+	Crash *Crash `protobuf:"bytes,10,opt,name=crash,proto3,oneof"`
+}
+
 func (*ClientRequest_Configure) isClientRequest_Command() {}
 
 func (*ClientRequest_WriteDocument) isClientRequest_Command() {}
@@ -348,6 +416,8 @@ func (*ClientRequest_SetOnline) isClientRequest_Command() {}
 func (*ClientRequest_GetStatus) isClientRequest_Command() {}
 
 func (*ClientRequest_Shutdown) isClientRequest_Command() {}
+
+func (*ClientRequest_Crash) isClientRequest_Command() {}
 
 // ClientResponse answers one ClientRequest.
 type ClientResponse struct {
@@ -365,6 +435,7 @@ type ClientResponse struct {
 	//	*ClientResponse_SetOnline
 	//	*ClientResponse_GetStatus
 	//	*ClientResponse_Shutdown
+	//	*ClientResponse_Crash
 	Result        isClientResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -495,6 +566,15 @@ func (x *ClientResponse) GetShutdown() *ShutdownResult {
 	return nil
 }
 
+func (x *ClientResponse) GetCrash() *CrashResult {
+	if x != nil {
+		if x, ok := x.Result.(*ClientResponse_Crash); ok {
+			return x.Crash
+		}
+	}
+	return nil
+}
+
 type isClientResponse_Result interface {
 	isClientResponse_Result()
 }
@@ -537,6 +617,10 @@ type ClientResponse_Shutdown struct {
 	Shutdown *ShutdownResult `protobuf:"bytes,10,opt,name=shutdown,proto3,oneof"`
 }
 
+type ClientResponse_Crash struct {
+	Crash *CrashResult `protobuf:"bytes,11,opt,name=crash,proto3,oneof"`
+}
+
 func (*ClientResponse_Error) isClientResponse_Result() {}
 
 func (*ClientResponse_Configure) isClientResponse_Result() {}
@@ -554,6 +638,8 @@ func (*ClientResponse_SetOnline) isClientResponse_Result() {}
 func (*ClientResponse_GetStatus) isClientResponse_Result() {}
 
 func (*ClientResponse_Shutdown) isClientResponse_Result() {}
+
+func (*ClientResponse_Crash) isClientResponse_Result() {}
 
 // Configure sets the client up. A client whose data_dir already holds a
 // replica MUST reopen it (its client id, outbox, documents and checkpoint):
@@ -1517,6 +1603,92 @@ func (*ShutdownResult) Descriptor() ([]byte, []int) {
 	return file_pocket_conformance_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
+// Crash arms a crash: at `point` of a later sync (the next time the client
+// reaches it), the client exits at once, as under kill -9, without flushing
+// or saving anything it has not already made durable, and without answering
+// the command in progress. A restart on the same data_dir follows. Answer
+// `unimplemented` to skip the cases that need it.
+type Crash struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Point         CrashPoint             `protobuf:"varint,1,opt,name=point,proto3,enum=pocket.conformance.v1.CrashPoint" json:"point,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Crash) Reset() {
+	*x = Crash{}
+	mi := &file_pocket_conformance_v1_control_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Crash) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Crash) ProtoMessage() {}
+
+func (x *Crash) ProtoReflect() protoreflect.Message {
+	mi := &file_pocket_conformance_v1_control_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Crash.ProtoReflect.Descriptor instead.
+func (*Crash) Descriptor() ([]byte, []int) {
+	return file_pocket_conformance_v1_control_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Crash) GetPoint() CrashPoint {
+	if x != nil {
+		return x.Point
+	}
+	return CrashPoint_CRASH_POINT_UNSPECIFIED
+}
+
+// CrashResult confirms the crash is armed.
+type CrashResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CrashResult) Reset() {
+	*x = CrashResult{}
+	mi := &file_pocket_conformance_v1_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CrashResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CrashResult) ProtoMessage() {}
+
+func (x *CrashResult) ProtoReflect() protoreflect.Message {
+	mi := &file_pocket_conformance_v1_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CrashResult.ProtoReflect.Descriptor instead.
+func (*CrashResult) Descriptor() ([]byte, []int) {
+	return file_pocket_conformance_v1_control_proto_rawDescGZIP(), []int{20}
+}
+
 // Error reports a failed command.
 type Error struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1531,7 +1703,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_pocket_conformance_v1_control_proto_msgTypes[19]
+	mi := &file_pocket_conformance_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1715,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_pocket_conformance_v1_control_proto_msgTypes[19]
+	mi := &file_pocket_conformance_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1728,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_pocket_conformance_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_pocket_conformance_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Error) GetCode() string {
@@ -1577,7 +1749,7 @@ var File_pocket_conformance_v1_control_proto protoreflect.FileDescriptor
 
 const file_pocket_conformance_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"#pocket/conformance/v1/control.proto\x12\x15pocket.conformance.v1\x1a\x19pocket/sync/v1/sync.proto\"\xed\x04\n" +
+	"#pocket/conformance/v1/control.proto\x12\x15pocket.conformance.v1\x1a\x19pocket/sync/v1/sync.proto\"\xa3\x05\n" +
 	"\rClientRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12@\n" +
@@ -1590,8 +1762,10 @@ const file_pocket_conformance_v1_control_proto_rawDesc = "" +
 	"set_online\x18\a \x01(\v2 .pocket.conformance.v1.SetOnlineH\x00R\tsetOnline\x12A\n" +
 	"\n" +
 	"get_status\x18\b \x01(\v2 .pocket.conformance.v1.GetStatusH\x00R\tgetStatus\x12=\n" +
-	"\bshutdown\x18\t \x01(\v2\x1f.pocket.conformance.v1.ShutdownH\x00R\bshutdownB\t\n" +
-	"\acommand\"\xd3\x05\n" +
+	"\bshutdown\x18\t \x01(\v2\x1f.pocket.conformance.v1.ShutdownH\x00R\bshutdown\x124\n" +
+	"\x05crash\x18\n" +
+	" \x01(\v2\x1c.pocket.conformance.v1.CrashH\x00R\x05crashB\t\n" +
+	"\acommand\"\x8f\x06\n" +
 	"\x0eClientResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x124\n" +
@@ -1606,7 +1780,8 @@ const file_pocket_conformance_v1_control_proto_rawDesc = "" +
 	"\n" +
 	"get_status\x18\t \x01(\v2&.pocket.conformance.v1.GetStatusResultH\x00R\tgetStatus\x12C\n" +
 	"\bshutdown\x18\n" +
-	" \x01(\v2%.pocket.conformance.v1.ShutdownResultH\x00R\bshutdownB\b\n" +
+	" \x01(\v2%.pocket.conformance.v1.ShutdownResultH\x00R\bshutdown\x12:\n" +
+	"\x05crash\x18\v \x01(\v2\".pocket.conformance.v1.CrashResultH\x00R\x05crashB\b\n" +
 	"\x06result\"\xd3\x02\n" +
 	"\tConfigure\x12\x1d\n" +
 	"\n" +
@@ -1681,7 +1856,10 @@ const file_pocket_conformance_v1_control_proto_rawDesc = "" +
 	"last_error\x18\x06 \x01(\tR\tlastError\"\n" +
 	"\n" +
 	"\bShutdown\"\x10\n" +
-	"\x0eShutdownResult\"5\n" +
+	"\x0eShutdownResult\"@\n" +
+	"\x05Crash\x127\n" +
+	"\x05point\x18\x01 \x01(\x0e2!.pocket.conformance.v1.CrashPointR\x05point\"\r\n" +
+	"\vCrashResult\"5\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage*\xbe\x01\n" +
@@ -1694,7 +1872,11 @@ const file_pocket_conformance_v1_control_proto_rawDesc = "" +
 	"\bSyncMode\x12\x19\n" +
 	"\x15SYNC_MODE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSYNC_MODE_PULL\x10\x01\x12\x17\n" +
-	"\x13SYNC_MODE_SUBSCRIBE\x10\x02B\xee\x01\n" +
+	"\x13SYNC_MODE_SUBSCRIBE\x10\x02*T\n" +
+	"\n" +
+	"CrashPoint\x12\x1b\n" +
+	"\x17CRASH_POINT_UNSPECIFIED\x10\x00\x12)\n" +
+	"%CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE\x10\x01B\xee\x01\n" +
 	"\x19com.pocket.conformance.v1B\fControlProtoP\x01ZMgithub.com/pocket-sync/pocket-sync/gen/go/pocket/conformance/v1;conformancev1\xa2\x02\x03PCX\xaa\x02\x15Pocket.Conformance.V1\xca\x02\x15Pocket\\Conformance\\V1\xe2\x02!Pocket\\Conformance\\V1\\GPBMetadata\xea\x02\x17Pocket::Conformance::V1b\x06proto3"
 
 var (
@@ -1709,62 +1891,68 @@ func file_pocket_conformance_v1_control_proto_rawDescGZIP() []byte {
 	return file_pocket_conformance_v1_control_proto_rawDescData
 }
 
-var file_pocket_conformance_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pocket_conformance_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_pocket_conformance_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_pocket_conformance_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_pocket_conformance_v1_control_proto_goTypes = []any{
 	(ConflictStrategy)(0),        // 0: pocket.conformance.v1.ConflictStrategy
 	(SyncMode)(0),                // 1: pocket.conformance.v1.SyncMode
-	(*ClientRequest)(nil),        // 2: pocket.conformance.v1.ClientRequest
-	(*ClientResponse)(nil),       // 3: pocket.conformance.v1.ClientResponse
-	(*Configure)(nil),            // 4: pocket.conformance.v1.Configure
-	(*ConfigureResult)(nil),      // 5: pocket.conformance.v1.ConfigureResult
-	(*WriteDocument)(nil),        // 6: pocket.conformance.v1.WriteDocument
-	(*WriteDocumentResult)(nil),  // 7: pocket.conformance.v1.WriteDocumentResult
-	(*DeleteDocument)(nil),       // 8: pocket.conformance.v1.DeleteDocument
-	(*DeleteDocumentResult)(nil), // 9: pocket.conformance.v1.DeleteDocumentResult
-	(*ReadDocuments)(nil),        // 10: pocket.conformance.v1.ReadDocuments
-	(*Document)(nil),             // 11: pocket.conformance.v1.Document
-	(*ReadDocumentsResult)(nil),  // 12: pocket.conformance.v1.ReadDocumentsResult
-	(*SyncNow)(nil),              // 13: pocket.conformance.v1.SyncNow
-	(*SyncNowResult)(nil),        // 14: pocket.conformance.v1.SyncNowResult
-	(*SetOnline)(nil),            // 15: pocket.conformance.v1.SetOnline
-	(*SetOnlineResult)(nil),      // 16: pocket.conformance.v1.SetOnlineResult
-	(*GetStatus)(nil),            // 17: pocket.conformance.v1.GetStatus
-	(*GetStatusResult)(nil),      // 18: pocket.conformance.v1.GetStatusResult
-	(*Shutdown)(nil),             // 19: pocket.conformance.v1.Shutdown
-	(*ShutdownResult)(nil),       // 20: pocket.conformance.v1.ShutdownResult
-	(*Error)(nil),                // 21: pocket.conformance.v1.Error
-	(*v1.Checkpoint)(nil),        // 22: pocket.sync.v1.Checkpoint
+	(CrashPoint)(0),              // 2: pocket.conformance.v1.CrashPoint
+	(*ClientRequest)(nil),        // 3: pocket.conformance.v1.ClientRequest
+	(*ClientResponse)(nil),       // 4: pocket.conformance.v1.ClientResponse
+	(*Configure)(nil),            // 5: pocket.conformance.v1.Configure
+	(*ConfigureResult)(nil),      // 6: pocket.conformance.v1.ConfigureResult
+	(*WriteDocument)(nil),        // 7: pocket.conformance.v1.WriteDocument
+	(*WriteDocumentResult)(nil),  // 8: pocket.conformance.v1.WriteDocumentResult
+	(*DeleteDocument)(nil),       // 9: pocket.conformance.v1.DeleteDocument
+	(*DeleteDocumentResult)(nil), // 10: pocket.conformance.v1.DeleteDocumentResult
+	(*ReadDocuments)(nil),        // 11: pocket.conformance.v1.ReadDocuments
+	(*Document)(nil),             // 12: pocket.conformance.v1.Document
+	(*ReadDocumentsResult)(nil),  // 13: pocket.conformance.v1.ReadDocumentsResult
+	(*SyncNow)(nil),              // 14: pocket.conformance.v1.SyncNow
+	(*SyncNowResult)(nil),        // 15: pocket.conformance.v1.SyncNowResult
+	(*SetOnline)(nil),            // 16: pocket.conformance.v1.SetOnline
+	(*SetOnlineResult)(nil),      // 17: pocket.conformance.v1.SetOnlineResult
+	(*GetStatus)(nil),            // 18: pocket.conformance.v1.GetStatus
+	(*GetStatusResult)(nil),      // 19: pocket.conformance.v1.GetStatusResult
+	(*Shutdown)(nil),             // 20: pocket.conformance.v1.Shutdown
+	(*ShutdownResult)(nil),       // 21: pocket.conformance.v1.ShutdownResult
+	(*Crash)(nil),                // 22: pocket.conformance.v1.Crash
+	(*CrashResult)(nil),          // 23: pocket.conformance.v1.CrashResult
+	(*Error)(nil),                // 24: pocket.conformance.v1.Error
+	(*v1.Checkpoint)(nil),        // 25: pocket.sync.v1.Checkpoint
 }
 var file_pocket_conformance_v1_control_proto_depIdxs = []int32{
-	4,  // 0: pocket.conformance.v1.ClientRequest.configure:type_name -> pocket.conformance.v1.Configure
-	6,  // 1: pocket.conformance.v1.ClientRequest.write_document:type_name -> pocket.conformance.v1.WriteDocument
-	8,  // 2: pocket.conformance.v1.ClientRequest.delete_document:type_name -> pocket.conformance.v1.DeleteDocument
-	10, // 3: pocket.conformance.v1.ClientRequest.read_documents:type_name -> pocket.conformance.v1.ReadDocuments
-	13, // 4: pocket.conformance.v1.ClientRequest.sync_now:type_name -> pocket.conformance.v1.SyncNow
-	15, // 5: pocket.conformance.v1.ClientRequest.set_online:type_name -> pocket.conformance.v1.SetOnline
-	17, // 6: pocket.conformance.v1.ClientRequest.get_status:type_name -> pocket.conformance.v1.GetStatus
-	19, // 7: pocket.conformance.v1.ClientRequest.shutdown:type_name -> pocket.conformance.v1.Shutdown
-	21, // 8: pocket.conformance.v1.ClientResponse.error:type_name -> pocket.conformance.v1.Error
-	5,  // 9: pocket.conformance.v1.ClientResponse.configure:type_name -> pocket.conformance.v1.ConfigureResult
-	7,  // 10: pocket.conformance.v1.ClientResponse.write_document:type_name -> pocket.conformance.v1.WriteDocumentResult
-	9,  // 11: pocket.conformance.v1.ClientResponse.delete_document:type_name -> pocket.conformance.v1.DeleteDocumentResult
-	12, // 12: pocket.conformance.v1.ClientResponse.read_documents:type_name -> pocket.conformance.v1.ReadDocumentsResult
-	14, // 13: pocket.conformance.v1.ClientResponse.sync_now:type_name -> pocket.conformance.v1.SyncNowResult
-	16, // 14: pocket.conformance.v1.ClientResponse.set_online:type_name -> pocket.conformance.v1.SetOnlineResult
-	18, // 15: pocket.conformance.v1.ClientResponse.get_status:type_name -> pocket.conformance.v1.GetStatusResult
-	20, // 16: pocket.conformance.v1.ClientResponse.shutdown:type_name -> pocket.conformance.v1.ShutdownResult
-	0,  // 17: pocket.conformance.v1.Configure.conflict_strategy:type_name -> pocket.conformance.v1.ConflictStrategy
-	1,  // 18: pocket.conformance.v1.Configure.sync_mode:type_name -> pocket.conformance.v1.SyncMode
-	0,  // 19: pocket.conformance.v1.ConfigureResult.conflict_strategies:type_name -> pocket.conformance.v1.ConflictStrategy
-	1,  // 20: pocket.conformance.v1.ConfigureResult.sync_modes:type_name -> pocket.conformance.v1.SyncMode
-	11, // 21: pocket.conformance.v1.ReadDocumentsResult.documents:type_name -> pocket.conformance.v1.Document
-	22, // 22: pocket.conformance.v1.GetStatusResult.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	5,  // 0: pocket.conformance.v1.ClientRequest.configure:type_name -> pocket.conformance.v1.Configure
+	7,  // 1: pocket.conformance.v1.ClientRequest.write_document:type_name -> pocket.conformance.v1.WriteDocument
+	9,  // 2: pocket.conformance.v1.ClientRequest.delete_document:type_name -> pocket.conformance.v1.DeleteDocument
+	11, // 3: pocket.conformance.v1.ClientRequest.read_documents:type_name -> pocket.conformance.v1.ReadDocuments
+	14, // 4: pocket.conformance.v1.ClientRequest.sync_now:type_name -> pocket.conformance.v1.SyncNow
+	16, // 5: pocket.conformance.v1.ClientRequest.set_online:type_name -> pocket.conformance.v1.SetOnline
+	18, // 6: pocket.conformance.v1.ClientRequest.get_status:type_name -> pocket.conformance.v1.GetStatus
+	20, // 7: pocket.conformance.v1.ClientRequest.shutdown:type_name -> pocket.conformance.v1.Shutdown
+	22, // 8: pocket.conformance.v1.ClientRequest.crash:type_name -> pocket.conformance.v1.Crash
+	24, // 9: pocket.conformance.v1.ClientResponse.error:type_name -> pocket.conformance.v1.Error
+	6,  // 10: pocket.conformance.v1.ClientResponse.configure:type_name -> pocket.conformance.v1.ConfigureResult
+	8,  // 11: pocket.conformance.v1.ClientResponse.write_document:type_name -> pocket.conformance.v1.WriteDocumentResult
+	10, // 12: pocket.conformance.v1.ClientResponse.delete_document:type_name -> pocket.conformance.v1.DeleteDocumentResult
+	13, // 13: pocket.conformance.v1.ClientResponse.read_documents:type_name -> pocket.conformance.v1.ReadDocumentsResult
+	15, // 14: pocket.conformance.v1.ClientResponse.sync_now:type_name -> pocket.conformance.v1.SyncNowResult
+	17, // 15: pocket.conformance.v1.ClientResponse.set_online:type_name -> pocket.conformance.v1.SetOnlineResult
+	19, // 16: pocket.conformance.v1.ClientResponse.get_status:type_name -> pocket.conformance.v1.GetStatusResult
+	21, // 17: pocket.conformance.v1.ClientResponse.shutdown:type_name -> pocket.conformance.v1.ShutdownResult
+	23, // 18: pocket.conformance.v1.ClientResponse.crash:type_name -> pocket.conformance.v1.CrashResult
+	0,  // 19: pocket.conformance.v1.Configure.conflict_strategy:type_name -> pocket.conformance.v1.ConflictStrategy
+	1,  // 20: pocket.conformance.v1.Configure.sync_mode:type_name -> pocket.conformance.v1.SyncMode
+	0,  // 21: pocket.conformance.v1.ConfigureResult.conflict_strategies:type_name -> pocket.conformance.v1.ConflictStrategy
+	1,  // 22: pocket.conformance.v1.ConfigureResult.sync_modes:type_name -> pocket.conformance.v1.SyncMode
+	12, // 23: pocket.conformance.v1.ReadDocumentsResult.documents:type_name -> pocket.conformance.v1.Document
+	25, // 24: pocket.conformance.v1.GetStatusResult.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	2,  // 25: pocket.conformance.v1.Crash.point:type_name -> pocket.conformance.v1.CrashPoint
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_pocket_conformance_v1_control_proto_init() }
@@ -1781,6 +1969,7 @@ func file_pocket_conformance_v1_control_proto_init() {
 		(*ClientRequest_SetOnline)(nil),
 		(*ClientRequest_GetStatus)(nil),
 		(*ClientRequest_Shutdown)(nil),
+		(*ClientRequest_Crash)(nil),
 	}
 	file_pocket_conformance_v1_control_proto_msgTypes[1].OneofWrappers = []any{
 		(*ClientResponse_Error)(nil),
@@ -1792,14 +1981,15 @@ func file_pocket_conformance_v1_control_proto_init() {
 		(*ClientResponse_SetOnline)(nil),
 		(*ClientResponse_GetStatus)(nil),
 		(*ClientResponse_Shutdown)(nil),
+		(*ClientResponse_Crash)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pocket_conformance_v1_control_proto_rawDesc), len(file_pocket_conformance_v1_control_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   20,
+			NumEnums:      3,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

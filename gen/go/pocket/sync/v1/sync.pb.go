@@ -417,7 +417,13 @@ type Checkpoint struct {
 	Collections map[string]uint64 `protobuf:"bytes,2,rep,name=collections,proto3" json:"collections,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Identifies the server's data set. A checkpoint from another epoch (the
 	// server's data was restored or replaced) cannot be resumed.
-	Epoch         string `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch string `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Per collection, while a pull that began at the start of the collection
+	// is still paging (has_more), the high-water mark its first page read:
+	// tombstones at or below it were deleted before the client could receive
+	// their documents, so purging them does not require a resync (§8.3).
+	// Set by the server, opaque to clients like the rest.
+	PagingSince   map[string]uint64 `protobuf:"bytes,4,rep,name=paging_since,json=pagingSince,proto3" json:"paging_since,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -471,6 +477,13 @@ func (x *Checkpoint) GetEpoch() string {
 		return x.Epoch
 	}
 	return ""
+}
+
+func (x *Checkpoint) GetPagingSince() map[string]uint64 {
+	if x != nil {
+		return x.PagingSince
+	}
+	return nil
 }
 
 // PushRequest carries a batch of local changes.
@@ -1403,13 +1416,17 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\x18change.document_required\x125document is required unless the operation is a delete\x1a*this.operation == 3 || this.document != ''\x1ap\n" +
 	"\x1echange.delete_without_document\x12\"a delete must not carry a document\x1a*this.operation != 3 || this.document == ''\x1a\x9b\x01\n" +
 	"\x1achange.insert_without_base\x12Lan insert has no base revision; use an update to change an existing document\x1a/this.operation != 1 || this.base_revision == ''\x1ax\n" +
-	"\x1fchange.removal_from_server_only\x12Fremoved is set by the server only; to delete a document, push a delete\x1a\r!this.removed\"\xda\x01\n" +
+	"\x1fchange.removal_from_server_only\x12Fremoved is set by the server only; to delete a document, push a delete\x1a\r!this.removed\"\xea\x02\n" +
 	"\n" +
 	"Checkpoint\x12'\n" +
 	"\x0fserver_sequence\x18\x01 \x01(\x04R\x0eserverSequence\x12M\n" +
 	"\vcollections\x18\x02 \x03(\v2+.pocket.sync.v1.Checkpoint.CollectionsEntryR\vcollections\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\tR\x05epoch\x1a>\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch\x12N\n" +
+	"\fpaging_since\x18\x04 \x03(\v2+.pocket.sync.v1.Checkpoint.PagingSinceEntryR\vpagingSince\x1a>\n" +
 	"\x10CollectionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a>\n" +
+	"\x10PagingSinceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xda\x03\n" +
 	"\vPushRequest\x12;\n" +
@@ -1512,7 +1529,7 @@ func file_pocket_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_pocket_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pocket_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_pocket_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_pocket_sync_v1_sync_proto_goTypes = []any{
 	(Operation)(0),             // 0: pocket.sync.v1.Operation
 	(ErrorReason)(0),           // 1: pocket.sync.v1.ErrorReason
@@ -1533,42 +1550,44 @@ var file_pocket_sync_v1_sync_proto_goTypes = []any{
 	(*ChangeBatch)(nil),        // 16: pocket.sync.v1.ChangeBatch
 	(*Heartbeat)(nil),          // 17: pocket.sync.v1.Heartbeat
 	nil,                        // 18: pocket.sync.v1.Checkpoint.CollectionsEntry
-	(*errdetails.BadRequest_FieldViolation)(nil), // 19: google.rpc.BadRequest.FieldViolation
+	nil,                        // 19: pocket.sync.v1.Checkpoint.PagingSinceEntry
+	(*errdetails.BadRequest_FieldViolation)(nil), // 20: google.rpc.BadRequest.FieldViolation
 }
 var file_pocket_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: pocket.sync.v1.ChangeEvent.operation:type_name -> pocket.sync.v1.Operation
 	2,  // 1: pocket.sync.v1.ChangeEvent.timestamp:type_name -> pocket.sync.v1.HybridLogicalClock
 	18, // 2: pocket.sync.v1.Checkpoint.collections:type_name -> pocket.sync.v1.Checkpoint.CollectionsEntry
-	3,  // 3: pocket.sync.v1.PushRequest.changes:type_name -> pocket.sync.v1.ChangeEvent
-	7,  // 4: pocket.sync.v1.PushResponse.results:type_name -> pocket.sync.v1.ChangeResult
-	4,  // 5: pocket.sync.v1.PushResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	8,  // 6: pocket.sync.v1.ChangeResult.accepted:type_name -> pocket.sync.v1.Accepted
-	9,  // 7: pocket.sync.v1.ChangeResult.resolved:type_name -> pocket.sync.v1.Resolved
-	10, // 8: pocket.sync.v1.ChangeResult.conflict:type_name -> pocket.sync.v1.Conflict
-	11, // 9: pocket.sync.v1.ChangeResult.rejected:type_name -> pocket.sync.v1.Rejected
-	3,  // 10: pocket.sync.v1.Resolved.current:type_name -> pocket.sync.v1.ChangeEvent
-	3,  // 11: pocket.sync.v1.Conflict.current:type_name -> pocket.sync.v1.ChangeEvent
-	19, // 12: pocket.sync.v1.Rejected.field_violations:type_name -> google.rpc.BadRequest.FieldViolation
-	4,  // 13: pocket.sync.v1.PullRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	3,  // 14: pocket.sync.v1.PullResponse.changes:type_name -> pocket.sync.v1.ChangeEvent
-	4,  // 15: pocket.sync.v1.PullResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	4,  // 16: pocket.sync.v1.SubscribeRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	16, // 17: pocket.sync.v1.SubscribeResponse.changes:type_name -> pocket.sync.v1.ChangeBatch
-	17, // 18: pocket.sync.v1.SubscribeResponse.heartbeat:type_name -> pocket.sync.v1.Heartbeat
-	3,  // 19: pocket.sync.v1.ChangeBatch.changes:type_name -> pocket.sync.v1.ChangeEvent
-	4,  // 20: pocket.sync.v1.ChangeBatch.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	4,  // 21: pocket.sync.v1.Heartbeat.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	5,  // 22: pocket.sync.v1.SyncService.Push:input_type -> pocket.sync.v1.PushRequest
-	12, // 23: pocket.sync.v1.SyncService.Pull:input_type -> pocket.sync.v1.PullRequest
-	14, // 24: pocket.sync.v1.SyncService.Subscribe:input_type -> pocket.sync.v1.SubscribeRequest
-	6,  // 25: pocket.sync.v1.SyncService.Push:output_type -> pocket.sync.v1.PushResponse
-	13, // 26: pocket.sync.v1.SyncService.Pull:output_type -> pocket.sync.v1.PullResponse
-	15, // 27: pocket.sync.v1.SyncService.Subscribe:output_type -> pocket.sync.v1.SubscribeResponse
-	25, // [25:28] is the sub-list for method output_type
-	22, // [22:25] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	19, // 3: pocket.sync.v1.Checkpoint.paging_since:type_name -> pocket.sync.v1.Checkpoint.PagingSinceEntry
+	3,  // 4: pocket.sync.v1.PushRequest.changes:type_name -> pocket.sync.v1.ChangeEvent
+	7,  // 5: pocket.sync.v1.PushResponse.results:type_name -> pocket.sync.v1.ChangeResult
+	4,  // 6: pocket.sync.v1.PushResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	8,  // 7: pocket.sync.v1.ChangeResult.accepted:type_name -> pocket.sync.v1.Accepted
+	9,  // 8: pocket.sync.v1.ChangeResult.resolved:type_name -> pocket.sync.v1.Resolved
+	10, // 9: pocket.sync.v1.ChangeResult.conflict:type_name -> pocket.sync.v1.Conflict
+	11, // 10: pocket.sync.v1.ChangeResult.rejected:type_name -> pocket.sync.v1.Rejected
+	3,  // 11: pocket.sync.v1.Resolved.current:type_name -> pocket.sync.v1.ChangeEvent
+	3,  // 12: pocket.sync.v1.Conflict.current:type_name -> pocket.sync.v1.ChangeEvent
+	20, // 13: pocket.sync.v1.Rejected.field_violations:type_name -> google.rpc.BadRequest.FieldViolation
+	4,  // 14: pocket.sync.v1.PullRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	3,  // 15: pocket.sync.v1.PullResponse.changes:type_name -> pocket.sync.v1.ChangeEvent
+	4,  // 16: pocket.sync.v1.PullResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	4,  // 17: pocket.sync.v1.SubscribeRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	16, // 18: pocket.sync.v1.SubscribeResponse.changes:type_name -> pocket.sync.v1.ChangeBatch
+	17, // 19: pocket.sync.v1.SubscribeResponse.heartbeat:type_name -> pocket.sync.v1.Heartbeat
+	3,  // 20: pocket.sync.v1.ChangeBatch.changes:type_name -> pocket.sync.v1.ChangeEvent
+	4,  // 21: pocket.sync.v1.ChangeBatch.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	4,  // 22: pocket.sync.v1.Heartbeat.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	5,  // 23: pocket.sync.v1.SyncService.Push:input_type -> pocket.sync.v1.PushRequest
+	12, // 24: pocket.sync.v1.SyncService.Pull:input_type -> pocket.sync.v1.PullRequest
+	14, // 25: pocket.sync.v1.SyncService.Subscribe:input_type -> pocket.sync.v1.SubscribeRequest
+	6,  // 26: pocket.sync.v1.SyncService.Push:output_type -> pocket.sync.v1.PushResponse
+	13, // 27: pocket.sync.v1.SyncService.Pull:output_type -> pocket.sync.v1.PullResponse
+	15, // 28: pocket.sync.v1.SyncService.Subscribe:output_type -> pocket.sync.v1.SubscribeResponse
+	26, // [26:29] is the sub-list for method output_type
+	23, // [23:26] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_pocket_sync_v1_sync_proto_init() }
@@ -1592,7 +1611,7 @@ func file_pocket_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pocket_sync_v1_sync_proto_rawDesc), len(file_pocket_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,7 +28,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pocket/conformance/v1/control.proto.
  */
 export const file_pocket_conformance_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("CiNwb2NrZXQvY29uZm9ybWFuY2UvdjEvY29udHJvbC5wcm90bxIVcG9ja2V0LmNvbmZvcm1hbmNlLnYxIoAECg1DbGllbnRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAQSNQoJY29uZmlndXJlGAIgASgLMiAucG9ja2V0LmNvbmZvcm1hbmNlLnYxLkNvbmZpZ3VyZUgAEj4KDndyaXRlX2RvY3VtZW50GAMgASgLMiQucG9ja2V0LmNvbmZvcm1hbmNlLnYxLldyaXRlRG9jdW1lbnRIABJACg9kZWxldGVfZG9jdW1lbnQYBCABKAsyJS5wb2NrZXQuY29uZm9ybWFuY2UudjEuRGVsZXRlRG9jdW1lbnRIABI+Cg5yZWFkX2RvY3VtZW50cxgFIAEoCzIkLnBvY2tldC5jb25mb3JtYW5jZS52MS5SZWFkRG9jdW1lbnRzSAASMgoIc3luY19ub3cYBiABKAsyHi5wb2NrZXQuY29uZm9ybWFuY2UudjEuU3luY05vd0gAEjYKCnNldF9vbmxpbmUYByABKAsyIC5wb2NrZXQuY29uZm9ybWFuY2UudjEuU2V0T25saW5lSAASNgoKZ2V0X3N0YXR1cxgIIAEoCzIgLnBvY2tldC5jb25mb3JtYW5jZS52MS5HZXRTdGF0dXNIABIzCghzaHV0ZG93bhgJIAEoCzIfLnBvY2tldC5jb25mb3JtYW5jZS52MS5TaHV0ZG93bkgAQgkKB2NvbW1hbmQi3wQKDkNsaWVudFJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAQSLQoFZXJyb3IYAiABKAsyHC5wb2NrZXQuY29uZm9ybWFuY2UudjEuRXJyb3JIABI7Cgljb25maWd1cmUYAyABKAsyJi5wb2NrZXQuY29uZm9ybWFuY2UudjEuQ29uZmlndXJlUmVzdWx0SAASRAoOd3JpdGVfZG9jdW1lbnQYBCABKAsyKi5wb2NrZXQuY29uZm9ybWFuY2UudjEuV3JpdGVEb2N1bWVudFJlc3VsdEgAEkYKD2RlbGV0ZV9kb2N1bWVudBgFIAEoCzIrLnBvY2tldC5jb25mb3JtYW5jZS52MS5EZWxldGVEb2N1bWVudFJlc3VsdEgAEkQKDnJlYWRfZG9jdW1lbnRzGAYgASgLMioucG9ja2V0LmNvbmZvcm1hbmNlLnYxLlJlYWREb2N1bWVudHNSZXN1bHRIABI4CghzeW5jX25vdxgHIAEoCzIkLnBvY2tldC5jb25mb3JtYW5jZS52MS5TeW5jTm93UmVzdWx0SAASPAoKc2V0X29ubGluZRgIIAEoCzImLnBvY2tldC5jb25mb3JtYW5jZS52MS5TZXRPbmxpbmVSZXN1bHRIABI8CgpnZXRfc3RhdHVzGAkgASgLMiYucG9ja2V0LmNvbmZvcm1hbmNlLnYxLkdldFN0YXR1c1Jlc3VsdEgAEjkKCHNodXRkb3duGAogASgLMiUucG9ja2V0LmNvbmZvcm1hbmNlLnYxLlNodXRkb3duUmVzdWx0SABCCAoGcmVzdWx0IvcBCglDb25maWd1cmUSEgoKc2VydmVyX3VybBgBIAEoCRINCgV0b2tlbhgCIAEoCRITCgtjb2xsZWN0aW9ucxgDIAMoCRJCChFjb25mbGljdF9zdHJhdGVneRgEIAEoDjInLnBvY2tldC5jb25mb3JtYW5jZS52MS5Db25mbGljdFN0cmF0ZWd5EhEKCWNsaWVudF9pZBgFIAEoCRIQCghkYXRhX2RpchgGIAEoCRIyCglzeW5jX21vZGUYByABKA4yHy5wb2NrZXQuY29uZm9ybWFuY2UudjEuU3luY01vZGUSFQoNc3RhcnRfb2ZmbGluZRgIIAEoCCLHAQoPQ29uZmlndXJlUmVzdWx0EhYKDmltcGxlbWVudGF0aW9uGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIOCgZzdWl0ZXMYAyADKAkSRAoTY29uZmxpY3Rfc3RyYXRlZ2llcxgEIAMoDjInLnBvY2tldC5jb25mb3JtYW5jZS52MS5Db25mbGljdFN0cmF0ZWd5EjMKCnN5bmNfbW9kZXMYBSADKA4yHy5wb2NrZXQuY29uZm9ybWFuY2UudjEuU3luY01vZGUiSgoNV3JpdGVEb2N1bWVudBISCgpjb2xsZWN0aW9uGAEgASgJEhMKC2RvY3VtZW50X2lkGAIgASgJEhAKCGRvY3VtZW50GAMgASgJIhUKE1dyaXRlRG9jdW1lbnRSZXN1bHQiOQoORGVsZXRlRG9jdW1lbnQSEgoKY29sbGVjdGlvbhgBIAEoCRITCgtkb2N1bWVudF9pZBgCIAEoCSIWChREZWxldGVEb2N1bWVudFJlc3VsdCI4Cg1SZWFkRG9jdW1lbnRzEhIKCmNvbGxlY3Rpb24YASABKAkSEwoLZG9jdW1lbnRfaWQYAiABKAkieQoIRG9jdW1lbnQSEgoKY29sbGVjdGlvbhgBIAEoCRITCgtkb2N1bWVudF9pZBgCIAEoCRIQCghkb2N1bWVudBgDIAEoCRIQCghyZXZpc2lvbhgEIAEoCRIPCgdkZWxldGVkGAUgASgIEg8KB3BlbmRpbmcYBiABKAgiSQoTUmVhZERvY3VtZW50c1Jlc3VsdBIyCglkb2N1bWVudHMYASADKAsyHy5wb2NrZXQuY29uZm9ybWFuY2UudjEuRG9jdW1lbnQiCQoHU3luY05vdyJCCg1TeW5jTm93UmVzdWx0Eg4KBnB1c2hlZBgBIAEoDRIOCgZwdWxsZWQYAiABKA0SEQoJY29uZmxpY3RzGAMgASgNIhsKCVNldE9ubGluZRIOCgZvbmxpbmUYASABKAgiEQoPU2V0T25saW5lUmVzdWx0IgsKCUdldFN0YXR1cyKlAQoPR2V0U3RhdHVzUmVzdWx0EhEKCWNsaWVudF9pZBgBIAEoCRIOCgZvbmxpbmUYAiABKAgSFwoPcGVuZGluZ19jaGFuZ2VzGAMgASgNEi4KCmNoZWNrcG9pbnQYBCABKAsyGi5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50EhIKCnN1YnNjcmliZWQYBSABKAgSEgoKbGFzdF9lcnJvchgGIAEoCSIKCghTaHV0ZG93biIQCg5TaHV0ZG93blJlc3VsdCImCgVFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkqvgEKEENvbmZsaWN0U3RyYXRlZ3kSIQodQ09ORkxJQ1RfU1RSQVRFR1lfVU5TUEVDSUZJRUQQABIgChxDT05GTElDVF9TVFJBVEVHWV9MT0NBTF9XSU5TEAESIQodQ09ORkxJQ1RfU1RSQVRFR1lfUkVNT1RFX1dJTlMQAhIlCiFDT05GTElDVF9TVFJBVEVHWV9MQVNUX1dSSVRFX1dJTlMQAxIbChdDT05GTElDVF9TVFJBVEVHWV9NRVJHRRAEKlIKCFN5bmNNb2RlEhkKFVNZTkNfTU9ERV9VTlNQRUNJRklFRBAAEhIKDlNZTkNfTU9ERV9QVUxMEAESFwoTU1lOQ19NT0RFX1NVQlNDUklCRRACYgZwcm90bzM", [file_pocket_sync_v1_sync]);
+  fileDesc("CiNwb2NrZXQvY29uZm9ybWFuY2UvdjEvY29udHJvbC5wcm90bxIVcG9ja2V0LmNvbmZvcm1hbmNlLnYxIq8ECg1DbGllbnRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAQSNQoJY29uZmlndXJlGAIgASgLMiAucG9ja2V0LmNvbmZvcm1hbmNlLnYxLkNvbmZpZ3VyZUgAEj4KDndyaXRlX2RvY3VtZW50GAMgASgLMiQucG9ja2V0LmNvbmZvcm1hbmNlLnYxLldyaXRlRG9jdW1lbnRIABJACg9kZWxldGVfZG9jdW1lbnQYBCABKAsyJS5wb2NrZXQuY29uZm9ybWFuY2UudjEuRGVsZXRlRG9jdW1lbnRIABI+Cg5yZWFkX2RvY3VtZW50cxgFIAEoCzIkLnBvY2tldC5jb25mb3JtYW5jZS52MS5SZWFkRG9jdW1lbnRzSAASMgoIc3luY19ub3cYBiABKAsyHi5wb2NrZXQuY29uZm9ybWFuY2UudjEuU3luY05vd0gAEjYKCnNldF9vbmxpbmUYByABKAsyIC5wb2NrZXQuY29uZm9ybWFuY2UudjEuU2V0T25saW5lSAASNgoKZ2V0X3N0YXR1cxgIIAEoCzIgLnBvY2tldC5jb25mb3JtYW5jZS52MS5HZXRTdGF0dXNIABIzCghzaHV0ZG93bhgJIAEoCzIfLnBvY2tldC5jb25mb3JtYW5jZS52MS5TaHV0ZG93bkgAEi0KBWNyYXNoGAogASgLMhwucG9ja2V0LmNvbmZvcm1hbmNlLnYxLkNyYXNoSABCCQoHY29tbWFuZCKUBQoOQ2xpZW50UmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoBBItCgVlcnJvchgCIAEoCzIcLnBvY2tldC5jb25mb3JtYW5jZS52MS5FcnJvckgAEjsKCWNvbmZpZ3VyZRgDIAEoCzImLnBvY2tldC5jb25mb3JtYW5jZS52MS5Db25maWd1cmVSZXN1bHRIABJECg53cml0ZV9kb2N1bWVudBgEIAEoCzIqLnBvY2tldC5jb25mb3JtYW5jZS52MS5Xcml0ZURvY3VtZW50UmVzdWx0SAASRgoPZGVsZXRlX2RvY3VtZW50GAUgASgLMisucG9ja2V0LmNvbmZvcm1hbmNlLnYxLkRlbGV0ZURvY3VtZW50UmVzdWx0SAASRAoOcmVhZF9kb2N1bWVudHMYBiABKAsyKi5wb2NrZXQuY29uZm9ybWFuY2UudjEuUmVhZERvY3VtZW50c1Jlc3VsdEgAEjgKCHN5bmNfbm93GAcgASgLMiQucG9ja2V0LmNvbmZvcm1hbmNlLnYxLlN5bmNOb3dSZXN1bHRIABI8CgpzZXRfb25saW5lGAggASgLMiYucG9ja2V0LmNvbmZvcm1hbmNlLnYxLlNldE9ubGluZVJlc3VsdEgAEjwKCmdldF9zdGF0dXMYCSABKAsyJi5wb2NrZXQuY29uZm9ybWFuY2UudjEuR2V0U3RhdHVzUmVzdWx0SAASOQoIc2h1dGRvd24YCiABKAsyJS5wb2NrZXQuY29uZm9ybWFuY2UudjEuU2h1dGRvd25SZXN1bHRIABIzCgVjcmFzaBgLIAEoCzIiLnBvY2tldC5jb25mb3JtYW5jZS52MS5DcmFzaFJlc3VsdEgAQggKBnJlc3VsdCL3AQoJQ29uZmlndXJlEhIKCnNlcnZlcl91cmwYASABKAkSDQoFdG9rZW4YAiABKAkSEwoLY29sbGVjdGlvbnMYAyADKAkSQgoRY29uZmxpY3Rfc3RyYXRlZ3kYBCABKA4yJy5wb2NrZXQuY29uZm9ybWFuY2UudjEuQ29uZmxpY3RTdHJhdGVneRIRCgljbGllbnRfaWQYBSABKAkSEAoIZGF0YV9kaXIYBiABKAkSMgoJc3luY19tb2RlGAcgASgOMh8ucG9ja2V0LmNvbmZvcm1hbmNlLnYxLlN5bmNNb2RlEhUKDXN0YXJ0X29mZmxpbmUYCCABKAgixwEKD0NvbmZpZ3VyZVJlc3VsdBIWCg5pbXBsZW1lbnRhdGlvbhgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSDgoGc3VpdGVzGAMgAygJEkQKE2NvbmZsaWN0X3N0cmF0ZWdpZXMYBCADKA4yJy5wb2NrZXQuY29uZm9ybWFuY2UudjEuQ29uZmxpY3RTdHJhdGVneRIzCgpzeW5jX21vZGVzGAUgAygOMh8ucG9ja2V0LmNvbmZvcm1hbmNlLnYxLlN5bmNNb2RlIkoKDVdyaXRlRG9jdW1lbnQSEgoKY29sbGVjdGlvbhgBIAEoCRITCgtkb2N1bWVudF9pZBgCIAEoCRIQCghkb2N1bWVudBgDIAEoCSIVChNXcml0ZURvY3VtZW50UmVzdWx0IjkKDkRlbGV0ZURvY3VtZW50EhIKCmNvbGxlY3Rpb24YASABKAkSEwoLZG9jdW1lbnRfaWQYAiABKAkiFgoURGVsZXRlRG9jdW1lbnRSZXN1bHQiOAoNUmVhZERvY3VtZW50cxISCgpjb2xsZWN0aW9uGAEgASgJEhMKC2RvY3VtZW50X2lkGAIgASgJInkKCERvY3VtZW50EhIKCmNvbGxlY3Rpb24YASABKAkSEwoLZG9jdW1lbnRfaWQYAiABKAkSEAoIZG9jdW1lbnQYAyABKAkSEAoIcmV2aXNpb24YBCABKAkSDwoHZGVsZXRlZBgFIAEoCBIPCgdwZW5kaW5nGAYgASgIIkkKE1JlYWREb2N1bWVudHNSZXN1bHQSMgoJZG9jdW1lbnRzGAEgAygLMh8ucG9ja2V0LmNvbmZvcm1hbmNlLnYxLkRvY3VtZW50IgkKB1N5bmNOb3ciQgoNU3luY05vd1Jlc3VsdBIOCgZwdXNoZWQYASABKA0SDgoGcHVsbGVkGAIgASgNEhEKCWNvbmZsaWN0cxgDIAEoDSIbCglTZXRPbmxpbmUSDgoGb25saW5lGAEgASgIIhEKD1NldE9ubGluZVJlc3VsdCILCglHZXRTdGF0dXMipQEKD0dldFN0YXR1c1Jlc3VsdBIRCgljbGllbnRfaWQYASABKAkSDgoGb25saW5lGAIgASgIEhcKD3BlbmRpbmdfY2hhbmdlcxgDIAEoDRIuCgpjaGVja3BvaW50GAQgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludBISCgpzdWJzY3JpYmVkGAUgASgIEhIKCmxhc3RfZXJyb3IYBiABKAkiCgoIU2h1dGRvd24iEAoOU2h1dGRvd25SZXN1bHQiOQoFQ3Jhc2gSMAoFcG9pbnQYASABKA4yIS5wb2NrZXQuY29uZm9ybWFuY2UudjEuQ3Jhc2hQb2ludCINCgtDcmFzaFJlc3VsdCImCgVFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkqvgEKEENvbmZsaWN0U3RyYXRlZ3kSIQodQ09ORkxJQ1RfU1RSQVRFR1lfVU5TUEVDSUZJRUQQABIgChxDT05GTElDVF9TVFJBVEVHWV9MT0NBTF9XSU5TEAESIQodQ09ORkxJQ1RfU1RSQVRFR1lfUkVNT1RFX1dJTlMQAhIlCiFDT05GTElDVF9TVFJBVEVHWV9MQVNUX1dSSVRFX1dJTlMQAxIbChdDT05GTElDVF9TVFJBVEVHWV9NRVJHRRAEKlIKCFN5bmNNb2RlEhkKFVNZTkNfTU9ERV9VTlNQRUNJRklFRBAAEhIKDlNZTkNfTU9ERV9QVUxMEAESFwoTU1lOQ19NT0RFX1NVQlNDUklCRRACKlQKCkNyYXNoUG9pbnQSGwoXQ1JBU0hfUE9JTlRfVU5TUEVDSUZJRUQQABIpCiVDUkFTSF9QT0lOVF9BRlRFUl9GSVJTVF9XUklURV9PRl9QQUdFEAFiBnByb3RvMw", [file_pocket_sync_v1_sync]);
 
 /**
  * ClientRequest is one command from the runner to the client under test.
@@ -110,6 +110,14 @@ export type ClientRequest = Message<"pocket.conformance.v1.ClientRequest"> & {
      */
     value: Shutdown;
     case: "shutdown";
+  } | {
+    /**
+     * Die abruptly at a given point of a later sync (to test crash safety).
+     *
+     * @generated from field: pocket.conformance.v1.Crash crash = 10;
+     */
+    value: Crash;
+    case: "crash";
   } | { case: undefined; value?: undefined };
 };
 
@@ -193,6 +201,12 @@ export type ClientResponse = Message<"pocket.conformance.v1.ClientResponse"> & {
      */
     value: ShutdownResult;
     case: "shutdown";
+  } | {
+    /**
+     * @generated from field: pocket.conformance.v1.CrashResult crash = 11;
+     */
+    value: CrashResult;
+    case: "crash";
   } | { case: undefined; value?: undefined };
 };
 
@@ -697,6 +711,44 @@ export const ShutdownResultSchema: GenMessage<ShutdownResult> = /*@__PURE__*/
   messageDesc(file_pocket_conformance_v1_control, 18);
 
 /**
+ * Crash arms a crash: at `point` of a later sync (the next time the client
+ * reaches it), the client exits at once, as under kill -9, without flushing
+ * or saving anything it has not already made durable, and without answering
+ * the command in progress. A restart on the same data_dir follows. Answer
+ * `unimplemented` to skip the cases that need it.
+ *
+ * @generated from message pocket.conformance.v1.Crash
+ */
+export type Crash = Message<"pocket.conformance.v1.Crash"> & {
+  /**
+   * @generated from field: pocket.conformance.v1.CrashPoint point = 1;
+   */
+  point: CrashPoint;
+};
+
+/**
+ * Describes the message pocket.conformance.v1.Crash.
+ * Use `create(CrashSchema)` to create a new message.
+ */
+export const CrashSchema: GenMessage<Crash> = /*@__PURE__*/
+  messageDesc(file_pocket_conformance_v1_control, 19);
+
+/**
+ * CrashResult confirms the crash is armed.
+ *
+ * @generated from message pocket.conformance.v1.CrashResult
+ */
+export type CrashResult = Message<"pocket.conformance.v1.CrashResult"> & {
+};
+
+/**
+ * Describes the message pocket.conformance.v1.CrashResult.
+ * Use `create(CrashResultSchema)` to create a new message.
+ */
+export const CrashResultSchema: GenMessage<CrashResult> = /*@__PURE__*/
+  messageDesc(file_pocket_conformance_v1_control, 20);
+
+/**
  * Error reports a failed command.
  *
  * @generated from message pocket.conformance.v1.Error
@@ -722,7 +774,7 @@ export type Error = Message<"pocket.conformance.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_pocket_conformance_v1_control, 19);
+  messageDesc(file_pocket_conformance_v1_control, 21);
 
 /**
  * ConflictStrategy is how the client settles a change the server answered
@@ -806,4 +858,34 @@ export enum SyncMode {
  */
 export const SyncModeSchema: GenEnum<SyncMode> = /*@__PURE__*/
   enumDesc(file_pocket_conformance_v1_control, 1);
+
+/**
+ * CrashPoint names a moment at which a client dies when asked to (Crash).
+ *
+ * @generated from enum pocket.conformance.v1.CrashPoint
+ */
+export enum CrashPoint {
+  /**
+   * @generated from enum value: CRASH_POINT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * While storing what one pulled page or one streamed batch brought (its
+   * changes and its checkpoint): right after the first durable write of it,
+   * whatever that write holds. A client that stores a page in one atomic
+   * write dies with the page stored; one that stores the changes first dies
+   * before the checkpoint; one that stores the checkpoint first (breaking
+   * docs/PROTOCOL.md §9.4) dies with changes it will never pull again.
+   *
+   * @generated from enum value: CRASH_POINT_AFTER_FIRST_WRITE_OF_PAGE = 1;
+   */
+  AFTER_FIRST_WRITE_OF_PAGE = 1,
+}
+
+/**
+ * Describes the enum pocket.conformance.v1.CrashPoint.
+ */
+export const CrashPointSchema: GenEnum<CrashPoint> = /*@__PURE__*/
+  enumDesc(file_pocket_conformance_v1_control, 2);
 

@@ -1,9 +1,10 @@
-// Server-mode checks of partial replication (PROTOCOL §4.8): a pull or
-// subscribe that names no collection reads every collection the principal may
-// read, including collections created after its checkpoint.
-import { insertMany, Stream, type ServerCheck } from "./server-check-helpers.js";
-import type { ServerContext } from "./server-context.js";
-import { check, checkEqual, pullAll, Skip } from "./wire.js";
+// The named checks of conformance/cases/server-every-collection.yaml (suite
+// every-collection), beside it by name: a pull or subscribe that names no
+// collection reads every collection the principal may read, including
+// collections created after its checkpoint (PROTOCOL §4.8).
+import { insertMany, Stream, type ServerCheck } from "../src/server-check-helpers.js";
+import type { ServerContext } from "../src/server-context.js";
+import { check, checkEqual, pullAll, Skip } from "../src/wire.js";
 
 /** Collections of this case that no other case writes: the check needs to create them. */
 function freshCollections(ctx: ServerContext, ...names: string[]): string[] {
@@ -72,7 +73,7 @@ const everyCollectionUnreadable: ServerCheck = async (ctx) => {
   }
 };
 
-export const PARTIAL_CHECKS: Record<string, ServerCheck> = {
+export const checks: Record<string, ServerCheck> = {
   "every-collection-pull": everyCollectionPull,
   "every-collection-subscribe": everyCollectionSubscribe,
   "every-collection-unreadable": everyCollectionUnreadable,

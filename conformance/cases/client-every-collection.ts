@@ -1,9 +1,9 @@
-// Client-mode checks of partial replication (PROTOCOL §4.8): a client
-// configured with no collections syncs every collection its token may read.
-import type { ClientCheck } from "./client-checks.js";
-import { clientView, serverState, serverWrite } from "./client-checks.js";
-import { SyncMode } from "./control.js";
-import { check, checkEqual, eventually } from "./wire.js";
+// The named checks of conformance/cases/client-every-collection.yaml (suite
+// every-collection), beside it by name: a client configured with no
+// collections syncs every collection its token may read (PROTOCOL §4.8).
+import { type ClientCheck, clientView, serverState, serverWrite } from "../src/client-check-helpers.js";
+import { SyncMode } from "../src/control.js";
+import { check, checkEqual, eventually } from "../src/wire.js";
 
 const everyCollectionSync: ClientCheck = async (ctx) => {
   const [a, b, made, later] = ["ev_a", "ev_b", "ev_made", "ev_later"].map((n) => ctx.collection(n));
@@ -37,7 +37,7 @@ const everyCollectionStream: ClientCheck = async (ctx) => {
   check(ctx.proxy.subscribes.some((s) => s.collections.length === 0), "the client subscribes naming no collection (§4.8)");
 };
 
-export const PARTIAL_CLIENT_CHECKS: Record<string, ClientCheck> = {
+export const checks: Record<string, ClientCheck> = {
   "every-collection-sync": everyCollectionSync,
   "every-collection-stream": everyCollectionStream,
 };

@@ -1,13 +1,13 @@
-// Server-mode checks of authentication and permissions (PROTOCOL §12.5, §13).
+// The named checks of conformance/cases/server-auth.yaml (suite auth), beside it by name.
 import { Code } from "@connectrpc/connect";
 import type { ChangeEvent } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { accepted, type ServerCheck } from "./server-check-helpers.js";
-import { check, checkEqual, checkError, expectFailure, insert, pullAll } from "./wire.js";
+import { accepted, type ServerCheck } from "../src/server-check-helpers.js";
+import { check, checkEqual, checkError, expectFailure, insert, pullAll } from "../src/wire.js";
 
 const authSubscribe: ServerCheck = async (ctx) => {
   ctx.require("auth");
   const todos = ctx.collection("todos");
-  for (const token of ["none", "unknown", { authorization: "Basic dXNlcjpwYXNz" }] as const) {
+  for (const token of ["none", "unknown", "raw", { authorization: "Basic dXNlcjpwYXNz" }] as const) {
     const e = await expectFailure(`subscribe with token ${JSON.stringify(token)}`, async () => {
       for await (const m of ctx.client({ token }).subscribe({ collections: [todos] })) { void m; return; }
     });
@@ -85,7 +85,7 @@ const clientIdBinding: ServerCheck = async (ctx) => {
   accepted(await ctx.client().push({ clientId, changes: [insert(shared, ctx.doc("three"), { n: 3 }, three)] }));
 };
 
-export const AUTH_CHECKS: Record<string, ServerCheck> = {
+export const checks: Record<string, ServerCheck> = {
   "auth-subscribe": authSubscribe,
   "auth-nothing-written": authNothingWritten,
   "permission-read": permissionRead,
