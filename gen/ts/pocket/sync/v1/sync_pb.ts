@@ -31,7 +31,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pocket/sync/v1/sync.proto.
  */
 export const file_pocket_sync_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("Chlwb2NrZXQvc3luYy92MS9zeW5jLnByb3RvEg5wb2NrZXQuc3luYy52MSJEChJIeWJyaWRMb2dpY2FsQ2xvY2sSHQoMd2FsbF90aW1lX21zGAEgASgEQge6SAQyAiAAEg8KB2xvZ2ljYWwYAiABKA0iygcKC0NoYW5nZUV2ZW50EjkKCW9wZXJhdGlvbhgBIAEoDjIZLnBvY2tldC5zeW5jLnYxLk9wZXJhdGlvbkILukgIyAEBggECEAESNwoKY29sbGVjdGlvbhgCIAEoCUIjukggch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQSOAoLZG9jdW1lbnRfaWQYAyABKAlCI7pIIHIeEAEYgAIyF15bQS1aYS16MC05Ll9+OkArPS8tXSskEhsKCGRvY3VtZW50GAQgASgJQgm6SAZyBCiAgEASHwoNYmFzZV9yZXZpc2lvbhgFIAEoCUIIukgFcgMYgAESEAoIcmV2aXNpb24YBiABKAkSEQoJY2xpZW50X2lkGAcgASgJEiAKD2NsaWVudF9zZXF1ZW5jZRgIIAEoBEIHukgEMgIgABI9Cgl0aW1lc3RhbXAYCSABKAsyIi5wb2NrZXQuc3luYy52MS5IeWJyaWRMb2dpY2FsQ2xvY2tCBrpIA8gBARIXCg9zZXJ2ZXJfc2VxdWVuY2UYCiABKAQSDwoHZGVsZXRlZBgLIAEoCBIPCgdyZW1vdmVkGAwgASgIOo0EukiJBBp9ChhjaGFuZ2UuZG9jdW1lbnRfcmVxdWlyZWQSNWRvY3VtZW50IGlzIHJlcXVpcmVkIHVubGVzcyB0aGUgb3BlcmF0aW9uIGlzIGEgZGVsZXRlGip0aGlzLm9wZXJhdGlvbiA9PSAzIHx8IHRoaXMuZG9jdW1lbnQgIT0gJycacAoeY2hhbmdlLmRlbGV0ZV93aXRob3V0X2RvY3VtZW50EiJhIGRlbGV0ZSBtdXN0IG5vdCBjYXJyeSBhIGRvY3VtZW50Gip0aGlzLm9wZXJhdGlvbiAhPSAzIHx8IHRoaXMuZG9jdW1lbnQgPT0gJycamwEKGmNoYW5nZS5pbnNlcnRfd2l0aG91dF9iYXNlEkxhbiBpbnNlcnQgaGFzIG5vIGJhc2UgcmV2aXNpb247IHVzZSBhbiB1cGRhdGUgdG8gY2hhbmdlIGFuIGV4aXN0aW5nIGRvY3VtZW50Gi90aGlzLm9wZXJhdGlvbiAhPSAxIHx8IHRoaXMuYmFzZV9yZXZpc2lvbiA9PSAnJxp4Ch9jaGFuZ2UucmVtb3ZhbF9mcm9tX3NlcnZlcl9vbmx5EkZyZW1vdmVkIGlzIHNldCBieSB0aGUgc2VydmVyIG9ubHk7IHRvIGRlbGV0ZSBhIGRvY3VtZW50LCBwdXNoIGEgZGVsZXRlGg0hdGhpcy5yZW1vdmVkIqECCgpDaGVja3BvaW50EhcKD3NlcnZlcl9zZXF1ZW5jZRgBIAEoBBJACgtjb2xsZWN0aW9ucxgCIAMoCzIrLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQuQ29sbGVjdGlvbnNFbnRyeRINCgVlcG9jaBgDIAEoCRJBCgxwYWdpbmdfc2luY2UYBCADKAsyKy5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50LlBhZ2luZ1NpbmNlRW50cnkaMgoQQ29sbGVjdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBGjIKEFBhZ2luZ1NpbmNlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASLHAwoLUHVzaFJlcXVlc3QSMQoJY2xpZW50X2lkGAEgASgJQh66SBtyGRABGIABMhJeW0EtWmEtejAtOS5fOi1dKyQSOQoHY2hhbmdlcxgCIAMoCzIbLnBvY2tldC5zeW5jLnYxLkNoYW5nZUV2ZW50Qgu6SAiSAQUIARD0AzrJArpIxQIauwEKHHB1c2gub25lX2NoYW5nZV9wZXJfZG9jdW1lbnQSVGEgcHVzaCBtdXN0IG5vdCBjb250YWluIHR3byBjaGFuZ2VzIHRvIHRoZSBzYW1lIGRvY3VtZW50OyBzZW5kIHRoZSBsYXRlc3Qgc3RhdGUgb25jZRpFdGhpcy5jaGFuZ2VzLm1hcChjLCBjLmNvbGxlY3Rpb24gKyAnXHUwMDAwJyArIGMuZG9jdW1lbnRfaWQpLnVuaXF1ZSgpGoQBChxwdXNoLnVuaXF1ZV9jbGllbnRfc2VxdWVuY2VzEjNlYWNoIGNoYW5nZSBpbiBhIHB1c2ggbmVlZHMgaXRzIG93biBjbGllbnRfc2VxdWVuY2UaL3RoaXMuY2hhbmdlcy5tYXAoYywgYy5jbGllbnRfc2VxdWVuY2UpLnVuaXF1ZSgpIm0KDFB1c2hSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwucG9ja2V0LnN5bmMudjEuQ2hhbmdlUmVzdWx0Ei4KCmNoZWNrcG9pbnQYAiABKAsyGi5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50IvEBCgxDaGFuZ2VSZXN1bHQSFwoPY2xpZW50X3NlcXVlbmNlGAEgASgEEiwKCGFjY2VwdGVkGAIgASgLMhgucG9ja2V0LnN5bmMudjEuQWNjZXB0ZWRIABIsCghyZXNvbHZlZBgDIAEoCzIYLnBvY2tldC5zeW5jLnYxLlJlc29sdmVkSAASLAoIY29uZmxpY3QYBCABKAsyGC5wb2NrZXQuc3luYy52MS5Db25mbGljdEgAEiwKCHJlamVjdGVkGAUgASgLMhgucG9ja2V0LnN5bmMudjEuUmVqZWN0ZWRIAEIQCgdvdXRjb21lEgW6SAIIASI1CghBY2NlcHRlZBIQCghyZXZpc2lvbhgBIAEoCRIXCg9zZXJ2ZXJfc2VxdWVuY2UYAiABKAQiSgoIUmVzb2x2ZWQSLAoHY3VycmVudBgBIAEoCzIbLnBvY2tldC5zeW5jLnYxLkNoYW5nZUV2ZW50EhAKCHN0cmF0ZWd5GAIgASgJIjgKCENvbmZsaWN0EiwKB2N1cnJlbnQYASABKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VFdmVudCJ6CghSZWplY3RlZBIMCgRjb2RlGAEgASgNEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEj8KEGZpZWxkX3Zpb2xhdGlvbnMYBCADKAsyJS5nb29nbGUucnBjLkJhZFJlcXVlc3QuRmllbGRWaW9sYXRpb24itgEKC1B1bGxSZXF1ZXN0EkEKC2NvbGxlY3Rpb25zGAEgAygJQiy6SCmSASYQQBgBIiByHhABGEAyGF5bQS1aYS16XVtBLVphLXowLTlfLV0qJBIuCgpjaGVja3BvaW50GAIgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludBIXCgVsaW1pdBgDIAEoDUIIukgFKgMY6AcSGwoJY2xpZW50X2lkGAQgASgJQgi6SAVyAxiAASJ+CgxQdWxsUmVzcG9uc2USLAoHY2hhbmdlcxgBIAMoCzIbLnBvY2tldC5zeW5jLnYxLkNoYW5nZUV2ZW50Ei4KCmNoZWNrcG9pbnQYAiABKAsyGi5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50EhAKCGhhc19tb3JlGAMgASgIIswBChBTdWJzY3JpYmVSZXF1ZXN0EkEKC2NvbGxlY3Rpb25zGAEgAygJQiy6SCmSASYQQBgBIiByHhABGEAyGF5bQS1aYS16XVtBLVphLXowLTlfLV0qJBIuCgpjaGVja3BvaW50GAIgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludBIbCgljbGllbnRfaWQYAyABKAlCCLpIBXIDGIABEigKFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgEIAEoDUIJukgGKgQY4KcSIoMBChFTdWJzY3JpYmVSZXNwb25zZRIuCgdjaGFuZ2VzGAEgASgLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlQmF0Y2hIABIuCgloZWFydGJlYXQYAiABKAsyGS5wb2NrZXQuc3luYy52MS5IZWFydGJlYXRIAEIOCgVldmVudBIFukgCCAEifgoLQ2hhbmdlQmF0Y2gSLAoHY2hhbmdlcxgBIAMoCzIbLnBvY2tldC5zeW5jLnYxLkNoYW5nZUV2ZW50Ei4KCmNoZWNrcG9pbnQYAiABKAsyGi5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50EhEKCWNhdWdodF91cBgDIAEoCCJTCglIZWFydGJlYXQSLgoKY2hlY2twb2ludBgBIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSFgoOc2VydmVyX3RpbWVfbXMYAiABKAQqaAoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhQKEE9QRVJBVElPTl9JTlNFUlQQARIUChBPUEVSQVRJT05fVVBEQVRFEAISFAoQT1BFUkFUSU9OX0RFTEVURRADKt4CCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIgChxFUlJPUl9SRUFTT05fUkVTWU5DX1JFUVVJUkVEEAESIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBACEiIKHkVSUk9SX1JFQVNPTl9QRVJNSVNTSU9OX0RFTklFRBADEiEKHUVSUk9SX1JFQVNPTl9JTlZBTElEX0FSR1VNRU5UEAQSIQodRVJST1JfUkVBU09OX0lOVkFMSURfRE9DVU1FTlQQBRIaChZFUlJPUl9SRUFTT05fVE9PX0xBUkdFEAYSJQohRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX01JU01BVENIEAcSIgoeRVJST1JfUkVBU09OX1ZBTElEQVRJT05fRkFJTEVEEAgSHAoYRVJST1JfUkVBU09OX1VOQVZBSUxBQkxFEAky8QEKC1N5bmNTZXJ2aWNlEkEKBFB1c2gSGy5wb2NrZXQuc3luYy52MS5QdXNoUmVxdWVzdBocLnBvY2tldC5zeW5jLnYxLlB1c2hSZXNwb25zZRJGCgRQdWxsEhsucG9ja2V0LnN5bmMudjEuUHVsbFJlcXVlc3QaHC5wb2NrZXQuc3luYy52MS5QdWxsUmVzcG9uc2UiA5ACARJXCglTdWJzY3JpYmUSIC5wb2NrZXQuc3luYy52MS5TdWJzY3JpYmVSZXF1ZXN0GiEucG9ja2V0LnN5bmMudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_buf_validate_validate, file_google_rpc_error_details]);
+  fileDesc("Chlwb2NrZXQvc3luYy92MS9zeW5jLnByb3RvEg5wb2NrZXQuc3luYy52MSJEChJIeWJyaWRMb2dpY2FsQ2xvY2sSHQoMd2FsbF90aW1lX21zGAEgASgEQge6SAQyAiAAEg8KB2xvZ2ljYWwYAiABKA0iygcKC0NoYW5nZUV2ZW50EjkKCW9wZXJhdGlvbhgBIAEoDjIZLnBvY2tldC5zeW5jLnYxLk9wZXJhdGlvbkILukgIyAEBggECEAESNwoKY29sbGVjdGlvbhgCIAEoCUIjukggch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQSOAoLZG9jdW1lbnRfaWQYAyABKAlCI7pIIHIeEAEYgAIyF15bQS1aYS16MC05Ll9+OkArPS8tXSskEhsKCGRvY3VtZW50GAQgASgJQgm6SAZyBCiAgEASHwoNYmFzZV9yZXZpc2lvbhgFIAEoCUIIukgFcgMYgAESEAoIcmV2aXNpb24YBiABKAkSEQoJY2xpZW50X2lkGAcgASgJEiAKD2NsaWVudF9zZXF1ZW5jZRgIIAEoBEIHukgEMgIgABI9Cgl0aW1lc3RhbXAYCSABKAsyIi5wb2NrZXQuc3luYy52MS5IeWJyaWRMb2dpY2FsQ2xvY2tCBrpIA8gBARIXCg9zZXJ2ZXJfc2VxdWVuY2UYCiABKAQSDwoHZGVsZXRlZBgLIAEoCBIPCgdyZW1vdmVkGAwgASgIOo0EukiJBBp9ChhjaGFuZ2UuZG9jdW1lbnRfcmVxdWlyZWQSNWRvY3VtZW50IGlzIHJlcXVpcmVkIHVubGVzcyB0aGUgb3BlcmF0aW9uIGlzIGEgZGVsZXRlGip0aGlzLm9wZXJhdGlvbiA9PSAzIHx8IHRoaXMuZG9jdW1lbnQgIT0gJycacAoeY2hhbmdlLmRlbGV0ZV93aXRob3V0X2RvY3VtZW50EiJhIGRlbGV0ZSBtdXN0IG5vdCBjYXJyeSBhIGRvY3VtZW50Gip0aGlzLm9wZXJhdGlvbiAhPSAzIHx8IHRoaXMuZG9jdW1lbnQgPT0gJycamwEKGmNoYW5nZS5pbnNlcnRfd2l0aG91dF9iYXNlEkxhbiBpbnNlcnQgaGFzIG5vIGJhc2UgcmV2aXNpb247IHVzZSBhbiB1cGRhdGUgdG8gY2hhbmdlIGFuIGV4aXN0aW5nIGRvY3VtZW50Gi90aGlzLm9wZXJhdGlvbiAhPSAxIHx8IHRoaXMuYmFzZV9yZXZpc2lvbiA9PSAnJxp4Ch9jaGFuZ2UucmVtb3ZhbF9mcm9tX3NlcnZlcl9vbmx5EkZyZW1vdmVkIGlzIHNldCBieSB0aGUgc2VydmVyIG9ubHk7IHRvIGRlbGV0ZSBhIGRvY3VtZW50LCBwdXNoIGEgZGVsZXRlGg0hdGhpcy5yZW1vdmVkIosDCgpDaGVja3BvaW50EhcKD3NlcnZlcl9zZXF1ZW5jZRgBIAEoBBJACgtjb2xsZWN0aW9ucxgCIAMoCzIrLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQuQ29sbGVjdGlvbnNFbnRyeRINCgVlcG9jaBgDIAEoCRJBCgxwYWdpbmdfc2luY2UYBCADKAsyKy5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50LlBhZ2luZ1NpbmNlRW50cnkSOAoHZmlsdGVycxgFIAMoCzInLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQuRmlsdGVyc0VudHJ5GjIKEENvbGxlY3Rpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ARoyChBQYWdpbmdTaW5jZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEaLgoMRmlsdGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEixwMKC1B1c2hSZXF1ZXN0EjEKCWNsaWVudF9pZBgBIAEoCUIeukgbchkQARiAATISXltBLVphLXowLTkuXzotXSskEjkKB2NoYW5nZXMYAiADKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VFdmVudEILukgIkgEFCAEQ9AM6yQK6SMUCGrsBChxwdXNoLm9uZV9jaGFuZ2VfcGVyX2RvY3VtZW50ElRhIHB1c2ggbXVzdCBub3QgY29udGFpbiB0d28gY2hhbmdlcyB0byB0aGUgc2FtZSBkb2N1bWVudDsgc2VuZCB0aGUgbGF0ZXN0IHN0YXRlIG9uY2UaRXRoaXMuY2hhbmdlcy5tYXAoYywgYy5jb2xsZWN0aW9uICsgJ1x1MDAwMCcgKyBjLmRvY3VtZW50X2lkKS51bmlxdWUoKRqEAQoccHVzaC51bmlxdWVfY2xpZW50X3NlcXVlbmNlcxIzZWFjaCBjaGFuZ2UgaW4gYSBwdXNoIG5lZWRzIGl0cyBvd24gY2xpZW50X3NlcXVlbmNlGi90aGlzLmNoYW5nZXMubWFwKGMsIGMuY2xpZW50X3NlcXVlbmNlKS51bmlxdWUoKSJtCgxQdXNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnBvY2tldC5zeW5jLnYxLkNoYW5nZVJlc3VsdBIuCgpjaGVja3BvaW50GAIgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludCLxAQoMQ2hhbmdlUmVzdWx0EhcKD2NsaWVudF9zZXF1ZW5jZRgBIAEoBBIsCghhY2NlcHRlZBgCIAEoCzIYLnBvY2tldC5zeW5jLnYxLkFjY2VwdGVkSAASLAoIcmVzb2x2ZWQYAyABKAsyGC5wb2NrZXQuc3luYy52MS5SZXNvbHZlZEgAEiwKCGNvbmZsaWN0GAQgASgLMhgucG9ja2V0LnN5bmMudjEuQ29uZmxpY3RIABIsCghyZWplY3RlZBgFIAEoCzIYLnBvY2tldC5zeW5jLnYxLlJlamVjdGVkSABCEAoHb3V0Y29tZRIFukgCCAEiNQoIQWNjZXB0ZWQSEAoIcmV2aXNpb24YASABKAkSFwoPc2VydmVyX3NlcXVlbmNlGAIgASgEIkoKCFJlc29sdmVkEiwKB2N1cnJlbnQYASABKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VFdmVudBIQCghzdHJhdGVneRgCIAEoCSI4CghDb25mbGljdBIsCgdjdXJyZW50GAEgASgLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnQiegoIUmVqZWN0ZWQSDAoEY29kZRgBIAEoDRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCRI/ChBmaWVsZF92aW9sYXRpb25zGAQgAygLMiUuZ29vZ2xlLnJwYy5CYWRSZXF1ZXN0LkZpZWxkVmlvbGF0aW9uIuUCCgtQdWxsUmVxdWVzdBJBCgtjb2xsZWN0aW9ucxgBIAMoCUIsukgpkgEmEEAYASIgch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSFwoFbGltaXQYAyABKA1CCLpIBSoDGOgHEhsKCWNsaWVudF9pZBgEIAEoCUIIukgFcgMYgAESZQoHZmlsdGVycxgFIAMoCzIoLnBvY2tldC5zeW5jLnYxLlB1bGxSZXF1ZXN0LkZpbHRlcnNFbnRyeUIqukgnmgEkEEAiIHIeEAEYQDIYXltBLVphLXpdW0EtWmEtejAtOV8tXSokGkYKDEZpbHRlcnNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5wb2NrZXQuc3luYy52MS5GaWx0ZXI6AjgBIkgKBkZpbHRlchI+Cgpjb25kaXRpb25zGAEgAygLMh4ucG9ja2V0LnN5bmMudjEuRmllbGRDb25kaXRpb25CCrpIB5IBBAgBEAgiUAoORmllbGRDb25kaXRpb24SGQoFZmllbGQYASABKAlCCrpIB3IFEAEYgAESIwoGdmFsdWVzGAIgAygJQhO6SBCSAQ0IARBkIgdyBRABGIAIIn4KDFB1bGxSZXNwb25zZRIsCgdjaGFuZ2VzGAEgAygLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSEAoIaGFzX21vcmUYAyABKAgigAMKEFN1YnNjcmliZVJlcXVlc3QSQQoLY29sbGVjdGlvbnMYASADKAlCLLpIKZIBJhBAGAEiIHIeEAEYQDIYXltBLVphLXpdW0EtWmEtejAtOV8tXSokEi4KCmNoZWNrcG9pbnQYAiABKAsyGi5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50EhsKCWNsaWVudF9pZBgDIAEoCUIIukgFcgMYgAESKAoVaGVhcnRiZWF0X2ludGVydmFsX21zGAQgASgNQgm6SAYqBBjgpxISagoHZmlsdGVycxgFIAMoCzItLnBvY2tldC5zeW5jLnYxLlN1YnNjcmliZVJlcXVlc3QuRmlsdGVyc0VudHJ5Qiq6SCeaASQQQCIgch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQaRgoMRmlsdGVyc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLnBvY2tldC5zeW5jLnYxLkZpbHRlcjoCOAEigwEKEVN1YnNjcmliZVJlc3BvbnNlEi4KB2NoYW5nZXMYASABKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VCYXRjaEgAEi4KCWhlYXJ0YmVhdBgCIAEoCzIZLnBvY2tldC5zeW5jLnYxLkhlYXJ0YmVhdEgAQg4KBWV2ZW50EgW6SAIIASJ+CgtDaGFuZ2VCYXRjaBIsCgdjaGFuZ2VzGAEgAygLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSEQoJY2F1Z2h0X3VwGAMgASgIIlMKCUhlYXJ0YmVhdBIuCgpjaGVja3BvaW50GAEgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludBIWCg5zZXJ2ZXJfdGltZV9tcxgCIAEoBCpoCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASFAoQT1BFUkFUSU9OX0lOU0VSVBABEhQKEE9QRVJBVElPTl9VUERBVEUQAhIUChBPUEVSQVRJT05fREVMRVRFEAMqgwMKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEiAKHEVSUk9SX1JFQVNPTl9SRVNZTkNfUkVRVUlSRUQQARIgChxFUlJPUl9SRUFTT05fVU5BVVRIRU5USUNBVEVEEAISIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEAMSIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQBBIhCh1FUlJPUl9SRUFTT05fSU5WQUxJRF9ET0NVTUVOVBAFEhoKFkVSUk9SX1JFQVNPTl9UT09fTEFSR0UQBhIlCiFFUlJPUl9SRUFTT05fSURFTVBPVEVOQ1lfTUlTTUFUQ0gQBxIiCh5FUlJPUl9SRUFTT05fVkFMSURBVElPTl9GQUlMRUQQCBIcChhFUlJPUl9SRUFTT05fVU5BVkFJTEFCTEUQCRIjCh9FUlJPUl9SRUFTT05fRklMVEVSX05PVF9JTkRFWEVEEAoy8QEKC1N5bmNTZXJ2aWNlEkEKBFB1c2gSGy5wb2NrZXQuc3luYy52MS5QdXNoUmVxdWVzdBocLnBvY2tldC5zeW5jLnYxLlB1c2hSZXNwb25zZRJGCgRQdWxsEhsucG9ja2V0LnN5bmMudjEuUHVsbFJlcXVlc3QaHC5wb2NrZXQuc3luYy52MS5QdWxsUmVzcG9uc2UiA5ACARJXCglTdWJzY3JpYmUSIC5wb2NrZXQuc3luYy52MS5TdWJzY3JpYmVSZXF1ZXN0GiEucG9ja2V0LnN5bmMudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_buf_validate_validate, file_google_rpc_error_details]);
 
 /**
  * HybridLogicalClock orders changes across clients whose wall clocks disagree.
@@ -220,6 +220,15 @@ export type Checkpoint = Message<"pocket.sync.v1.Checkpoint"> & {
    * @generated from field: map<string, uint64> paging_since = 4;
    */
   pagingSince: { [key: string]: bigint };
+
+  /**
+   * Per filtered collection, the digest of the filter its position was read
+   * under (docs/PROTOCOL.md §4.10): a position is valid only for the same
+   * filter. Absent for a collection read without a filter.
+   *
+   * @generated from field: map<string, string> filters = 5;
+   */
+  filters: { [key: string]: string };
 };
 
 /**
@@ -510,6 +519,16 @@ export type PullRequest = Message<"pocket.sync.v1.PullRequest"> & {
    * @generated from field: string client_id = 4;
    */
   clientId: string;
+
+  /**
+   * Per collection, a filter narrowing it to the documents that match
+   * (docs/PROTOCOL.md §4.10). Each key is a collection this request reads:
+   * one of `collections`, or any collection when `collections` is empty.
+   * A collection without a filter is read whole.
+   *
+   * @generated from field: map<string, pocket.sync.v1.Filter> filters = 5;
+   */
+  filters: { [key: string]: Filter };
 };
 
 /**
@@ -518,6 +537,61 @@ export type PullRequest = Message<"pocket.sync.v1.PullRequest"> & {
  */
 export const PullRequestSchema: GenMessage<PullRequest> = /*@__PURE__*/
   messageDesc(file_pocket_sync_v1_sync, 10);
+
+/**
+ * Filter narrows a collection to the documents whose top-level fields hold
+ * given values: every condition must hold. A small language on purpose: a
+ * server answers it from an index, and no client code runs on the server
+ * (docs/PROTOCOL.md §4.10).
+ *
+ * @generated from message pocket.sync.v1.Filter
+ */
+export type Filter = Message<"pocket.sync.v1.Filter"> & {
+  /**
+   * The conditions, all of which a document must meet; at most one per field.
+   *
+   * @generated from field: repeated pocket.sync.v1.FieldCondition conditions = 1;
+   */
+  conditions: FieldCondition[];
+};
+
+/**
+ * Describes the message pocket.sync.v1.Filter.
+ * Use `create(FilterSchema)` to create a new message.
+ */
+export const FilterSchema: GenMessage<Filter> = /*@__PURE__*/
+  messageDesc(file_pocket_sync_v1_sync, 11);
+
+/**
+ * FieldCondition holds when the document's top-level `field` is present and
+ * equals one of `values`: one value is equality, several are "in".
+ *
+ * @generated from message pocket.sync.v1.FieldCondition
+ */
+export type FieldCondition = Message<"pocket.sync.v1.FieldCondition"> & {
+  /**
+   * The name of a top-level field of the document, as written in its JSON.
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * Each value is a JSON scalar as text: a string such as `"42"` (with its
+   * quotes), a number such as `42`, `true`, `false` or `null`. Numbers compare
+   * by value (`1` equals `1.0`); strings compare exactly.
+   *
+   * @generated from field: repeated string values = 2;
+   */
+  values: string[];
+};
+
+/**
+ * Describes the message pocket.sync.v1.FieldCondition.
+ * Use `create(FieldConditionSchema)` to create a new message.
+ */
+export const FieldConditionSchema: GenMessage<FieldCondition> = /*@__PURE__*/
+  messageDesc(file_pocket_sync_v1_sync, 12);
 
 /**
  * PullResponse is one page of changes.
@@ -553,7 +627,7 @@ export type PullResponse = Message<"pocket.sync.v1.PullResponse"> & {
  * Use `create(PullResponseSchema)` to create a new message.
  */
 export const PullResponseSchema: GenMessage<PullResponse> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 11);
+  messageDesc(file_pocket_sync_v1_sync, 13);
 
 /**
  * SubscribeRequest opens a live stream of changes.
@@ -591,6 +665,16 @@ export type SubscribeRequest = Message<"pocket.sync.v1.SubscribeRequest"> & {
    * @generated from field: uint32 heartbeat_interval_ms = 4;
    */
   heartbeatIntervalMs: number;
+
+  /**
+   * Per collection, a filter narrowing it to the documents that match
+   * (docs/PROTOCOL.md §4.10). Each key is a collection this request reads:
+   * one of `collections`, or any collection when `collections` is empty.
+   * A collection without a filter is read whole.
+   *
+   * @generated from field: map<string, pocket.sync.v1.Filter> filters = 5;
+   */
+  filters: { [key: string]: Filter };
 };
 
 /**
@@ -598,7 +682,7 @@ export type SubscribeRequest = Message<"pocket.sync.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 12);
+  messageDesc(file_pocket_sync_v1_sync, 14);
 
 /**
  * SubscribeResponse is one message of the stream.
@@ -633,7 +717,7 @@ export type SubscribeResponse = Message<"pocket.sync.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 13);
+  messageDesc(file_pocket_sync_v1_sync, 15);
 
 /**
  * ChangeBatch is a group of changes and the checkpoint that follows them.
@@ -669,7 +753,7 @@ export type ChangeBatch = Message<"pocket.sync.v1.ChangeBatch"> & {
  * Use `create(ChangeBatchSchema)` to create a new message.
  */
 export const ChangeBatchSchema: GenMessage<ChangeBatch> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 14);
+  messageDesc(file_pocket_sync_v1_sync, 16);
 
 /**
  * Heartbeat keeps an idle stream alive through proxies.
@@ -697,7 +781,7 @@ export type Heartbeat = Message<"pocket.sync.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 15);
+  messageDesc(file_pocket_sync_v1_sync, 17);
 
 /**
  * Operation says what a change did to its document.
@@ -819,6 +903,16 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_UNAVAILABLE = 9;
    */
   UNAVAILABLE = 9,
+
+  /**
+   * A filter names no field the server indexes for its collection, so it
+   * cannot be answered at the cost of what matches (docs/PROTOCOL.md §4.10).
+   * Code failed_precondition. The ErrorInfo metadata key "collection" names
+   * the collection.
+   *
+   * @generated from enum value: ERROR_REASON_FILTER_NOT_INDEXED = 10;
+   */
+  FILTER_NOT_INDEXED = 10,
 }
 
 /**
