@@ -3,10 +3,8 @@
 // pull (paged reads from a checkpoint) and tombstone purging. The serve layer
 // adapts it to Connect; tests drive it directly.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { createHash } from "node:crypto";
 // Not common/src/index.js: that also carries the Connect error helpers, and
 // the core knows no transport.
-import { parseDocument } from "../../../common/src/documents.js";
 import { stringifyJson, type JsonObject } from "../../../common/src/json.js";
 import { compareTimestamps } from "../../../common/src/hlc.js";
 import {
@@ -27,8 +25,9 @@ import {
 import { indexedFields, type IndexSpec } from "../storage/index-values.js";
 import type { IdempotencyRecord, PurgeResult, Storage, StoredChange } from "../storage/types.js";
 import { indexEntries } from "./index-entries.js";
+import { preparePushed, writeRefused, type Prepared } from "./push-checks.js";
 import { settleConflict, strategyFor, strategyName, usesBase, type ConflictPolicy } from "./conflicts.js";
-import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCodeName } from "./failures.js";
+import { ErrorReason, StatusCode, SyncFailure } from "./failures.js";
 import { CommitFeed, type CommitListener } from "./commit-feed.js";
 import { asFailure, CommitPipeline, type Transaction } from "./pipeline.js";
 import { StorageLink, type Availability } from "./storage-link.js";
@@ -139,10 +138,6 @@ export interface CoreCounters {
   changesPulled: number;
 }
 
-type Prepared =
-  | { kind: "rejected"; result: ChangeResult }
-  | { kind: "ok"; change: ChangeEvent; document: JsonObject | null; fingerprint: string };
-
 
 export class SyncCore {
   readonly counters: CoreCounters = {
@@ -240,7 +235,7 @@ export class SyncCore {
     // Write and validation hooks run before the pipeline, so slow user code
     // does not hold up sequencing; only the read rule on the state a change
     // would overwrite runs inside, as it needs that state.
-    const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
+    const prepared = await Promise.all(request.changes.map((change, i) => preparePushed(this.options, principal, request.clientId, change, i)));
     const live = prepared.flatMap((p) => (p.kind === "ok" ? [p.change] : []));
     const { result: results, position } = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared), {
       documents: live,
@@ -252,75 +247,6 @@ export class SyncCore {
       results,
       checkpoint: { serverSequence: position, epoch: this.epoch },
     });
-  }
-
-  private async prepare(principal: Principal, clientId: string, pushed: ChangeEvent, index: number): Promise<Prepared> {
-    const field = (name: string) => `changes[${index}].${name}`;
-    const reject = (code: StatusCodeName, reason: ErrorReason, message: string, fields: FieldProblem[] = []): Prepared => ({
-      kind: "rejected",
-      result: create(ChangeResultSchema, {
-        clientSequence: pushed.clientSequence,
-        outcome: {
-          case: "rejected",
-          value: { code: StatusCode[code], reason: `ERROR_REASON_${ErrorReason[reason]}`, message, fieldViolations: fields },
-        },
-      }),
-    });
-    const change = create(ChangeEventSchema, {
-      operation: pushed.operation,
-      collection: pushed.collection,
-      documentId: pushed.documentId,
-      document: pushed.operation === Operation.DELETE ? "" : pushed.document,
-      baseRevision: pushed.baseRevision,
-      clientId,
-      clientSequence: pushed.clientSequence,
-      timestamp: pushed.timestamp,
-      deleted: pushed.operation === Operation.DELETE,
-    });
-    const where = `${change.collection}/${change.documentId}`;
-    if (this.options.authorize && !(await this.options.authorize(principal, "write", change.collection, change))) {
-      return { kind: "rejected", result: writeRefused(principal, change) };
-    }
-    let document: JsonObject | null = null;
-    if (!change.deleted) {
-      const size = Buffer.byteLength(change.document, "utf8"); // counts without copying
-      if (size > this.options.maxDocumentBytes) {
-        const message = `document is ${size} bytes; this server accepts at most ${this.options.maxDocumentBytes}`;
-        return reject("resource_exhausted", ErrorReason.TOO_LARGE, message, [{ field: field("document"), description: message }]);
-      }
-      const parsed = parseDocument(change.document);
-      if (!parsed.ok) {
-        return reject("invalid_argument", ErrorReason.INVALID_DOCUMENT, `${where}: ${parsed.problem.message}`, [
-          { field: field("document"), description: parsed.problem.message },
-        ]);
-      }
-      document = parsed.value;
-    }
-    if (!change.timestamp) {
-      // The schema requires it; embedders calling the core directly skip that check.
-      return reject("invalid_argument", ErrorReason.INVALID_ARGUMENT, "timestamp is required", [{ field: field("timestamp"), description: "value is required" }]);
-    }
-    const aheadMs = Number(change.timestamp.wallTimeMs) - this.options.now();
-    if (aheadMs > this.options.maxClockSkewMs) {
-      const message = `timestamp is ${Math.round(aheadMs / 1000)} s ahead of the server's clock (at most ${this.options.maxClockSkewMs / 1000} s allowed)`;
-      return reject("invalid_argument", ErrorReason.INVALID_ARGUMENT, message, [{ field: field("timestamp.wall_time_ms"), description: message }]);
-    }
-    if (this.options.validate) {
-      let verdict: void | boolean | string;
-      try {
-        verdict = await this.options.validate({ change, document, principal });
-      } catch (error) {
-        verdict = error instanceof Error ? error.message : String(error);
-      }
-      if (verdict === false || typeof verdict === "string") {
-        const message = typeof verdict === "string" && verdict ? verdict : `${where} was refused by the server's validation`;
-        return reject("invalid_argument", ErrorReason.VALIDATION_FAILED, message, [{ field: field("document"), description: message }]);
-      }
-    }
-    const fingerprint = createHash("sha256")
-      .update(`${change.collection}\u0000${change.documentId}\u0000${change.operation}\u0000${change.document}`)
-      .digest("base64url");
-    return { kind: "ok", change, document, fingerprint };
   }
 
   private async apply(tx: Transaction, principal: Principal, clientId: string, prepared: readonly Prepared[]): Promise<ChangeResult[]> {
@@ -572,22 +498,6 @@ export class SyncCore {
     await this.pipeline.close();
     await this.storage.close();
   }
-}
-
-/** The answer to a change the principal may not make, the same whatever the reason (PROTOCOL §13.2, §13.4). */
-function writeRefused(principal: Principal, change: ChangeEvent): ChangeResult {
-  return create(ChangeResultSchema, {
-    clientSequence: change.clientSequence,
-    outcome: {
-      case: "rejected",
-      value: {
-        code: StatusCode.permission_denied,
-        reason: `ERROR_REASON_${ErrorReason[ErrorReason.PERMISSION_DENIED]}`,
-        message: `${principal.id} may not write ${change.collection}/${change.documentId}`,
-        fieldViolations: [],
-      },
-    },
-  });
 }
 
 /** A whole push under another principal's client id. Names neither that principal nor any key. */
