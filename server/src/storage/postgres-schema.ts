@@ -12,10 +12,12 @@ import type { StorageMeta } from "./types.js";
  * Version of the table layout, kept in meta. 1: one server per schema,
  * sequences assigned in its memory. 2: any number of servers, sequences
  * assigned from the meta row inside each commit, a unique index on the
- * sequence. A server refuses a format newer than its own, so a server from
- * before clustering never writes beside a cluster.
+ * sequence. 3: field indexes (index_entries, and the set every server on the
+ * schema must write entries for, in meta). A server refuses a format newer
+ * than its own, so a server from before clustering never writes beside a
+ * cluster, and one from before field indexes is not restarted beside them.
  */
-export const FORMAT = 2;
+export const FORMAT = 3;
 
 export const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -92,6 +94,25 @@ CREATE TABLE IF NOT EXISTS ${s}.superseded (
 CREATE INDEX IF NOT EXISTS superseded_at ON ${s}.superseded (superseded_at_ms);
 `;
 
+// Format 3: field indexes (IndexEntry in types.ts; postgres-index.ts). The
+// primary key is the read order of one value; by_sequence serves the purge,
+// which removes the entries below a collection's watermark. meta holds the
+// set every server must write entries for (compared by each commit group
+// with the counter row it locks) and the indexes built.
+const indexTables = (s: string) => `
+ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS index_set text NOT NULL DEFAULT '[]';
+ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS indexes jsonb NOT NULL DEFAULT '{"built": [], "dropping": []}';
+CREATE TABLE IF NOT EXISTS ${s}.index_entries (
+  collection text COLLATE "C" NOT NULL,
+  field text COLLATE "C" NOT NULL,
+  value text COLLATE "C" NOT NULL,
+  sequence bigint NOT NULL,
+  document_id text COLLATE "C" NOT NULL,
+  PRIMARY KEY (collection, field, value, sequence, document_id)
+);
+CREATE INDEX IF NOT EXISTS index_entries_by_sequence ON ${s}.index_entries (collection, sequence);
+`;
+
 // Format 2: every server reads the commits of the others in sequence order,
 // across collections (and sequences are unique across collections: a second
 // line of defence behind the counter row).
@@ -125,14 +146,14 @@ export async function prepareSchema(client: pg.ClientBase, schema: string, quote
     await client.query("SELECT pg_advisory_xact_lock($1::int4, $2::int4)", migrationLock(schema));
     // DDL only for what is missing: a role that may not create (its DBA
     // provisioned the schema) still opens an existing data set.
-    const present = await client.query<{ meta: boolean; owners: boolean; bySequence: boolean; superseded: boolean }>(
+    const present = await client.query<{ meta: boolean; owners: boolean; bySequence: boolean; superseded: boolean; index: boolean }>(
       `SELECT to_regclass($1) IS NOT NULL AS meta, to_regclass($2) IS NOT NULL AS owners, to_regclass($3) IS NOT NULL AS "bySequence",
-              to_regclass($4) IS NOT NULL AS superseded`,
-      [`${quoted}.meta`, `${quoted}.client_owners`, `${quoted}.changes_sequence`, `${quoted}.superseded`],
+              to_regclass($4) IS NOT NULL AS superseded, to_regclass($5) IS NOT NULL AS "index"`,
+      [`${quoted}.meta`, `${quoted}.client_owners`, `${quoted}.changes_sequence`, `${quoted}.superseded`, `${quoted}.index_entries`],
     );
     const has = present.rows[0]!;
     if (!has.meta) {
-      await client.query(tables(quoted) + clientOwnersTable(quoted) + sequenceIndex(quoted) + supersededTable(quoted));
+      await client.query(tables(quoted) + clientOwnersTable(quoted) + sequenceIndex(quoted) + supersededTable(quoted) + indexTables(quoted));
       await client.query(
         `INSERT INTO ${quoted}.meta (id, format, epoch, last_sequence, purged_through) VALUES (1, $1, $2, 0, '{}') ON CONFLICT (id) DO NOTHING`,
         [FORMAT, randomUUID()],
@@ -148,12 +169,13 @@ export async function prepareSchema(client: pg.ClientBase, schema: string, quote
     if (row.format > FORMAT) {
       throw new Error(`schema "${schema}" holds data of a newer Pocket Sync (format ${row.format}; this one reads ${FORMAT})`);
     }
-    if (row.format < FORMAT || !has.owners || !has.bySequence) {
+    if (row.format < FORMAT || !has.owners || !has.bySequence || !has.index) {
       // A format-1 server holds its session lock for as long as it runs.
       const legacy = await client.query<{ free: boolean }>("SELECT pg_try_advisory_xact_lock($1::int4, $2::int4) AS free", legacyWriterLock(schema));
       if (!legacy.rows[0]?.free) throw new LegacyServerRunning(schema);
       if (!has.owners) await client.query(clientOwnersTable(quoted));
       if (!has.bySequence) await client.query(sequenceIndex(quoted));
+      if (!has.index) await client.query(indexTables(quoted));
       if (row.format < FORMAT) await client.query(`UPDATE ${quoted}.meta SET format = $1 WHERE id = 1`, [FORMAT]);
       row = (await read()).rows[0]!;
     }
