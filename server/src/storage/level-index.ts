@@ -9,7 +9,7 @@
 // one key range in sequence order, and a read for k values is k range scans
 // merged by sequence: the entries it returns plus one seek per value.
 import type { AbstractLevel, AbstractSublevel } from "abstract-level";
-import type { BuiltIndex, IndexEntry, IndexSpec } from "./types.js";
+import type { IndexEntry } from "./types.js";
 
 type Db = AbstractLevel<string | Buffer | Uint8Array, string, unknown>;
 export type IndexSub = AbstractSublevel<Db, string | Buffer | Uint8Array, string, unknown>;
@@ -34,15 +34,6 @@ export function parseIndexKey(key: string): IndexEntry {
 export const collectionRange = (collection: string) => ({ gte: `${collection}${SEP}`, lt: `${collection}${AFTER_SEP}` });
 /** Every entry of one field of one collection. */
 export const fieldRange = (collection: string, field: string) => ({ gte: `${collection}${SEP}${field}${SEP}`, lt: `${collection}${SEP}${field}${AFTER_SEP}` });
-
-/** The persisted index set: what is in force, and what a drop left to delete (if it was cut short). */
-export interface IndexSetJson {
-  built: Array<{ collection: string; field: string; since: string }>;
-  dropping: Array<{ collection: string; field: string }>;
-}
-export const toBuilt = (json: IndexSetJson["built"]): BuiltIndex[] => json.map((b) => ({ collection: b.collection, field: b.field, since: BigInt(b.since) }));
-export const fromBuilt = (built: readonly BuiltIndex[]): IndexSetJson["built"] => built.map((b) => ({ collection: b.collection, field: b.field, since: b.since.toString() }));
-export const plainSpec = (spec: IndexSpec): IndexSpec => ({ collection: spec.collection, field: spec.field });
 
 /** Document ids in byte order (UTF-8), as PostgreSQL's COLLATE "C" sorts them. */
 const byteOrder = (a: string, b: string) => (a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b)));

@@ -12,7 +12,8 @@ import { randomUUID } from "node:crypto";
 import { decodeChange, decodeRecord, encodeChange, encodeRecord } from "./codec.js";
 import { checkBatchSequences, SerialQueue, writesAnything } from "./batch-rules.js";
 import { covers, fieldValues, indexedFields, specKey } from "./index-values.js";
-import { collectionRange, fieldRange, fromBuilt, indexKey, parseIndexKey, plainSpec, readEntries, toBuilt, type IndexSetJson, type IndexSub } from "./level-index.js";
+import { builtOf, EMPTY_INDEX_SET, indexSetJson, planIndexes, type IndexSetJson } from "./index-set.js";
+import { collectionRange, fieldRange, indexKey, parseIndexKey, readEntries, type IndexSub } from "./level-index.js";
 import {
   ClientIdAlreadyBound,
   IdempotencyKeyTaken,
@@ -78,9 +79,11 @@ export class LevelStorage implements Storage {
   private readonly meta: Sub;
   /** Each sublevel's key prefix, for writing through the root. */
   private readonly prefixes: { changes: string; documents: string; idempotency: string; history: string; owners: string; states: string; index: string; meta: string };
-  /** The field indexes in force (persisted under meta "indexes"), and the specs whose entries a cut-short drop left. */
+  /** The field indexes (persisted under meta "indexes"), and those in force. */
+  private indexSet: IndexSetJson = EMPTY_INDEX_SET;
   private built: BuiltIndex[] = [];
-  private dropping: IndexSpec[] = [];
+  /** setIndexes calls, one at a time. */
+  private readonly indexChanges = new SerialQueue();
   private epoch = "";
   private lastSequence = 0n;
   private purgedThrough: Record<string, bigint> = {};
@@ -111,9 +114,8 @@ export class LevelStorage implements Storage {
   async open(): Promise<StorageMeta> {
     await this.db.open();
     const indexes = (await this.meta.get("indexes")) as string | undefined;
-    const set: IndexSetJson = indexes === undefined ? { built: [], dropping: [] } : JSON.parse(indexes);
-    this.built = toBuilt(set.built);
-    this.dropping = set.dropping;
+    this.indexSet = indexes === undefined ? EMPTY_INDEX_SET : (JSON.parse(indexes) as IndexSetJson);
+    this.built = builtOf(this.indexSet);
     const stored = (await this.meta.get("meta")) as string | undefined;
     if (stored === undefined) {
       const fresh: MetaJson = { epoch: randomUUID(), lastSequence: "0", purgedThrough: {} };
@@ -291,34 +293,32 @@ export class LevelStorage implements Storage {
     return this.built;
   }
 
-  async setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges> {
-    const target = [...new Map(specs.map((s) => [specKey(s), plainSpec(s)])).values()];
-    const wanted = new Set(target.map(specKey));
-    const dropped = this.built.filter((b) => !wanted.has(specKey(b)));
-    const kept = this.built.filter((b) => wanted.has(specKey(b)));
-    const toBuild = target.filter((t) => !kept.some((b) => specKey(b) === specKey(t)));
+  setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges> {
+    return this.indexChanges.run(() => this.changeIndexes(specs));
+  }
+
+  private async changeIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges> {
+    const { target, kept, dropped, stale, toBuild } = planIndexes(this.indexSet, specs);
     // Out of force before any entry goes, so a cut-short drop never leaves a
     // partial index in force; what it left is deleted by the next call.
-    const stale = [...this.dropping.filter((d) => !wanted.has(specKey(d))), ...dropped.map(plainSpec)];
-    await this.writes.run(() => this.persistIndexes(kept, stale));
+    await this.writes.run(() => this.persistIndexes(indexSetJson(kept, stale)));
     for (const spec of stale) await this.dropEntries(spec, target);
-    await this.writes.run(() => this.persistIndexes(kept, []));
-    if (toBuild.length === 0) return { built: [], dropped: dropped.map(specKey) };
+    await this.writes.run(() => this.persistIndexes(indexSetJson(kept)));
+    const result = { built: toBuild.map(specKey), dropped: dropped.map(specKey) };
+    if (toBuild.length === 0) return result;
     // Complete from here: every commit after it writes the entries of the
     // specs given (the caller's part), and the backfill, serialized with
     // commits, writes each document's latest state.
     const since = await this.writes.run(async () => this.lastSequence);
     await this.backfill(toBuild);
-    const built = [...kept, ...toBuild.map((spec) => ({ ...spec, since }))];
-    await this.writes.run(() => this.persistIndexes(built, []));
-    return { built: toBuild.map(specKey), dropped: dropped.map(specKey) };
+    await this.writes.run(() => this.persistIndexes(indexSetJson([...kept, ...toBuild.map((spec) => ({ ...spec, since }))])));
+    return result;
   }
 
-  private async persistIndexes(built: BuiltIndex[], dropping: IndexSpec[]): Promise<void> {
-    const json: IndexSetJson = { built: fromBuilt(built), dropping: dropping.map(plainSpec) };
-    await this.meta.put("indexes", JSON.stringify(json), { sync: true } as object);
-    this.built = built;
-    this.dropping = dropping;
+  private async persistIndexes(set: IndexSetJson): Promise<void> {
+    await this.meta.put("indexes", JSON.stringify(set), { sync: true } as object);
+    this.indexSet = set;
+    this.built = builtOf(set);
   }
 
   /** Writes an entry for the latest state of every document `specs` cover, a chunk per commit-queue turn. */

@@ -15,9 +15,11 @@
 // racing a commit writes an entry of a state the commit just replaced: one
 // extra entry, which readers resolve to the latest state like any other.
 import type pg from "pg";
+import { SerialQueue } from "./batch-rules.js";
 import { decodeEvent } from "./codec.js";
 import { StorageUnavailableError } from "./errors.js";
-import { covers, fieldValues, specKey, specSetKey } from "./index-values.js";
+import { builtOf, indexSetJson, planIndexes, type IndexSetJson } from "./index-set.js";
+import { covers, fieldValues, specKey } from "./index-values.js";
 import type { Query } from "./postgres-reads.js";
 import type { BuiltIndex, IndexChanges, IndexSpec } from "./types.js";
 
@@ -25,14 +27,6 @@ import type { BuiltIndex, IndexChanges, IndexSpec } from "./types.js";
 const CHUNK = 500;
 const PURGE_WINDOW = 5_000;
 
-interface IndexSetJson {
-  built: Array<{ collection: string; field: string; since: string }>;
-  dropping: Array<{ collection: string; field: string }>;
-}
-const toBuilt = (json: IndexSetJson["built"]): BuiltIndex[] => json.map((b) => ({ collection: b.collection, field: b.field, since: BigInt(b.since) }));
-const plain = (spec: IndexSpec): IndexSpec => ({ collection: spec.collection, field: spec.field });
-const toJson = (built: readonly BuiltIndex[], dropping: readonly IndexSpec[]): string =>
-  JSON.stringify({ built: built.map((b) => ({ ...plain(b), since: b.since.toString() })), dropping: dropping.map(plain) } satisfies IndexSetJson);
 /** A set as people write it: `[todos.listId, *.ownerId]`. */
 const shown = (set: string) => `[${(JSON.parse(set) as string[]).join(", ")}]`;
 
@@ -49,6 +43,8 @@ export class PostgresIndexes {
   /** The set this server writes entries for (specSetKey); the database's until setIndexes. */
   private set = "[]";
   private built: BuiltIndex[] = [];
+  /** setIndexes calls, one at a time. */
+  private readonly changes = new SerialQueue();
 
   constructor(private readonly host: IndexHost) {}
 
@@ -56,7 +52,12 @@ export class PostgresIndexes {
   async load(): Promise<void> {
     const { rows } = await this.host.query<{ index_set: string; indexes: IndexSetJson }>(`SELECT index_set, indexes FROM ${this.host.s}.meta WHERE id = 1`, []);
     this.set = rows[0]!.index_set;
-    this.built = toBuilt(rows[0]!.indexes.built);
+    this.built = builtOf(rows[0]!.indexes);
+  }
+
+  /** The set this server writes entries for, as the database holds it. */
+  get indexSet(): string {
+    return this.set;
   }
 
   inForce(): readonly BuiltIndex[] {
@@ -72,30 +73,34 @@ export class PostgresIndexes {
     );
   }
 
-  async setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges> {
-    const target = [...new Map(specs.map((s) => [specKey(s), plain(s)])).values()];
-    const targetSet = specSetKey(target);
-    const wanted = new Set(target.map(specKey));
+  setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges> {
+    return this.changes.run(() => this.changeIndexes(specs));
+  }
+
+  private async changeIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges> {
     const { s } = this.host;
-    // Switch the set, holding the counter row: commits after this one write the target's entries.
-    const plan = await this.host.transaction(async (client) => {
+    // Switch the set, holding the counter row: commits after this one write
+    // the target's entries. This server takes it up before the row is
+    // released, so none of its groups that find the new set in the row
+    // takes it for another server's.
+    const previous = this.set;
+    const { plan, since } = await this.host.transaction(async (client) => {
       const { rows } = await client.query<{ last_sequence: string; indexes: IndexSetJson }>(`SELECT last_sequence, indexes FROM ${s}.meta WHERE id = 1 FOR UPDATE`);
-      const persisted = rows[0]!.indexes;
-      const built = toBuilt(persisted.built);
-      const kept = built.filter((b) => wanted.has(specKey(b)));
-      const dropped = built.filter((b) => !wanted.has(specKey(b)));
-      const stale = [...persisted.dropping.filter((d) => !wanted.has(specKey(d))), ...dropped.map(plain)];
-      const toBuild = target.filter((t) => !kept.some((b) => specKey(b) === specKey(t)));
-      await client.query(`UPDATE ${s}.meta SET index_set = $1, indexes = $2::jsonb WHERE id = 1`, [targetSet, toJson(kept, stale)]);
-      return { kept, dropped, stale, toBuild, since: BigInt(rows[0]!.last_sequence) };
+      const plan = planIndexes(rows[0]!.indexes, specs);
+      await client.query(`UPDATE ${s}.meta SET index_set = $1, indexes = $2::jsonb WHERE id = 1`, [plan.targetSet, JSON.stringify(indexSetJson(plan.kept, plan.stale))]);
+      this.set = plan.targetSet;
+      return { plan, since: BigInt(rows[0]!.last_sequence) };
+    }).catch((error: unknown) => {
+      this.set = previous;
+      throw error;
     });
-    this.set = targetSet;
     this.built = plan.kept;
-    for (const spec of plan.stale) await this.dropEntries(spec, target);
+    for (const spec of plan.stale) await this.dropEntries(spec, plan.target);
     for (const spec of plan.toBuild) await this.backfill(spec);
-    const built = [...plan.kept, ...plan.toBuild.map((spec) => ({ ...spec, since: plan.since }))];
-    const { rowCount } = await this.host.query(`UPDATE ${s}.meta SET indexes = $1::jsonb WHERE id = 1 AND index_set = $2`, [toJson(built, []), targetSet]);
+    const built = [...plan.kept, ...plan.toBuild.map((spec) => ({ ...spec, since }))];
+    const { rowCount } = await this.host.query(`UPDATE ${s}.meta SET indexes = $1::jsonb WHERE id = 1 AND index_set = $2`, [JSON.stringify(indexSetJson(built)), plan.targetSet]);
     if (rowCount === 0) {
+      // Another server switched the set meanwhile: this one is the odd one out.
       const { rows } = await this.host.query<{ index_set: string }>(`SELECT index_set FROM ${s}.meta WHERE id = 1`, []);
       this.check(rows[0]!.index_set);
     }

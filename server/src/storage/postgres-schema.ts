@@ -98,7 +98,11 @@ CREATE INDEX IF NOT EXISTS superseded_at ON ${s}.superseded (superseded_at_ms);
 // primary key is the read order of one value; by_sequence serves the purge,
 // which removes the entries below a collection's watermark. meta holds the
 // set every server must write entries for (compared by each commit group
-// with the counter row it locks) and the indexes built.
+// with the counter row it locks) and the indexes built. The trigger is the
+// backstop for a server that cannot compare: one from before format 3 still
+// running beside a migrated schema. Each commit names the set it writes
+// entries for (INDEX_SET_SETTING, postgres.ts); one naming none, once the
+// schema has indexes, is refused whole instead of leaving them incomplete.
 const indexTables = (s: string) => `
 ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS index_set text NOT NULL DEFAULT '[]';
 ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS indexes jsonb NOT NULL DEFAULT '{"built": [], "dropping": []}';
@@ -111,7 +115,23 @@ CREATE TABLE IF NOT EXISTS ${s}.index_entries (
   PRIMARY KEY (collection, field, value, sequence, document_id)
 );
 CREATE INDEX IF NOT EXISTS index_entries_by_sequence ON ${s}.index_entries (collection, sequence);
+CREATE OR REPLACE FUNCTION ${s}.require_index_set() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF (SELECT index_set FROM ${s}.meta WHERE id = 1) IS DISTINCT FROM coalesce(nullif(current_setting('${INDEX_SET_SETTING}', true), ''), '[]') THEN
+    RAISE EXCEPTION 'this Pocket Sync server does not write the entries of the field indexes of its PostgreSQL schema (it predates them, or was started with another --index): stop it, and run every server on the schema with the same version and --index'
+      USING ERRCODE = '${INDEX_SET_MISMATCH}';
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS changes_require_index_set ON ${s}.changes;
+CREATE TRIGGER changes_require_index_set AFTER INSERT ON ${s}.changes FOR EACH STATEMENT EXECUTE FUNCTION ${s}.require_index_set();
 `;
+
+/** The transaction setting in which a commit names the index set it writes entries for. */
+export const INDEX_SET_SETTING = "pocket_sync.index_set";
+/** The SQLSTATE of the trigger's refusal (class PS: Pocket Sync's own). */
+export const INDEX_SET_MISMATCH = "PS001";
 
 // Format 2: every server reads the commits of the others in sequence order,
 // across collections (and sequences are unique across collections: a second

@@ -44,7 +44,7 @@ import { CommitListener, notificationPayload } from "./postgres-listener.js";
 import { channelOf, purgeLock } from "./postgres-locks.js";
 import { PostgresIndexes } from "./postgres-index.js";
 import { PostgresReads, type Query } from "./postgres-reads.js";
-import { prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
+import { INDEX_SET_SETTING, prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
 import { purgeOlderThan, purgeSuperseded, purgeTombstones, PURGE_CHUNK, writeBatch } from "./postgres-writes.js";
 import type {
   BatchRead,
@@ -356,10 +356,20 @@ export class PostgresStorage implements Storage {
     // goes on.
     // With it, the index set in force: a group of a server on another set
     // would write the wrong entries (postgres-index.ts).
-    const opening = `${options.sync ? "SET LOCAL synchronous_commit = on; " : ""}SELECT last_sequence, index_set FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`;
+    // An escape string: its meaning does not depend on standard_conforming_strings.
+    const named = this.fieldIndexes.indexSet;
+    const indexSet = `E'${named.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+    const opening =
+      `${options.sync ? "SET LOCAL synchronous_commit = on; " : ""}SELECT set_config('${INDEX_SET_SETTING}', ${indexSet}, true); ` +
+      `SELECT last_sequence, index_set FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`;
     return this.transaction(async (client, opened) => {
       const counter = opened!.rows[0] as { last_sequence: string; index_set: string };
-      this.fieldIndexes.check(counter.index_set);
+      if (counter.index_set !== named) {
+        // Unless this server's own setIndexes switched the set while the
+        // group waited for the row, the set is another server's.
+        this.fieldIndexes.check(counter.index_set);
+        await client.query("SELECT set_config($1, $2, true)", [INDEX_SET_SETTING, counter.index_set]);
+      }
       const after = BigInt(counter.last_sequence);
       const reader = new GroupReads(client, this.s);
       const { batch, result } = await work(reader, after);

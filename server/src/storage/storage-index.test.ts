@@ -366,6 +366,16 @@ describe.runIf(postgresUrl)("postgres storage: field indexes of several servers 
     expect(await read(b2, { values: ["2"], field: "g" })).toEqual(["z@3", "w@4"]);
   });
 
+  it("names a set with quotes and backslashes in its fields exactly, so commits go through", async () => {
+    const schema = freshSchema();
+    const storage = await open(schema);
+    const specs: IndexSpec[] = [{ collection: "t", field: "it's \\ a \"field\"" }, { collection: "t", field: "$fn$" }];
+    await storage.setIndexes(specs);
+    await commitIndexed(storage, specs, (after) => [put("t", "a", after + 1n, { "it's \\ a \"field\"": 1, $fn$: 2 })]);
+    expect(await read(storage, { values: ["1"], field: "it's \\ a \"field\"" })).toEqual(["a@1"]);
+    expect(await read(storage, { values: ["2"], field: "$fn$" })).toEqual(["a@1"]);
+  });
+
   it("builds an index once when two servers start with it together, and keeps the set across a reopen", async () => {
     const schema = freshSchema();
     const first = await open(schema);
@@ -394,9 +404,21 @@ describe.runIf(postgresUrl)("postgres storage: field indexes of several servers 
     expect(second.indexes()).toEqual([]);
     const format = await withAdmin((admin) => admin.query(`SELECT format, index_set FROM "${schema}".meta`));
     expect(format.rows[0]).toEqual({ format: 3, index_set: "[]" });
-    // A server that never indexed still commits beside one that starts to, once restarted with the same set.
-    await commit(third!, { changes: [put("t", "b", 2n, { f: "x" })], idempotency: [], lastSequence: 2n });
+    // What a server of format 2 still running writes: no index set named.
+    const oldServerCommits = (sequence: number) =>
+      withAdmin((admin) =>
+        admin.query(`INSERT INTO "${schema}".changes (collection, server_sequence, document_id, event, committed_at_ms, deleted) VALUES ('t', $1, $2, '\\x', 1, false)`, [sequence, `old${sequence}`]),
+      );
+    await oldServerCommits(100); // no indexes yet: nothing to miss
+    // Servers of this version commit beside it until one indexes.
+    await commit(third!, { changes: [put("t", "b", 101n, { f: "x" })], idempotency: [], lastSequence: 101n });
     expect(await second!.setIndexes(parseIndexSpecs("t.f"))).toEqual({ built: ["t.f"], dropped: [] });
-    expect(await read(second!, { values: ['"x"'] })).toEqual(["a@1", "b@2"]);
+    expect(await read(second!, { values: ['"x"'] })).toEqual(["a@1", "b@101"]);
+    // Then the old one's commits are refused whole, instead of leaving the index incomplete.
+    await expect(oldServerCommits(102)).rejects.toThrow(/does not write the entries of the field indexes .* same version and --index/);
+    await expect(oldServerCommits(102)).rejects.toMatchObject({ code: "PS001" });
+    await withAdmin(async (admin) => expect((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".changes WHERE server_sequence = 102`)).rows[0].n).toBe(0));
+    // The third server, still on the set it opened with, is told to restart.
+    await expect(commit(third!, { changes: [put("t", "c", 103n, { f: "x" })], idempotency: [], lastSequence: 103n })).rejects.toThrow(/restart this server with the same --index/);
   });
 });
