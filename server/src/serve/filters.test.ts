@@ -282,6 +282,18 @@ describe.each(backends)("filters on %s", (_name, backend) => {
     await syncClient(second.url, "connect-proto-h2", "t-alice").push({ clientId: "w2", changes: [pushed("new-b", { list: "b" }, 1)] });
     await device.sync();
     expect([...device.held.keys()].sort()).toEqual(["new-b", "old-a", "old-b"]);
+    // Dropped, then declared again: the index lacks the exits from while it was away,
+    // so a checkpoint from before its rebuild resyncs.
+    await second.close();
+    const third = await start(open(), { indexes: [] });
+    const w3 = syncClient(third.url, "connect-proto-h2", "t-alice");
+    const current = await w3.pull({ collections: ["todos"] });
+    const oldA = current.changes.find((c) => c.documentId === "old-a")!;
+    await w3.push({ clientId: "w3", changes: [pushed("old-a", { list: "c" }, 1, { baseRevision: oldA.revision })] });
+    await third.close();
+    const fourth = await start(open());
+    const resumed = await syncClient(fourth.url, "connect-proto-h2", "t-alice").pull({ collections: ["todos"], checkpoint: device.checkpoint, filters: listFilter("b") }).catch((e: unknown) => e);
+    expect((resumed as ConnectError).code).toBe(Code.FailedPrecondition);
   });
 });
 
