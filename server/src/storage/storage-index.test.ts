@@ -173,6 +173,11 @@ describe.each(backends)("%s storage: field indexes", (_name, setup) => {
     expect(await storage.setIndexes(parseIndexSpecs("t.f"))).toEqual({ built: ["t.f"], dropped: ["*.f"] });
     expect(await read(storage, { values: ['"x"'], collection: "u" })).toEqual([]);
     expect(await read(storage, { values: ['"x"'] })).toEqual(["a@7"]);
+    // A malformed spec changes nothing.
+    for (const bad of [{ collection: "t", field: "a\u0000b" }, { collection: "t t", field: "f" }, { collection: "t", field: "" }]) {
+      await expect(storage.setIndexes([{ collection: "u", field: "f" }, bad])).rejects.toThrow(/^index /);
+      expect(storage.indexes().map((i) => `${i.collection}.${i.field}`)).toEqual(["t.f"]);
+    }
     expect(await storage.setIndexes([])).toEqual({ built: [], dropped: ["t.f"] });
     expect(storage.indexes()).toEqual([]);
     expect(await read(storage, { values: ['"x"', '"y"', "1"] })).toEqual([]);
