@@ -42,6 +42,13 @@ describe("filteredMetrics", () => {
     expect(context["PostgreSQL: PostgreSQL backends' share of the CPU, filtered / full"]).toBe("0.414 / 0.4");
   });
 
+  it("says so when PostgreSQL's backends could not be metered, rather than calling the server's CPU the whole cost", () => {
+    const { metrics, context } = filteredMetrics({ id: "postgres", name: "PostgreSQL" }, { full: [cost(600, 0, 900, 101)], filtered: [cost(9, 0, 20, 1)] }, sizes, false);
+    expect(metrics[0]!.label).toMatch(/^PostgreSQL: server CPU per catch-up/);
+    expect(context["PostgreSQL: PostgreSQL's own CPU"]).toMatch(/^not measured/);
+    expect(Object.keys(context).some((k) => k.includes("share"))).toBe(false);
+  });
+
   it("leaves the target undecided when a round has no figure", () => {
     const { metrics } = filteredMetrics({ id: "level", name: "LevelDB" }, { full: [], filtered: [] }, sizes);
     expect(metrics[0]!.target!.met).toBeUndefined();

@@ -108,7 +108,7 @@ async function onStorage(context: BenchContext, storage: Storage): Promise<Measu
     await Promise.all([wire.stop(), context.stopServer(server)]);
     await storage.cleanUp?.();
   }
-  return filteredMetrics(storage, rounds, { documents, hot, fillMs });
+  return filteredMetrics(storage, rounds, { documents, hot, fillMs }, backends !== undefined);
 }
 
 export const filteredCatchUp: Workload = {
