@@ -104,9 +104,12 @@ async function onStorage(context: BenchContext, storage: Storage): Promise<Measu
       (line) => context.log(`filtered (${storage.name}): ${line}`),
     );
   } finally {
-    await backends?.close();
-    await Promise.all([wire.stop(), context.stopServer(server)]);
-    await storage.cleanUp?.();
+    try {
+      await backends?.close();
+      await Promise.all([wire.stop(), context.stopServer(server)]);
+    } finally {
+      await storage.cleanUp?.(); // once the server is gone, even if stopping it failed
+    }
   }
   return filteredMetrics(storage, rounds, { documents, hot, fillMs }, backends !== undefined);
 }
