@@ -1,7 +1,7 @@
 // What server-mode checks share: the check signature, push helpers,
 // ordering checks and a background Subscribe reader.
 import { create } from "@bufbuild/protobuf";
-import { ChangeEventSchema, CheckpointSchema, type ChangeEvent, type Checkpoint, type PushResponse, type SubscribeResponse } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { ChangeEventSchema, CheckpointSchema, type ChangeEvent, type Checkpoint, type Filter, type PushResponse, type SubscribeResponse } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Strategy } from "./features.js";
 import type { ServerContext } from "./server-context.js";
 import { CheckFailure, check, eventually, insert, latestByDocument, pullAll, sleep, update, wireError, type SyncClient } from "./wire.js";
@@ -84,6 +84,8 @@ export class Stream {
       checkpoint?: Checkpoint | undefined;
       heartbeatIntervalMs?: number;
       clientId?: string;
+      /** Per collection (§4.10). */
+      filters?: Record<string, Filter>;
       signal: AbortSignal;
       /**
        * A slow reader: after every `every` messages, stop reading for `ms` (the
@@ -94,7 +96,7 @@ export class Stream {
   ) {
     options.signal.addEventListener("abort", () => this.controller.abort());
     const iterable = client.subscribe(
-      { collections, checkpoint: options.checkpoint, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0, clientId: options.clientId ?? "" },
+      { collections, checkpoint: options.checkpoint, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0, clientId: options.clientId ?? "", filters: options.filters ?? {} },
       { signal: this.controller.signal },
     );
     const pause = options.pause;

@@ -91,7 +91,7 @@ describe("server mode", () => {
   }
 
   it("passes the reference server behind a faithful proxy", async () => {
-    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection"]);
+    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection", "filters"]);
     expect(failures(results)).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBeGreaterThan(30);
   }, 120_000);
@@ -101,6 +101,8 @@ describe("server mode", () => {
     ["pagination", { reorder: true }],
     ["resume", { ignoreCheckpoint: true }],
     ["every-collection", { ignoreCheckpoint: true }],
+    ["filters", { ignoreFilters: true }],
+    ["filters", { dropTombstones: true }],
     ["subscribe", { duplicateChanges: true }],
     ["heartbeat", { dropHeartbeats: true }],
     ["concurrency", { dropChanges: true }],

@@ -15,6 +15,7 @@ import {
   SyncService,
   type ChangeEvent,
   type Checkpoint,
+  type Filter,
   type PullResponse,
 } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 
@@ -244,17 +245,18 @@ export function remove(collection: string, documentId: string, baseRevision: str
   });
 }
 
-/** Pulls until has_more is false and returns every page. */
+/** Pulls until has_more is false and returns every page; `filters` per collection (§4.10). */
 export async function pullAll(
   client: SyncClient,
   collections: string[],
   checkpoint?: Checkpoint,
   limit = 0,
+  filters: Record<string, Filter> = {},
 ): Promise<{ pages: PullResponse[]; changes: ChangeEvent[]; checkpoint: Checkpoint | undefined }> {
   const pages: PullResponse[] = [];
   let position = checkpoint;
   for (let i = 0; i < 10_000; i++) {
-    const page = await client.pull({ collections, checkpoint: position, limit });
+    const page = await client.pull({ collections, checkpoint: position, limit, filters });
     pages.push(page);
     position = page.checkpoint;
     if (!page.hasMore) break;
