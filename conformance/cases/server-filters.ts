@@ -25,6 +25,13 @@ function indexed(ctx: ServerContext): string[] {
   return fields;
 }
 
+/** Two collections of the case that must differ (a server of fixed collections may have too few). */
+function twoCollections(ctx: ServerContext, a: string, b: string): [string, string] {
+  const [x, y] = [ctx.collection(a), ctx.collection(b)];
+  if (x === y) throw new Skip(`the check needs two collections; the server's fixed collections give ${x} for both`);
+  return [x, y];
+}
+
 /** A field no server indexes unless it indexes every field (the not-indexed case requires that). */
 function unindexedField(ctx: ServerContext): string {
   let field = "pocketConformanceNotIndexed";
@@ -274,9 +281,6 @@ const equality: ServerCheck = async (ctx) => {
   await judge(["true"], ["yes"], "true matches only true");
   await judge(["false"], ["no"], "false matches only false (not a missing field, not null)");
   await judge([text("zzz")], [], "a value no document holds");
-  // A tombstone matches no filter, and from the empty checkpoint it could not be held.
-  const again = await pullFiltered(ctx, c, filterOf([f!, text("a")]));
-  check(!again.changes.some((x) => x.documentId === w("deletedA").id), "a filtered pull from the empty checkpoint returned a deleted document (§4.10: a tombstone matches no filter)");
 };
 
 const inValues: ServerCheck = async (ctx) => {
@@ -296,8 +300,7 @@ const inValues: ServerCheck = async (ctx) => {
 
 const and: ServerCheck = async (ctx) => {
   const [f, g] = indexed(ctx);
-  const c = ctx.collection("and");
-  const other = ctx.collection("and_other");
+  const [c, other] = twoCollections(ctx, "and", "and_other");
   const docs = new Docs(ctx, c);
   await docs.write({ ax: { [f!]: "a", [g!]: "x" }, ay: { [f!]: "a", [g!]: "y" }, bx: { [f!]: "b", [g!]: "x" }, aOnly: { [f!]: "a" }, xOnly: { [g!]: "x" } });
   const others = new Docs(ctx, other);
@@ -320,8 +323,7 @@ const and: ServerCheck = async (ctx) => {
 const everyCollection: ServerCheck = async (ctx) => {
   if (!ctx.features.openCollections) throw new Skip("the server declares fixed collections; the check reads every collection and needs its own");
   const [f] = indexed(ctx);
-  const c = ctx.collection("every_f");
-  const other = ctx.collection("every_o");
+  const [c, other] = twoCollections(ctx, "every_f", "every_o");
   const docs = new Docs(ctx, c);
   await docs.write({ in1: { [f!]: "a" }, out1: { [f!]: "b" } });
   const others = new Docs(ctx, other);
@@ -463,8 +465,7 @@ const checkpointDigest: ServerCheck = async (ctx) => {
   const fields = indexed(ctx);
   const [f] = fields;
   const g = fields[1];
-  const c = ctx.collection("digest");
-  const plain = ctx.collection("digest_plain");
+  const [c, plain] = twoCollections(ctx, "digest", "digest_plain");
   const docs = new Docs(ctx, c);
   await docs.write({ a: { [f!]: "a", ...(g ? { [g]: "x" } : {}) }, b: { [f!]: "b", ...(g ? { [g]: "y" } : {}) } });
   await new Docs(ctx, plain).write({ p: { z: 1 } });
@@ -500,8 +501,7 @@ const checkpointDigest: ServerCheck = async (ctx) => {
 const filterChanged: ServerCheck = async (ctx) => {
   const fields = indexed(ctx);
   const [f] = fields;
-  const c = ctx.collection("changed");
-  const plain = ctx.collection("changed_plain");
+  const [c, plain] = twoCollections(ctx, "changed", "changed_plain");
   await new Docs(ctx, c).write({ a: { [f!]: "a" }, b: { [f!]: "b" } });
   await new Docs(ctx, plain).write({ p: { [f!]: "a" } });
   const filter = filterOf([f!, text("a")]);
@@ -543,8 +543,7 @@ const filterChanged: ServerCheck = async (ctx) => {
 
 const invalid: ServerCheck = async (ctx) => {
   const [f] = indexed(ctx);
-  const c = ctx.collection("invalid");
-  const other = ctx.collection("invalid_other");
+  const [c, other] = twoCollections(ctx, "invalid", "invalid_other");
   await new Docs(ctx, c).write({ a: { [f!]: "a" } });
   const bad = (field: string) => ({ code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT", field });
   const path = `filters["${c}"].conditions`;
