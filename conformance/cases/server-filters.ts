@@ -498,6 +498,46 @@ const checkpointDigest: ServerCheck = async (ctx) => {
   checkEqual(unfiltered.checkpoint?.filters[c], undefined, `filters["${c}"] after reading ${c} without a filter (§4.10: removed)`);
 };
 
+const digestCarriedOver: ServerCheck = async (ctx) => {
+  const [f] = indexed(ctx);
+  const [c, other] = twoCollections(ctx, "carried", "carried_other");
+  const docs = new Docs(ctx, c);
+  const others = new Docs(ctx, other);
+  await docs.write({ a: { [f!]: "a" } });
+  await others.write({ o: { z: 1 } });
+  const filter = filterOf([f!, text("a")]);
+  const k = (await pullFiltered(ctx, c, filter)).checkpoint;
+  const digest = k?.filters[c];
+  check(digest, `the checkpoint of a filtered pull carries no filters["${c}"]`);
+  // Resuming c under its filter from `from` must work and return `expected`.
+  const resumes = async (from: Checkpoint | undefined, expected: Written[], what: string) => {
+    checkEqual(from?.collections[c], k?.collections[c], `${what}: the position for ${c}, which it did not read (§4.5: carried over)`);
+    checkEqual(from?.filters[c], digest, `${what}: filters["${c}"], the digest its position was read under`);
+    let again;
+    try {
+      again = await pullFiltered(ctx, c, filter, from);
+    } catch (error) {
+      const e = wireError(error);
+      throw new CheckFailure(`${what}: resuming ${c} under its filter failed: ${e.codeName} ${e.reason ?? ""} ${e.message}`);
+    }
+    checkExactly(ctx.mine(again.changes), expected, `${what}: resuming ${c} under its filter`);
+  };
+  const [o2] = await others.write({ o: { z: 2 } });
+  const pulled = await pullAll(ctx.client(), [other], k);
+  checkExactly(ctx.mine(pulled.changes), [o2!], `a pull of ${other} alone`);
+  await resumes(pulled.checkpoint, [], `a pull of ${other} alone, without a filter`);
+  const stream = new Stream(ctx.client(), [other], { signal: ctx.signal, checkpoint: pulled.checkpoint, heartbeatIntervalMs: 500 });
+  try {
+    await stream.waitFor("caught_up", () => stream.caughtUp());
+    const [o3] = await others.write({ o: { z: 3 } });
+    await stream.waitFor("the live change", () => stream.changes().some((x) => x.documentId === o3!.id));
+    await stream.waitFor("a heartbeat", () => stream.heartbeats().length > 0, 5000);
+    for (const { index, kind, checkpoint } of stream.checkpoints()) await resumes(checkpoint, [], `stream message ${index} (${kind}) of ${other} alone, without a filter`);
+  } finally {
+    await stream.close();
+  }
+};
+
 const filterChanged: ServerCheck = async (ctx) => {
   const fields = indexed(ctx);
   const [f] = fields;
@@ -596,6 +636,13 @@ const paging: ServerCheck = async (ctx) => {
   const entries: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) entries[`d${i}`] = { [f!]: i % 5 === 2 ? "a" : `v${i % 5}`, i };
   await docs.write(entries);
+  // Every other matching document changes again, still matching, and some move in: several index entries each (§4.11).
+  const again: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    if (i % 10 === 2) again[`d${i}`] = { [f!]: "a", i, again: true };
+    else if (i % 10 === 3) again[`d${i}`] = { [f!]: "a", i, movedIn: true };
+  }
+  await docs.write(again);
   const matching = [...docs.written.values()].filter((w) => (JSON.parse(w.document!) as Record<string, unknown>)[f!] === "a");
   const filter = filterOf([f!, text("a")]);
   const limit = 4;
@@ -609,19 +656,58 @@ const paging: ServerCheck = async (ctx) => {
     checkIncreasing(page.changes, `page ${pages}`);
     checkOncePerDocument(page.changes, `page ${pages}`);
     for (const x of page.changes) {
-      const v = (JSON.parse(x.document) as Record<string, unknown>)[f!];
-      check(!x.deleted && v === "a", `page ${pages}: ${describe(x)} does not match ${f} = "a"`);
+      const v = x.deleted ? undefined : (JSON.parse(x.document) as Record<string, unknown>)[f!];
+      check(v === "a", `page ${pages}: ${describe(x)} does not match ${f} = "a"`);
     }
     replica.apply(page.changes, `page ${pages}`);
     checkpoint = page.checkpoint;
     check(checkpoint?.filters[c], `page ${pages}: the checkpoint carries no filters["${c}"]`);
     if (!page.hasMore) break;
     check(page.changes.length > 0, `page ${pages}: has_more with an empty page`);
-    check(pages < 100, "more than 100 pages for 32 matching documents");
+    check(pages < 200, `more than 200 pages of ${limit} for ${matching.length} matching documents`);
   }
   check(pages >= Math.ceil(matching.length / limit), `${matching.length} matching documents with limit ${limit} came in ${pages} pages`);
   checkHeld(replica, expectedHeld(docs, f!, ["a"]), "after paging");
   check([...replica.everNamed].every((id) => matching.some((w) => w.id === id)), "the pages named a document that does not match");
+};
+
+const subscribeCatchUp: ServerCheck = async (ctx) => {
+  const [f] = indexed(ctx);
+  const c = ctx.collection("catchup");
+  const docs = new Docs(ctx, c);
+  // n documents, then, alternately, a new one and a change of the i-th:
+  // a catch-up read in pages of fewer than 3n index entries meets, in a
+  // later page, a new document below a state an earlier page sent.
+  const n = 400;
+  const first: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) first[`d${i}`] = { [f!]: "a", i };
+  await docs.write(first);
+  for (let start = 0; start < n; start += 200) {
+    const batch: Record<string, unknown> = {};
+    for (let i = start; i < start + 200; i++) {
+      batch[`new${i}`] = { [f!]: i % 4 === 0 ? "b" : "a", i };
+      batch[`d${i}`] = { [f!]: i % 7 === 0 ? "b" : "a", i, again: true };
+    }
+    await docs.write(batch);
+  }
+  const stream = new Stream(ctx.client(), [c], { signal: ctx.signal, filters: { [c]: filterOf([f!, text("a")]) } });
+  try {
+    await stream.waitFor("caught_up", () => stream.caughtUp(), 30_000);
+    const got = ctx.mine(stream.changes());
+    const states = new Set<string>();
+    for (const x of got) {
+      const key = `${x.documentId}@${x.serverSequence}`;
+      check(!states.has(key), `${x.documentId} was delivered twice at ${x.serverSequence} in one stream's catch-up (§4.10, §5.5: at most once per stream in a given state)`);
+      states.add(key);
+      check(!x.removed && !x.deleted, `the catch-up from the empty checkpoint sent ${describe(x)}: it could hold nothing`);
+    }
+    const replica = new Replica();
+    replica.apply(got, "the catch-up");
+    checkHeld(replica, expectedHeld(docs, f!, ["a"]), "after a filtered stream's catch-up");
+    checkIncreasing(got, "a filtered stream's catch-up, across its batches (§5.5)");
+  } finally {
+    await stream.close();
+  }
 };
 
 const converges: ServerCheck = async (ctx) => {
@@ -742,10 +828,12 @@ export const checks: Record<string, ServerCheck> = {
   "move-out-subscribe": moveOutSubscribe,
   chain,
   "checkpoint-digest": checkpointDigest,
+  "digest-carried-over": digestCarriedOver,
   "filter-changed": filterChanged,
   invalid,
   "not-indexed": notIndexed,
   paging,
+  "subscribe-catch-up": subscribeCatchUp,
   converges,
   "no-wider-access": noWiderAccess,
 };
