@@ -585,27 +585,40 @@ const invalid: ServerCheck = async (ctx) => {
   const [f] = indexed(ctx);
   const [c, other] = twoCollections(ctx, "invalid", "invalid_other");
   await new Docs(ctx, c).write({ a: { [f!]: "a" } });
-  const bad = (field: string) => ({ code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT", field });
+  const bad = (field?: string) => ({ code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT", ...(field ? { field } : {}) });
   const path = `filters["${c}"].conditions`;
+  const one = (filter: Filter) => ({ collections: [c], filters: { [c]: filter } });
+  const refusals: [string, { collections: string[]; filters: Record<string, Filter> }, ReturnType<typeof bad>, ((e: WireError) => string | undefined)?][] = [];
   const notScalars = ["{}", '{"a":1}', "[1]", "[]", "abc", "'a'", '"unterminated', "01", "NaN", "1 2", '"a" "b"', "undefined", "-", "1.", "True"];
-  for (const value of notScalars) {
-    await checkRefused(ctx, { collections: [c], filters: { [c]: filterOf([f!, text("a"), value]) } }, bad(`${path}[0].values[1]`), `the filter value ${JSON.stringify(value)} (not a JSON scalar)`);
+  for (const value of notScalars) refusals.push([`the filter value ${JSON.stringify(value)} (not a JSON scalar)`, one(filterOf([f!, text("a"), value])), bad(`${path}[0].values[1]`)]);
+  refusals.push(
+    ["an empty filter value (§14: 1 to 1024 characters)", one(filterOf([f!, ""])), bad(`${path}[0].values[0]`)],
+    ["a filter value of more than 1024 characters (§14)", one(filterOf([f!, text("x".repeat(1030))])), bad(`${path}[0].values[0]`)],
+    ["a filter without conditions (§14: 1 to 8)", one(create(FilterSchema, { conditions: [] })), bad(`filters["${c}"].conditions`)],
+    ["a filter of 9 conditions (§14: 1 to 8)", one(filterOf(...Array.from({ length: 9 }, (_, i): [string, string] => [i === 0 ? f! : `field${i}`, text("a")]))), bad(`filters["${c}"].conditions`)],
+    ["a condition on an empty field name (§14)", one(filterOf(["", text("a")])), bad(`${path}[0].field`)],
+    ["a field name of 129 characters (§14: 1 to 128)", one(filterOf(["f".repeat(129), text("a")])), bad(`${path}[0].field`)],
+    ["a condition of 101 values (§14: 1 to 100)", one(filterOf([f!, ...Array.from({ length: 101 }, (_, i) => String(i))])), bad(`${path}[0].values`)],
+    ["a filter keyed by a name that is not a collection name (§14)", { collections: [], filters: { "1bad": filterOf([f!, text("a")]) } }, bad()],
+    ["65 filters (§14: at most 64)", { collections: [], filters: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`${c}_${i}`, filterOf([f!, text("a")])])) }, bad("filters")],
+    ["two conditions on one field", one(filterOf([f!, text("a")], [f!, text("b")])), bad(), (e) => (e.fields.some((x) => x.startsWith(path)) ? undefined : `expected a BadRequest field violation naming ${path}[…], got [${e.fields.join(", ")}]`)],
+    ["a filter for a collection not in collections", { collections: [c], filters: { [other]: filterOf([f!, text("a")]) } }, bad(), (e) => (e.fields.some((x) => x.startsWith(`filters["${other}"]`)) ? undefined : `expected a BadRequest field violation naming filters["${other}"], got [${e.fields.join(", ")}]`)],
+  );
+  // Every refusal is judged, and every one missed is reported at once.
+  const missed: string[] = [];
+  for (const [what, request, expected, extra] of refusals) {
+    try {
+      for (const e of await checkRefused(ctx, request, expected, what)) {
+        const problem = extra?.(e);
+        if (problem) throw new CheckFailure(`${what}: ${problem}`);
+      }
+    } catch (error) {
+      if (!(error instanceof CheckFailure)) throw error;
+      missed.push(error.message);
+    }
   }
-  await checkRefused(ctx, { collections: [c], filters: { [c]: filterOf([f!, ""]) } }, bad(`${path}[0].values[0]`), "an empty filter value");
-  await checkRefused(ctx, { collections: [c], filters: { [c]: filterOf([f!, text("x".repeat(1030))]) } }, bad(`${path}[0].values[0]`), "a filter value of more than 1024 characters");
-  await checkRefused(ctx, { collections: [c], filters: { [c]: create(FilterSchema, { conditions: [] }) } }, bad(`filters["${c}"].conditions`), "a filter without conditions");
-  await checkRefused(ctx, { collections: [c], filters: { [c]: filterOf(["", text("a")]) } }, bad(`${path}[0].field`), "a condition on an empty field name");
-  await checkRefused(ctx, { collections: [c], filters: { [c]: filterOf([f!, ...Array.from({ length: 101 }, (_, i) => String(i))]) } }, bad(`${path}[0].values`), "a condition of 101 values");
-  await checkRefused(ctx, { collections: [c], filters: { "1bad": filterOf([f!, text("a")]) } }, { code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT" }, "a filter keyed by a name that is not a collection name");
-  // Two conditions on one field: named somewhere in the filter's conditions.
-  for (const e of await checkRefused(ctx, { collections: [c], filters: { [c]: filterOf([f!, text("a")], [f!, text("b")]) } }, { code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT" }, "two conditions on one field")) {
-    check(e.fields.some((x) => x.startsWith(path)), `two conditions on one field: expected a BadRequest field violation naming ${path}[…], got [${e.fields.join(", ")}]`);
-  }
-  // A filter for a collection the request does not name.
-  for (const e of await checkRefused(ctx, { collections: [c], filters: { [other]: filterOf([f!, text("a")]) } }, { code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT" }, "a filter for a collection not in collections")) {
-    check(e.fields.some((x) => x.startsWith(`filters["${other}"]`)), `a filter for a collection not in collections: expected a BadRequest field violation naming filters["${other}"], got [${e.fields.join(", ")}]`);
-  }
-  // A good value beside the bad ones is no excuse, and a valid filter still works afterwards.
+  checkEqual(missed, [], `invalid filters answered otherwise than §4.10 and §14 say (invalid_argument, ERROR_REASON_INVALID_ARGUMENT, a BadRequest naming the field path)`);
+  // A valid filter of every kind of JSON scalar still works.
   const ok = await pullFiltered(ctx, c, filterOf([f!, text("a"), "1", "-2.5e3", "true", "false", "null", text("")]));
   checkEqual(ctx.mine(ok.changes).map((x) => x.documentId), [ctx.doc("a")], "a filter of every kind of JSON scalar");
 };
@@ -695,11 +708,13 @@ const subscribeCatchUp: ServerCheck = async (ctx) => {
     await stream.waitFor("caught_up", () => stream.caughtUp(), 30_000);
     const got = ctx.mine(stream.changes());
     const states = new Set<string>();
+    const sent = new Set<string>();
     for (const x of got) {
       const key = `${x.documentId}@${x.serverSequence}`;
       check(!states.has(key), `${x.documentId} was delivered twice at ${x.serverSequence} in one stream's catch-up (§4.10, §5.5: at most once per stream in a given state)`);
       states.add(key);
-      check(!x.removed && !x.deleted, `the catch-up from the empty checkpoint sent ${describe(x)}: it could hold nothing`);
+      check(!x.deleted || sent.has(x.documentId), `a catch-up from the empty checkpoint sent ${describe(x)}, a document the stream never sent: the client could not hold it (§13.6: within one stream, S is the state last sent; §4.10: "sends nothing")`);
+      sent.add(x.documentId);
     }
     const replica = new Replica();
     replica.apply(got, "the catch-up");
