@@ -725,6 +725,40 @@ const subscribeCatchUp: ServerCheck = async (ctx) => {
   }
 };
 
+const catchUpBesideWhole: ServerCheck = async (ctx) => {
+  const [f] = indexed(ctx);
+  const [c, whole] = twoCollections(ctx, "beside_f", "beside_w");
+  const docs = new Docs(ctx, c);
+  const wholeDocs = new Docs(ctx, whole, "whole");
+  // Pushes of one collection after the other, so their sequences interleave
+  // in runs; more changes than a catch-up page of most servers.
+  for (let round = 0; round < 6; round++) {
+    const filtered: Record<string, unknown> = {};
+    const plain: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) {
+      filtered[`f${round}-${i}`] = { [f!]: i % 2 === 0 ? "a" : "b", round };
+      plain[`w${round}-${i}`] = { round, i };
+    }
+    await docs.write(filtered);
+    await wholeDocs.write(plain);
+  }
+  const stream = new Stream(ctx.client(), [c, whole], { signal: ctx.signal, filters: { [c]: filterOf([f!, text("a")]) } });
+  try {
+    await stream.waitFor("caught_up", () => stream.caughtUp(), 30_000);
+    const [last] = await wholeDocs.write({ last: { done: true } });
+    await stream.waitFor("a live change", () => stream.changes().some((x) => x.documentId === last!.id));
+    const got = ctx.mine(stream.changes());
+    const replica = new Replica();
+    replica.apply(got.filter((x) => x.collection === c), "the stream");
+    checkHeld(replica, expectedHeld(docs, f!, ["a"]), "the filtered collection, after the catch-up");
+    checkEqual(new Set(got.filter((x) => x.collection === whole).map((x) => x.documentId)).size, wholeDocs.written.size, "documents of the whole collection delivered");
+    checkIncreasing(got, "a stream of a filtered and a whole collection, across its batches (§5.5)");
+    checkStreamResumable(stream, "the whole collection of a stream beside a filtered one", [whole]);
+  } finally {
+    await stream.close();
+  }
+};
+
 const converges: ServerCheck = async (ctx) => {
   const [f] = indexed(ctx);
   const c = ctx.collection("converge");
@@ -849,6 +883,7 @@ export const checks: Record<string, ServerCheck> = {
   "not-indexed": notIndexed,
   paging,
   "subscribe-catch-up": subscribeCatchUp,
+  "catch-up-beside-whole": catchUpBesideWhole,
   converges,
   "no-wider-access": noWiderAccess,
 };

@@ -192,9 +192,11 @@ export async function stateOf(ctx: ServerContext, collection: string, id: string
  * that covers the changes sent with or before it and none sent after it. A
  * checkpoint ahead of a change still to come (a heartbeat's while changes
  * are queued, say) loses that change for a client that resumes from it.
+ * `collections`: judge only these (a filtered one may repeat a document, §4.10).
  */
-export function checkStreamResumable(stream: Stream, what: string): void {
-  const all = stream.changes();
+export function checkStreamResumable(stream: Stream, what: string, collections?: readonly string[]): void {
+  const judged = (c: ChangeEvent) => !collections || collections.includes(c.collection);
+  const all = stream.changes().filter(judged);
   checkIncreasing(all, what);
   const seen = new Set<bigint>();
   for (const c of all) {
@@ -216,7 +218,7 @@ export function checkStreamResumable(stream: Stream, what: string): void {
       );
     }
     if (e.case === "changes") {
-      for (const c of e.value.changes) {
+      for (const c of e.value.changes.filter(judged)) {
         const position = cp.collections[c.collection] ?? 0n;
         check(position >= c.serverSequence, `${what}: a batch's checkpoint (${position}) does not cover its own change at ${c.serverSequence} (§5.1)`);
         const lowest = later.get(c.collection);
