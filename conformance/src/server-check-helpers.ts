@@ -192,10 +192,9 @@ export async function stateOf(ctx: ServerContext, collection: string, id: string
  * that covers the changes sent with or before it and none sent after it. A
  * checkpoint ahead of a change still to come (a heartbeat's while changes
  * are queued, say) loses that change for a client that resumes from it.
- * `collections`: judge only these (a filtered one may repeat a document, §4.10).
+ * `judged`: the changes to judge (a filtered collection may repeat a document, §4.10).
  */
-export function checkStreamResumable(stream: Stream, what: string, collections?: readonly string[]): void {
-  const judged = (c: ChangeEvent) => !collections || collections.includes(c.collection);
+export function checkStreamResumable(stream: Stream, what: string, judged: (c: ChangeEvent) => boolean = () => true): void {
   const all = stream.changes().filter(judged);
   checkIncreasing(all, what);
   const seen = new Set<bigint>();
