@@ -601,46 +601,62 @@ const filterChanged: ServerCheck = async (ctx) => {
   }
 };
 
-const invalid: ServerCheck = async (ctx) => {
-  const [f] = indexed(ctx);
-  const [c, other] = twoCollections(ctx, "invalid", "invalid_other");
-  await new Docs(ctx, c).write({ a: { [f!]: "a" } });
-  const bad = (field?: string) => ({ code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT", ...(field ? { field } : {}) });
-  const path = `filters["${c}"].conditions`;
-  const one = (filter: Filter) => ({ collections: [c], filters: { [c]: filter } });
-  const refusals: [string, { collections: string[]; filters: Record<string, Filter> }, ReturnType<typeof bad>, ((e: WireError) => string | undefined)?][] = [];
-  const notScalars = ["{}", '{"a":1}', "[1]", "[]", "abc", "'a'", '"unterminated', "01", "NaN", "1 2", '"a" "b"', "undefined", "-", "1.", "True"];
-  for (const value of notScalars) refusals.push([`the filter value ${JSON.stringify(value)} (not a JSON scalar)`, one(filterOf([f!, text("a"), value])), bad(`${path}[0].values[1]`)]);
-  refusals.push(
-    ["an empty filter value (§14: 1 to 1024 characters)", one(filterOf([f!, ""])), bad(`${path}[0].values[0]`)],
-    ["a filter value of more than 1024 characters (§14)", one(filterOf([f!, text("x".repeat(1030))])), bad(`${path}[0].values[0]`)],
-    ["a filter without conditions (§14: 1 to 8)", one(create(FilterSchema, { conditions: [] })), bad(`filters["${c}"].conditions`)],
-    ["a filter of 9 conditions (§14: 1 to 8)", one(filterOf(...Array.from({ length: 9 }, (_, i): [string, string] => [i === 0 ? f! : `field${i}`, text("a")]))), bad(`filters["${c}"].conditions`)],
-    ["a condition on an empty field name (§14)", one(filterOf(["", text("a")])), bad(`${path}[0].field`)],
-    ["a field name of 129 characters (§14: 1 to 128)", one(filterOf(["f".repeat(129), text("a")])), bad(`${path}[0].field`)],
-    ["a condition of 101 values (§14: 1 to 100)", one(filterOf([f!, ...Array.from({ length: 101 }, (_, i) => String(i))])), bad(`${path}[0].values`)],
-    ["a filter keyed by a name that is not a collection name (§14)", { collections: [], filters: { "1bad": filterOf([f!, text("a")]) } }, bad()],
-    ["65 filters (§14: at most 64)", { collections: [], filters: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`${c}_${i}`, filterOf([f!, text("a")])])) }, bad("filters")],
-    ["two conditions on one field", one(filterOf([f!, text("a")], [f!, text("b")])), bad(), (e) => (e.fields.some((x) => x.startsWith(path)) ? undefined : `expected a BadRequest field violation naming ${path}[…], got [${e.fields.join(", ")}]`)],
-    ["a filter for a collection not in collections", { collections: [c], filters: { [other]: filterOf([f!, text("a")]) } }, bad(), (e) => (e.fields.some((x) => x.startsWith(`filters["${other}"]`)) ? undefined : `expected a BadRequest field violation naming filters["${other}"], got [${e.fields.join(", ")}]`)],
-  );
-  // Every refusal is judged, and every one missed is reported at once.
+type ReadRequest = { collections: string[]; filters: Record<string, Filter> };
+type Refusal = [what: string, request: ReadRequest, expected: Parameters<typeof checkError>[1], extra?: (e: WireError) => string | undefined];
+
+/** Judges every refusal on Pull and Subscribe, and reports every one missed at once. */
+async function checkRefusals(ctx: ServerContext, refusals: readonly Refusal[], what: string): Promise<void> {
   const missed: string[] = [];
-  for (const [what, request, expected, extra] of refusals) {
+  for (const [name, request, expected, extra] of refusals) {
     try {
-      for (const e of await checkRefused(ctx, request, expected, what)) {
+      for (const e of await checkRefused(ctx, request, expected, name)) {
         const problem = extra?.(e);
-        if (problem) throw new CheckFailure(`${what}: ${problem}`);
+        if (problem) throw new CheckFailure(`${name}: ${problem}`);
       }
     } catch (error) {
       if (!(error instanceof CheckFailure)) throw error;
       missed.push(error.message);
     }
   }
-  checkEqual(missed, [], `invalid filters answered otherwise than §4.10 and §14 say (invalid_argument, ERROR_REASON_INVALID_ARGUMENT, a BadRequest naming the field path)`);
-  // A valid filter of every kind of JSON scalar still works.
+  checkEqual(missed, [], what);
+}
+
+const badRequest = (field?: string) => ({ code: Code.InvalidArgument, reason: "ERROR_REASON_INVALID_ARGUMENT", ...(field ? { field } : {}) });
+
+const invalid: ServerCheck = async (ctx) => {
+  const [f] = indexed(ctx);
+  const [c, other] = twoCollections(ctx, "invalid", "invalid_other");
+  await new Docs(ctx, c).write({ a: { [f!]: "a" } });
+  const path = `filters["${c}"].conditions`;
+  const one = (filter: Filter): ReadRequest => ({ collections: [c], filters: { [c]: filter } });
+  const notScalars = ["{}", '{"a":1}', "[1]", "[]", "abc", "'a'", '"unterminated', "01", "NaN", "1 2", '"a" "b"', "undefined", "-", "1.", "True"];
+  const refusals: Refusal[] = notScalars.map((value) => [`the filter value ${JSON.stringify(value)} (not a JSON scalar)`, one(filterOf([f!, text("a"), value])), badRequest(`${path}[0].values[1]`)]);
+  refusals.push(
+    ["two conditions on one field", one(filterOf([f!, text("a")], [f!, text("b")])), badRequest(), (e) => (e.fields.some((x) => x.startsWith(path)) ? undefined : `expected a BadRequest field violation naming ${path}[…], got [${e.fields.join(", ")}]`)],
+    ["a filter for a collection not in collections", { collections: [c], filters: { [other]: filterOf([f!, text("a")]) } }, badRequest(), (e) => (e.fields.some((x) => x.startsWith(`filters["${other}"]`)) ? undefined : `expected a BadRequest field violation naming filters["${other}"], got [${e.fields.join(", ")}]`)],
+  );
+  await checkRefusals(ctx, refusals, "invalid filters answered otherwise than §4.10 says (invalid_argument, ERROR_REASON_INVALID_ARGUMENT, a BadRequest naming the field path)");
+  // A valid filter of every kind of JSON scalar is accepted.
   const ok = await pullFiltered(ctx, c, filterOf([f!, text("a"), "1", "-2.5e3", "true", "false", "null", text("")]));
   checkEqual(ctx.mine(ok.changes).map((x) => x.documentId), [ctx.doc("a")], "a filter of every kind of JSON scalar");
+};
+
+const schemaLimits: ServerCheck = async (ctx) => {
+  const [f] = indexed(ctx);
+  const c = ctx.collection("limits");
+  const path = `filters["${c}"].conditions`;
+  const one = (filter: Filter): ReadRequest => ({ collections: [c], filters: { [c]: filter } });
+  await checkRefusals(ctx, [
+    ["an empty filter value (1 to 1024 characters)", one(filterOf([f!, ""])), badRequest(`${path}[0].values[0]`)],
+    ["a filter value of more than 1024 characters", one(filterOf([f!, text("x".repeat(1030))])), badRequest(`${path}[0].values[0]`)],
+    ["a filter without conditions (1 to 8)", one(create(FilterSchema, { conditions: [] })), badRequest(`filters["${c}"].conditions`)],
+    ["a filter of 9 conditions (1 to 8)", one(filterOf(...Array.from({ length: 9 }, (_, i): [string, string] => [i === 0 ? f! : `field${i}`, text("a")]))), badRequest(`filters["${c}"].conditions`)],
+    ["a condition on an empty field name (1 to 128 characters)", one(filterOf(["", text("a")])), badRequest(`${path}[0].field`)],
+    ["a field name of 129 characters (1 to 128)", one(filterOf(["f".repeat(129), text("a")])), badRequest(`${path}[0].field`)],
+    ["a condition of 101 values (1 to 100)", one(filterOf([f!, ...Array.from({ length: 101 }, (_, i) => String(i))])), badRequest(`${path}[0].values`)],
+    ["a filter keyed by a name that is not a collection name", { collections: [], filters: { "1bad": filterOf([f!, text("a")]) } }, badRequest()],
+    ["65 filters (at most 64)", { collections: [], filters: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`${c}_${i}`, filterOf([f!, text("a")])])) }, badRequest("filters")],
+  ], "filters breaking a limit of §14 answered otherwise than §11 says (invalid_argument, ERROR_REASON_INVALID_ARGUMENT, a BadRequest naming the field)");
 };
 
 const notIndexed: ServerCheck = async (ctx) => {
@@ -901,6 +917,7 @@ export const checks: Record<string, ServerCheck> = {
   "digest-carried-over": digestCarriedOver,
   "filter-changed": filterChanged,
   invalid,
+  "schema-limits": schemaLimits,
   "not-indexed": notIndexed,
   paging,
   "subscribe-catch-up": subscribeCatchUp,
