@@ -4,7 +4,7 @@
 // collections created after its checkpoint (PROTOCOL §4.8).
 import { insertMany, Stream, type ServerCheck } from "../src/server-check-helpers.js";
 import type { ServerContext } from "../src/server-context.js";
-import { check, checkEqual, pullAll, Skip } from "../src/wire.js";
+import { check, checkEqual, pullAll, pullResyncing, Skip } from "../src/wire.js";
 
 /** Collections of this case that no other case writes: the check needs to create them. */
 function freshCollections(ctx: ServerContext, ...names: string[]): string[] {
@@ -13,10 +13,11 @@ function freshCollections(ctx: ServerContext, ...names: string[]): string[] {
 }
 
 /**
- * Reads naming no collection page through everything every run has written
- * to the server; in pages of 1000 rather than 100 they finish well within
- * a purge retention of seconds (a purge above a paging read's start refuses
- * it, §8.3, and with indexes every update's superseded state is purged so, §13.6).
+ * Reads naming no collection from the beginning page through everything
+ * every run has written to the server, in pages of 1000, and, as a client
+ * does (§8.4), read again from its beginning a collection a purge above
+ * where they began refused (§8.3): other cases delete and update
+ * meanwhile, and the suite's purge retention is seconds.
  */
 const PAGE = 1000;
 
@@ -24,7 +25,7 @@ const everyCollectionPull: ServerCheck = async (ctx) => {
   const [a, b, later] = freshCollections(ctx, "every_a", "every_b", "every_later");
   const [a1] = await insertMany(ctx, a!, 1, "a");
   const [b1] = await insertMany(ctx, b!, 1, "b");
-  const first = await pullAll(ctx.client(), [], undefined, PAGE);
+  const first = await pullResyncing(ctx.client(), [], undefined, PAGE);
   checkEqual(ctx.mine(first.changes).map((c) => c.documentId), [a1!.id, b1!.id], "a pull naming no collection returns every collection, in sequence order");
   check(first.checkpoint, "the pull returned no checkpoint");
   for (const [collection, seq] of [[a!, a1!.serverSequence], [b!, b1!.serverSequence]] as const) {
@@ -41,8 +42,10 @@ const everyCollectionPull: ServerCheck = async (ctx) => {
 
 const everyCollectionSubscribe: ServerCheck = async (ctx) => {
   const [a, later] = freshCollections(ctx, "every_live", "every_live_later");
+  // From where every collection is now (the catch-up of a stream from the beginning would page through all the server holds).
+  const head = (await pullResyncing(ctx.client(), [], undefined, PAGE)).checkpoint;
   const [a1] = await insertMany(ctx, a!, 1, "a");
-  const stream = new Stream(ctx.client(), [], { signal: ctx.signal, heartbeatIntervalMs: 1000 });
+  const stream = new Stream(ctx.client(), [], { signal: ctx.signal, heartbeatIntervalMs: 1000, checkpoint: head });
   try {
     await stream.waitFor("caught_up", () => stream.caughtUp());
     check(ctx.mine(stream.changes()).some((c) => c.documentId === a1!.id), "the catch-up of a stream naming no collection holds every collection");

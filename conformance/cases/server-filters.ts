@@ -7,7 +7,7 @@ import { Code } from "@connectrpc/connect";
 import { CheckpointSchema, FilterSchema, Operation, type ChangeEvent, type Checkpoint, type Filter } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { accepted, checkIncreasing, checkOncePerDocument, checkStreamResumable, Stream, type ServerCheck } from "../src/server-check-helpers.js";
 import type { ServerContext } from "../src/server-context.js";
-import { check, CheckFailure, checkEqual, checkError, expectFailure, insert, pullAll, remove, Skip, update, wireError, type SyncClient, type WireError } from "../src/wire.js";
+import { check, CheckFailure, checkEqual, checkError, expectFailure, insert, pullAll, pullResyncing, remove, Skip, update, wireError, type SyncClient, type WireError } from "../src/wire.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -348,8 +348,8 @@ const everyCollection: ServerCheck = async (ctx) => {
   const others = new Docs(ctx, other);
   await others.write({ o1: { [f!]: "b" } });
   const filters = { [c]: filterOf([f!, text("a")]) };
-  // Pages of 1000: a read of every collection from the beginning pages through all the server holds.
-  const pulled = await pullAll(ctx.client(), [], undefined, 1000, filters);
+  // Pages of 1000, resyncing as a client does: a read of every collection from the beginning pages through all the server holds.
+  const pulled = await pullResyncing(ctx.client(), [], undefined, 1000, filters);
   checkPulled(ctx, pulled, [docs.get("in1"), others.get("o1")], "a pull naming no collection, with a filter for one");
   check(pulled.checkpoint?.filters[c], `a pull naming no collection: the checkpoint carries no filters["${c}"]`);
   const stream = new Stream(ctx.client(), [], { signal: ctx.signal, filters, checkpoint: pulled.checkpoint });
