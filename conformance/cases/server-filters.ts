@@ -381,11 +381,13 @@ const moveOutPull: ServerCheck = async (ctx) => {
     neverIn: { [f!]: "b", n: 0 },
     neverDeleted: { [f!]: "b", n: 0 },
     lostField: { [f!]: "a", n: 0 },
+    briefIn: { [f!]: "b", n: 0 },
   });
   const held = await pullFiltered(ctx, c, filter, before);
   checkPulled(ctx, held, ["outMoved", "heldDeleted", "heldUpdated", "outAndBack", "lostField"].map((n) => docs.get(n)), "the reader's first pull");
-  await docs.write({ outMoved: { [f!]: "b", n: 1 }, heldDeleted: null, heldUpdated: { [f!]: "a", n: 1 }, outAndBack: { [f!]: "b", n: 1 }, neverOut: { [f!]: "c", n: 1 }, neverIn: { [f!]: "a", n: 1 }, neverDeleted: null, lostField: { n: 1 } });
-  await docs.write({ outAndBack: { [f!]: "a", n: 2 }, late: { [f!]: "b" } });
+  await docs.write({ outMoved: { [f!]: "b", n: 1 }, heldDeleted: null, heldUpdated: { [f!]: "a", n: 1 }, outAndBack: { [f!]: "b", n: 1 }, neverOut: { [f!]: "c", n: 1 }, neverIn: { [f!]: "a", n: 1 }, neverDeleted: null, lostField: { n: 1 }, briefIn: { [f!]: "a", n: 1 } });
+  // briefIn matched only between the reader's pulls: it could never hold it.
+  await docs.write({ outAndBack: { [f!]: "a", n: 2 }, late: { [f!]: "b" }, briefIn: { [f!]: "c", n: 2 } });
   const w = (n: string) => docs.get(n);
 
   const next = await pullFiltered(ctx, c, filter, held.checkpoint);
@@ -400,7 +402,7 @@ const moveOutPull: ServerCheck = async (ctx) => {
   checkState(of("outAndBack"), w("outAndBack"), "a held document moved out and back");
   checkState(of("neverIn"), w("neverIn"), "a document that started matching (move-in)");
   const named = new Set(mine.map((x) => x.documentId));
-  for (const n of ["neverOut", "neverDeleted", "late"]) check(!named.has(w(n).id), `the reader was told of ${w(n).id}, which never matched while it could hold it (§4.10: "sends nothing")`);
+  for (const n of ["neverOut", "neverDeleted", "late", "briefIn"]) check(!named.has(w(n).id), `the reader was told of ${w(n).id}, which never matched while it could hold it (§4.10: "sends nothing")`);
   checkEqual(mine.length, 6, "the reader's pull after the moves: the number of changes");
 
   // From before the documents existed: only what matches now.
