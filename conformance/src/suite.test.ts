@@ -94,7 +94,7 @@ describe("server mode", () => {
   }
 
   it("passes the reference server behind a faithful proxy", async () => {
-    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection", "filters"]);
+    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection", "filters", "filter-moves"]);
     expect(failures(results.filter((r) => !matchesAny(r.case.id, knownFailingServer)))).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBeGreaterThan(30);
   }, 120_000);
@@ -105,7 +105,8 @@ describe("server mode", () => {
     ["resume", { ignoreCheckpoint: true }],
     ["every-collection", { ignoreCheckpoint: true }],
     ["filters", { ignoreFilters: true }],
-    ["filters", { dropTombstones: true }],
+    ["filter-moves", { ignoreFilters: true }],
+    ["filter-moves", { dropTombstones: true }],
     ["subscribe", { duplicateChanges: true }],
     ["heartbeat", { dropHeartbeats: true }],
     ["concurrency", { dropChanges: true }],
