@@ -26,6 +26,7 @@ import {
   type ChangeEvent,
   type ChangeResult,
   type Checkpoint,
+  type Filter,
   type PullRequest,
   type PullResponse,
   type PushRequest,
@@ -89,6 +90,8 @@ export interface PullRecord {
   readonly at: number;
   readonly clientId: string;
   readonly collections: string[];
+  /** The filters the request carried, by collection (§4.10). */
+  readonly filters: Record<string, Filter>;
   readonly checkpoint: Checkpoint | undefined;
   readonly fault?: Fault["kind"];
   response?: { checkpoint: Checkpoint | undefined; changes: number; hasMore: boolean };
@@ -99,6 +102,8 @@ export interface SubscribeRecord {
   readonly at: number;
   readonly clientId: string;
   readonly collections: string[];
+  /** The filters the request carried, by collection (§4.10). */
+  readonly filters: Record<string, Filter>;
   readonly checkpoint: Checkpoint | undefined;
   readonly fault?: Fault["kind"];
   messages: number;
@@ -241,6 +246,7 @@ export class FaultProxy {
         at: Date.now(),
         clientId: req.clientId,
         collections: [...req.collections],
+        filters: { ...req.filters },
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
       };
@@ -269,6 +275,7 @@ export class FaultProxy {
         at: Date.now(),
         clientId: req.clientId,
         collections: [...req.collections],
+        filters: { ...req.filters },
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
         messages: 0,
