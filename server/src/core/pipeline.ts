@@ -23,6 +23,7 @@ import {
   type DocumentKey,
   type GroupReader,
   type IdempotencyRecord,
+  type IndexEntry,
   type Storage,
   type StoredChange,
   type SupersededState,
@@ -38,6 +39,7 @@ export class Transaction {
   readonly records: IdempotencyRecord[] = [];
   readonly history: StoredChange[] = [];
   readonly superseded: SupersededState[] = [];
+  readonly indexEntries: IndexEntry[] = [];
   readonly owners: ClientOwner[] = [];
   private readonly documents = new Map<string, StoredChange>();
   private readonly recordIndex = new Map<string, IdempotencyRecord>();
@@ -99,6 +101,11 @@ export class Transaction {
     this.superseded.push(state);
   }
 
+  /** Stages index entries of a change this transaction writes (PROTOCOL §4.11). */
+  index(entries: readonly IndexEntry[]): void {
+    for (const entry of entries) this.indexEntries.push(entry);
+  }
+
   getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
     return this.storage.getHistoricState(collection, documentId, revision);
   }
@@ -108,6 +115,7 @@ export class Transaction {
     for (const change of this.changes) group.write(change);
     for (const kept of this.history) group.keep(kept);
     for (const state of this.superseded) group.supersede(state);
+    group.index(this.indexEntries);
     for (const record of this.records) {
       group.records.push(record);
       group.recordIndex.set(`${record.clientId}\u0000${record.clientSequence}`, record);
@@ -276,6 +284,7 @@ export class CommitPipeline {
           changes: group.changes,
           history: group.history,
           superseded: group.superseded,
+          index: group.indexEntries,
           idempotency: group.records,
           owners: group.owners,
           lastSequence: assigned,

@@ -4,10 +4,13 @@
 // judged against the state the document had at the reader's position, kept by
 // the storage when the server has a per-document read rule, or, for a
 // document met earlier in the same changes, by what was sent of it then.
+// Under a filter (§4.10), "may read" is "may read and matches the filter",
+// and a tombstone of a document the reader may hold is sent as it is.
 import { create } from "@bufbuild/protobuf";
 import { ChangeEventSchema, Operation, type ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { StateQuery, StatesAt, Storage } from "../storage/types.js";
 import { resyncRequired } from "./read-scope.js";
+import { NO_FILTERS, type Filters } from "./filter.js";
 import { asFailure } from "./pipeline.js";
 import type { Authorize, Principal } from "./sync-core.js";
 
@@ -27,10 +30,17 @@ export class Visibility {
     return !this.authorize || this.authorize(principal, "read", change.collection, change);
   }
 
+  /** May `principal` read this state, and does it match the reader's filter for its collection? */
+  selects(principal: Principal, change: ChangeEvent, filters: Filters): boolean | Promise<boolean> {
+    const filter = filters.get(change.collection);
+    if (filter && !filter.matches(change)) return false;
+    return this.canRead(principal, change);
+  }
+
   /** What `principal` is sent of `changes` (in sequence order, read after `positions`). */
-  async of(principal: Principal, changes: readonly ChangeEvent[], positions: Positions): Promise<ChangeEvent[]> {
-    const verdicts = await Promise.all(changes.map((change) => this.canRead(principal, change)));
-    return [...(await this.settle(principal, changes, verdicts, positions))];
+  async of(principal: Principal, changes: readonly ChangeEvent[], positions: Positions, filters: Filters = NO_FILTERS): Promise<ChangeEvent[]> {
+    const verdicts = await Promise.all(changes.map((change) => this.selects(principal, change, filters)));
+    return [...(await this.settle(principal, changes, verdicts, positions, filters))];
   }
 
   /**
@@ -38,13 +48,13 @@ export class Visibility {
    * readable (so a shared encoding stays shared), synchronously unless a
    * removal must be judged against a kept state.
    */
-  settle(principal: Principal, changes: readonly ChangeEvent[], verdicts: readonly boolean[], positions: Positions): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
+  settle(principal: Principal, changes: readonly ChangeEvent[], verdicts: readonly boolean[], positions: Positions, filters: Filters = NO_FILTERS): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
     if (verdicts.every(Boolean)) return changes;
-    if (!this.perDocument) return changes.filter((_, i) => verdicts[i]);
-    return this.withRemovals(principal, changes, verdicts, positions);
+    if (!this.perDocument && !changes.some((c, i) => !verdicts[i] && filters.has(c.collection))) return changes.filter((_, i) => verdicts[i]);
+    return this.withRemovals(principal, changes, verdicts, positions, filters);
   }
 
-  private async withRemovals(principal: Principal, changes: readonly ChangeEvent[], verdicts: readonly boolean[], positions: Positions): Promise<ChangeEvent[]> {
+  private async withRemovals(principal: Principal, changes: readonly ChangeEvent[], verdicts: readonly boolean[], positions: Positions, filters: Filters): Promise<ChangeEvent[]> {
     // The state at the position matters only for a document's first change
     // here; at its later ones, the reader holds what it was sent just before.
     const seen = new Set<string>();
@@ -55,8 +65,9 @@ export class Visibility {
       if (seen.has(key)) return;
       seen.add(key);
       const sequence = positions[change.collection] ?? 0n;
-      // At position 0 the reader holds nothing of the collection.
-      if (verdicts[i] || sequence === 0n) return;
+      // At position 0 the reader holds nothing of the collection. Without a
+      // read rule, only a filter can have selected what it holds.
+      if (verdicts[i] || sequence === 0n || (!this.perDocument && !filters.has(change.collection))) return;
       queryOf.set(i, queries.length);
       queries.push({ collection: change.collection, documentId: change.documentId, sequence });
     });
@@ -75,14 +86,16 @@ export class Visibility {
       if (purged.length > 0) throw resyncRequired(purged);
       states = read.states;
     }
-    const heldThen = await Promise.all(states.map((state) => state !== undefined && !state.deleted && this.canRead(principal, state)));
+    const heldThen = await Promise.all(states.map((state) => state !== undefined && !state.deleted && this.selects(principal, state, filters)));
     const holds = new Map<string, boolean>();
     const out: ChangeEvent[] = [];
     changes.forEach((change, i) => {
       const key = keyOf(change);
       const held = holds.get(key) ?? (queryOf.has(i) ? heldThen[queryOf.get(i)!]! : false);
       if (verdicts[i]) out.push(change);
-      else if (held) out.push(removalOf(change));
+      // A filtered reader told of a delete deletes (§4.10); anyone else who
+      // may hold the document is told only that it may no longer.
+      else if (held) out.push(change.deleted && filters.has(change.collection) ? change : removalOf(change));
       holds.set(key, verdicts[i]!);
     });
     return out;

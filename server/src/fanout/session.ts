@@ -19,8 +19,10 @@ import {
   SubscribeResponseSchema,
   type ChangeEvent,
   type Checkpoint,
+  type Filter,
   type SubscribeResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { digestsAfter, NO_FILTERS, type Filters } from "../core/filter.js";
 import type { Principal, ReadScope, SyncCore } from "../core/sync-core.js";
 import type { FanoutHub, LiveSubscriber, SharedCheckpoints } from "./hub.js";
 
@@ -92,12 +94,19 @@ export class SubscriberSession implements LiveSubscriber {
   private detach: (() => void) | undefined;
   private shared: SharedCheckpoints | undefined;
   private readonly now: () => number;
+  /** Per collection, the filter of the request (PROTOCOL §4.10); compiled by open(). */
+  private filters: Filters = NO_FILTERS;
+  /**
+   * A filtered catch-up may repeat a document across its pages (§4.10);
+   * a stream still sends each state once (§5.5).
+   */
+  private readonly caughtUpStates = new Map<string, bigint>();
 
   constructor(
     private readonly core: SyncCore,
     private readonly hub: FanoutHub,
     private readonly principal: Principal,
-    request: { readonly collections: readonly string[]; readonly checkpoint?: Checkpoint },
+    private readonly request: { readonly collections: readonly string[]; readonly checkpoint?: Checkpoint; readonly filters?: Readonly<Record<string, Filter>> },
     private readonly sink: StreamSink,
     private readonly options: SessionOptions,
   ) {
@@ -113,8 +122,9 @@ export class SubscriberSession implements LiveSubscriber {
    * checkpoint (throws before anything is sent), then starts the stream.
    */
   async open(): Promise<void> {
+    this.filters = this.core.compileFilters(this.request.filters ?? {}, this.collections);
     const scope = await this.core.readScope(this.principal, this.collections, this.checkpoint);
-    await this.core.ensureResumable(scope.collections, this.checkpoint, scope.every);
+    await this.core.ensureResumable(scope.collections, this.checkpoint, scope.every, this.filters);
     if (this.phase === "ended") return;
     ({ detach: this.detach, checkpoints: this.shared } = this.hub.add(this));
     this.watermark = this.core.visibleSequence;
@@ -246,17 +256,17 @@ export class SubscriberSession implements LiveSubscriber {
    */
   private readableOf(changes: readonly ChangeEvent[]): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
     const verdicts = changes.map((change) => {
-      if (this.collections.length > 0) return this.core.canReadNow(this.principal, change);
+      if (this.collections.length > 0) return this.core.selects(this.principal, change, this.filters);
       const collection = this.collectionVerdict(change.collection);
-      if (typeof collection === "boolean") return collection && this.core.canReadNow(this.principal, change);
-      return collection.then((ok) => ok && this.core.canReadNow(this.principal, change));
+      if (typeof collection === "boolean") return collection && this.core.selects(this.principal, change, this.filters);
+      return collection.then((ok) => ok && this.core.selects(this.principal, change, this.filters));
     });
     // Read before anything moves the checkpoint: the position the changes come after (PROTOCOL §13.6).
     const positions = this.checkpoint.collections;
     if (verdicts.some((v) => typeof v !== "boolean")) {
-      return Promise.all(verdicts).then((all) => this.core.settleVisible(this.principal, changes, all, positions));
+      return Promise.all(verdicts).then((all) => this.core.settleVisible(this.principal, changes, all, positions, this.filters));
     }
-    return this.core.settleVisible(this.principal, changes, verdicts as boolean[], positions);
+    return this.core.settleVisible(this.principal, changes, verdicts as boolean[], positions, this.filters);
   }
 
   /**
@@ -293,14 +303,15 @@ export class SubscriberSession implements LiveSubscriber {
     if (watermark <= from.serverSequence) return from;
     // Nothing but these collections, none ahead: the group's shared checkpoint.
     const named = this.collections.length > 0;
-    if (named && this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
+    if (named && this.filters.size === 0 && this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
       return this.shared.at(watermark, this.core.epoch);
     }
     const positions = { ...from.collections };
     for (const collection of this.followed) {
       if ((positions[collection] ?? 0n) < watermark) positions[collection] = watermark;
     }
-    return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: this.core.epoch });
+    const filters = this.filters.size > 0 ? digestsAfter(from.filters, this.followed, this.filters) : {};
+    return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: this.core.epoch, filters });
   }
 
   // ---- catch-up ---------------------------------------------------------
@@ -317,8 +328,8 @@ export class SubscriberSession implements LiveSubscriber {
           this.follow(scope.collections);
         }
         // Checks the checkpoint too (a purge meanwhile), in the same view.
-        const page = await this.core.readPage(scope.collections, this.checkpoint, this.options.pageSize, scope.upTo, scope.every);
-        const changes = await this.core.visibleChanges(this.principal, page.changes, this.checkpoint.collections);
+        const page = await this.core.readPage(scope.collections, this.checkpoint, this.options.pageSize, scope.upTo, scope.every, this.filters);
+        const changes = this.onceEach(await this.core.visibleChanges(this.principal, page.changes, this.checkpoint.collections, this.filters));
         if (this.ended) return;
         this.checkpoint = page.checkpoint;
         this.send({
@@ -337,6 +348,18 @@ export class SubscriberSession implements LiveSubscriber {
     }
     this.phase = "live";
     this.pump();
+  }
+
+  /** Drops a state a filtered catch-up sent already, in an earlier page. */
+  private onceEach(changes: readonly ChangeEvent[]): readonly ChangeEvent[] {
+    if (this.filters.size === 0) return changes;
+    return changes.filter((change) => {
+      if (!this.filters.has(change.collection)) return true;
+      const key = `${change.collection}\u0000${change.documentId}`;
+      if (this.caughtUpStates.get(key) === change.serverSequence) return false;
+      this.caughtUpStates.set(key, change.serverSequence);
+      return true;
+    });
   }
 
   private untilResumed(): Promise<void> {

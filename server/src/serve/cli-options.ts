@@ -15,6 +15,7 @@ export const CLI_OPTIONS = {
   "hmac-secret": { type: "string" },
   "conflict-strategy": { type: "string" },
   "owner-field": { type: "string" },
+  index: { type: "string" },
   "tombstone-retention-ms": { type: "string" },
   "record-retention-ms": { type: "string" },
   "purge-interval-ms": { type: "string" },
@@ -48,6 +49,7 @@ export const ENV: Readonly<Record<Flag, string>> = {
   "hmac-secret": "POCKET_HMAC_SECRET",
   "conflict-strategy": "POCKET_CONFLICT_STRATEGY",
   "owner-field": "POCKET_OWNER_FIELD",
+  index: "POCKET_INDEX",
   "tombstone-retention-ms": "POCKET_TOMBSTONE_RETENTION_MS",
   "record-retention-ms": "POCKET_RECORD_RETENTION_MS",
   "purge-interval-ms": "POCKET_PURGE_INTERVAL_MS",
@@ -94,6 +96,9 @@ option wins when both are given.
                               principal of that id (others follow the token scopes); when it
                               changes, the old owner's devices get a removal and the new owner's
                               the document (PROTOCOL §13.6) (env POCKET_OWNER_FIELD)
+  --index SPECS               fields clients may filter on (PROTOCOL §4.10): "todos.listId,*.ownerId"
+                              (a field of one collection, or of every one); built on existing data
+                              at start. Every server on one database needs the same (env POCKET_INDEX)
   --conflict-strategy SPEC    report (default), last-write-wins, server-wins, client-wins or merge;
                               per collection: "merge,notes=server-wins" (env POCKET_CONFLICT_STRATEGY)
   --tombstone-retention-ms N  keep tombstones this long (env POCKET_TOMBSTONE_RETENTION_MS;

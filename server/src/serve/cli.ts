@@ -10,6 +10,7 @@ import { hmacAuthenticator } from "./hmac-token.js";
 import { tokenFileAuthenticator } from "./token-file.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "./limits.js";
 import { ownerFieldAuthorize, ownerFieldProblem } from "./owner-field.js";
+import { parseIndexSpecs, type IndexSpec } from "../storage/index-values.js";
 import { createSyncServer } from "./server.js";
 import { explain, listenProblem, unreadableFile, unusableDirectory } from "./startup-problems.js";
 import { CLI_OPTIONS as options, ENV, HELP, type Flag } from "./cli-options.js";
@@ -114,6 +115,13 @@ const ownerField = setting("owner-field");
 const ownerProblem = ownerField === undefined ? undefined : ownerFieldProblem(ownerField);
 if (ownerProblem) fail(`--owner-field ${ownerProblem}`);
 const readRule = ownerField === undefined ? {} : { authorize: ownerFieldAuthorize(ownerField), documentReadRule: true };
+let indexes: IndexSpec[] = [];
+const indexList = setting("index");
+try {
+  if (indexList !== undefined) indexes = parseIndexSpecs(indexList);
+} catch (error) {
+  fail(`--index: ${(error as Error).message}`);
+}
 const limits = {
   tombstoneRetentionMs: integer("tombstone-retention-ms"),
   recordRetentionMs: integer("record-retention-ms"),
@@ -190,6 +198,7 @@ try {
     authenticate,
     conflicts,
     ...readRule,
+    indexes,
     ...limits,
     logger,
   });
