@@ -57,7 +57,7 @@ describe.each(["level", "memory"] as const)("filtered collections (server storag
   beforeAll(async () => {
     server = await startServer({ storage, args: ["--index", "*.list", "--heartbeat-ms", "1000"] });
   });
-  afterAll(() => server.stop());
+  afterAll(() => server?.stop());
 
   it("a client receives only its list; a document moved to another list leaves it and reaches that list's clients", async () => {
     const writer = await device(server.url, { collections: ["todos"] });
