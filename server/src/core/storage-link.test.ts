@@ -60,7 +60,10 @@ class FlakyStorage implements Storage {
   readPage: Storage["readPage"] = async (...args) => (this.check(), this.inner.readPage(...args));
   listCollections: Storage["listCollections"] = async () => (this.check(), this.inner.listCollections());
   getStatesAt: Storage["getStatesAt"] = async (queries) => (this.check(), this.inner.getStatesAt(queries));
-    purge: Storage["purge"] = async (...args) => (this.check(), this.inner.purge(...args));
+  readIndex: Storage["readIndex"] = async (query) => (this.check(), this.inner.readIndex(query));
+  setIndexes: Storage["setIndexes"] = async (specs) => (this.check(), this.inner.setIndexes(specs));
+  indexes: Storage["indexes"] = () => this.inner.indexes();
+  purge: Storage["purge"] = async (...args) => (this.check(), this.inner.purge(...args));
   commitGroup: Storage["commitGroup"] = async (work, options) => {
     this.check();
     this.commits++;

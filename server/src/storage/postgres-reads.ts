@@ -5,7 +5,7 @@ import type pg from "pg";
 import { decodeEvent, decodeRecord } from "./codec.js";
 import { parsePurgedThrough } from "./postgres-schema.js";
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { BatchRead, BatchReadResult, ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, StateQuery, StatesAt, StoredChange } from "./types.js";
+import type { BatchRead, BatchReadResult, ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, IndexPage, IndexQuery, StateQuery, StatesAt, StoredChange } from "./types.js";
 
 export type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -142,6 +142,37 @@ export class PostgresReads implements GroupReader {
     const changes: StoredChange[][] = from.map(() => []);
     for (const row of rows) if (row.event) changes[Number(row.i) - 1]!.push(toStored(row as ChangeRow));
     return { position: toPosition(rows[0]!), changes };
+  }
+
+  /**
+   * One statement, so one snapshot with the position (as readPage), and the
+   * index set in force in the database, for the caller to check: a set
+   * changed by another server means this one's entries may be gone. Per
+   * value, the first `limit` entries in key order (a seek and `limit` rows at
+   * most); merged, each (sequence, document) once, the first `limit`.
+   */
+  async readIndex(query: IndexQuery): Promise<IndexPage & { indexSet: string }> {
+    const values = [...new Set(query.values)];
+    const { rows } = await this.query<PositionRow & { index_set: string; sequence: string | null; document_id: string | null }>(
+      `WITH m AS (SELECT last_sequence, purged_through, index_set FROM ${this.s}.meta WHERE id = 1)
+       SELECT m.last_sequence, m.purged_through, m.index_set, e.sequence, e.document_id
+         FROM m
+         LEFT JOIN LATERAL (
+           SELECT DISTINCT x.sequence, x.document_id
+             FROM unnest($3::text[]) AS v(value)
+            CROSS JOIN LATERAL (
+              SELECT sequence, document_id FROM ${this.s}.index_entries
+               WHERE collection = $1 AND field = $2 AND value = v.value
+                 AND sequence > $4::bigint AND sequence <= LEAST(m.last_sequence, $5::bigint)
+               ORDER BY sequence, document_id LIMIT $6
+            ) x
+            ORDER BY x.sequence, x.document_id LIMIT $6
+         ) e ON true
+        ORDER BY e.sequence, e.document_id`,
+      [query.collection, query.field, values, query.after.toString(), (query.upTo ?? 2n ** 63n - 1n).toString(), Math.max(0, query.limit)],
+    );
+    const entries = rows.filter((r) => r.sequence !== null).map((r) => ({ sequence: BigInt(r.sequence!), documentId: r.document_id! }));
+    return { entries, position: toPosition(rows[0]!), indexSet: rows[0]!.index_set };
   }
 
   /** Every collection's latest changes in (after, min(upTo, last committed)], in sequence order, in one snapshot. */

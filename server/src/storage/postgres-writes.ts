@@ -87,6 +87,17 @@ export async function writeBatch(client: pg.ClientBase, s: string, batch: Commit
            SET server_sequence = EXCLUDED.server_sequence, event = EXCLUDED.event, superseded_at_ms = EXCLUDED.superseded_at_ms
        )`);
   }
+  const index = batch.index ?? [];
+  if (index.length) {
+    // An entry is a fact (this document held or left this value at this
+    // sequence): written twice, it is the same entry.
+    parts.push(`indexed AS (
+         INSERT INTO ${s}.index_entries (collection, field, value, sequence, document_id)
+         SELECT * FROM unnest(${$(index.map((e) => e.collection), "text[]")}, ${$(index.map((e) => e.field), "text[]")}, ${$(index.map((e) => e.value), "text[]")},
+           ${$(index.map((e) => e.sequence.toString()), "bigint[]")}, ${$(index.map((e) => e.documentId), "text[]")})
+         ON CONFLICT DO NOTHING
+       )`);
+  }
   if (records.length) {
     // No ON CONFLICT: a key is stored once. The group read it as absent
     // while holding the counter, so a violation means a writer that did not.

@@ -2,6 +2,9 @@
 // It knows nothing of conflicts or the wire: the core decides what to write,
 // storage writes it atomically and reads it back in sequence order.
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { IndexSpec } from "./index-values.js";
+
+export type { IndexSpec };
 
 /**
  * A committed change: the latest state of one document. The event is the wire
@@ -118,8 +121,67 @@ export interface CommitBatch {
    * caller could race).
    */
   readonly owners?: readonly ClientOwner[];
+  /**
+   * Field index entries of the group's changes (see IndexEntry), written
+   * with them or not at all. Their sequences lie in the group's range.
+   */
+  readonly index?: readonly IndexEntry[];
   /** The highest sequence given in the group; every change's sequence is above the group's start and at most this. */
   readonly lastSequence: bigint;
+}
+
+/**
+ * One entry of a field index: document `documentId` of `collection` held, or
+ * left, `value` (canonical, see index-values.ts) of its top-level `field` at
+ * `sequence`. A change of an indexed field writes one for the value of the
+ * document's new state (unless a tombstone or not a scalar) and one for the
+ * value of its previous state when that differs (the exit entry). Entries
+ * are never moved: a filtered reader resuming after P scans the entries of
+ * its values above P, and finds every document that matches now (an entry at
+ * its latest sequence) and every one that matched at P and no longer does
+ * (its exit entry, above P).
+ */
+export interface IndexEntry {
+  readonly collection: string;
+  readonly field: string;
+  readonly value: string;
+  readonly sequence: bigint;
+  readonly documentId: string;
+}
+
+/** A filtered read of one field index: entries with one of `values`, after < sequence <= upTo. */
+export interface IndexQuery {
+  readonly collection: string;
+  readonly field: string;
+  /** Canonical values (index-values.ts); a value given twice counts once. */
+  readonly values: readonly string[];
+  readonly after: bigint;
+  readonly upTo?: bigint;
+  readonly limit: number;
+}
+
+/** Index entries read in one consistent view, with the position of that view. */
+export interface IndexPage {
+  /** In increasing sequence, ties by document id; a (sequence, document) found under several values once. */
+  readonly entries: ReadonlyArray<{ readonly sequence: bigint; readonly documentId: string }>;
+  readonly position: CommittedPosition;
+}
+
+/** An index in force: built, and complete for every reader whose position is at or above `since`. */
+export interface BuiltIndex extends IndexSpec {
+  /**
+   * The last sequence committed when the index was first built. Commits
+   * after it wrote exit entries; changes at or below it have none, so a
+   * reader positioned below it may miss a document that left its values
+   * then, and must start over.
+   */
+  readonly since: bigint;
+}
+
+/** What setIndexes changed: spec keys ("todos.listId", "*.ownerId"). */
+export interface IndexChanges {
+  readonly built: string[];
+  readonly dropped: string[];
 }
 
 export interface DocumentKey {
@@ -283,5 +345,33 @@ export interface Storage extends GroupReader {
    * call returns at once with nothing purged.
    */
   purge(cutoffMs: number, recordsCutoffMs?: number): Promise<PurgeResult>;
+  /**
+   * Makes the persisted set of field indexes equal `specs`; called once after
+   * open(). A spec not yet built is backfilled from the latest state of every
+   * document of its collections (an entry at each document's latest
+   * sequence; tombstones give none), in chunks serialized with commit
+   * groups: a group between two chunks writes its own entries, so the caller
+   * must already pass, in every commit, the entries of every spec given
+   * here. The entries of a persisted spec no longer given are deleted
+   * (unless another spec still covers them). Idempotent; a spec is in
+   * indexes() only once built. On a storage shared by several servers the
+   * set is the database's: once one server changed it, the commit groups of
+   * a server still on another set fail with a StorageUnavailableError until
+   * it is restarted with the same set.
+   */
+  setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges>;
+  /** The indexes in force (built), with the sequence each is complete from. */
+  indexes(): readonly BuiltIndex[];
+  /**
+   * In one consistent view with the committed position: the entries of a
+   * field index with a value among `values` and after < sequence <=
+   * min(upTo, position.lastSequence), in increasing sequence (ties by
+   * document id), at most `limit`. Costs the entries returned plus a seek per
+   * value, never the collection's size. A purge removes the entries at or
+   * below a collection's watermark except those at a document's latest
+   * sequence: a reader resuming below it must start over, and one starting
+   * over finds every document's latest state.
+   */
+  readIndex(query: IndexQuery): Promise<IndexPage>;
   close(): Promise<void>;
 }
