@@ -71,7 +71,17 @@ export class Reader {
     ensureResumable(collections, checkpoint, every, { epoch, purgedThrough: position.purgedThrough, lastSequence: position.lastSequence });
     if (!checkpoint) return;
     const refiltered = filterChanged(collections, checkpoint.collections, checkpoint.filters, filters);
-    if (refiltered.length > 0) throw resyncRequired(refiltered);
+    // An index built (again) after the position lacks the exits before it (§4.11).
+    const built = this.storage.indexes();
+    const early = collections.filter((c) => {
+      const filter = filters.get(c);
+      const position = checkpoint.collections[c] ?? 0n;
+      if (!filter || position === 0n) return false;
+      const since = built.filter((b) => b.field === filter.driver.field && (b.collection === c || b.collection === "*")).map((b) => b.since);
+      return since.length > 0 && since.every((s) => position < s);
+    });
+    const stale = [...new Set([...refiltered, ...early])];
+    if (stale.length > 0) throw resyncRequired(stale);
   }
 
   async ensureReadable(principal: Principal, collections: readonly string[]): Promise<void> {
