@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CASES_DIR, filterCases, loadCases } from "./cases.js";
 import { runClientMode } from "./client-mode.js";
+import { UNCLAIMED_BY_EXAMPLES, unexpectedSkips } from "./example-clients.js";
 import { loadFeatures } from "./features.js";
 import { FaultProxy, type Breakage } from "./proxy.js";
 import { junitXml, summarize, summaryLine, type CaseResult } from "./report.js";
@@ -22,16 +23,6 @@ const cases = loadCases();
 
 function failures(results: CaseResult[]): string[] {
   return results.filter((r) => r.outcome === "failed").map((r) => `${r.case.id}: ${r.message ?? ""}`);
-}
-
-/** Client suites the Go and Python examples do not implement, and so do not claim (their cases skip). */
-const UNCLAIMED_BY_EXAMPLES = ["filters"];
-
-/** Skipped cases outside `suites`, or skipped without saying the client does not claim the suite. */
-function skipsOutside(results: CaseResult[], suites: readonly string[]): string[] {
-  return results
-    .filter((r) => r.outcome === "skipped" && !(suites.includes(r.case.suite) && (r.message ?? "").includes(`does not claim suite ${r.case.suite}`)))
-    .map((r) => `${r.case.id}: ${r.message ?? ""}`);
 }
 
 describe("cases", () => {
@@ -157,7 +148,7 @@ describe.runIf(hasGo())("client mode (Go example client)", () => {
   it("passes every client case of the suites it claims; the others skip, saying why", async () => {
     const results = await judge([binary], []);
     expect(failures(results)).toEqual([]);
-    expect(skipsOutside(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
+    expect(unexpectedSkips(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
     expect(results.length).toBe(cases.filter((c) => c.mode === "client").length);
   }, 240_000);
 
@@ -262,7 +253,7 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
   it("passes every client case of the suites it claims; the others skip, saying why", async () => {
     const results = await runClientMode({ command: client, cases: clientCases, timeoutMs: 30_000 });
     expect(failures(results)).toEqual([]);
-    expect(skipsOutside(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
+    expect(unexpectedSkips(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBe(clientCases.filter((c) => !UNCLAIMED_BY_EXAMPLES.includes(c.suite)).length);
   }, 600_000);
 
