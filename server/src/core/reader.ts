@@ -141,59 +141,51 @@ export class Reader {
   /**
    * Up to `limit` latest changes after the checkpoint's positions, at or
    * below the storage's committed position (and `upTo` when given), merged
-   * across collections in sequence order (PROTOCOL §4.5); filtered
-   * collections are read from their index with what is left of `limit`
-   * (§4.11). The checkpoint is checked against the very view the changes
-   * come from, so a purge on another server cannot slip in between (§8.3);
-   * with `every` as ensureResumable judges it.
+   * across collections in sequence order (PROTOCOL §4.5). A filtered
+   * collection contributes the index entries of its filter (§4.11) in place
+   * of changes: every collection's page is cut at one sequence, so a page
+   * never runs ahead of another collection's position, and each filtered
+   * document is judged in its state at that cut. The checkpoint is checked
+   * against the very view the changes come from, so a purge on another
+   * server cannot slip in between (§8.3); with `every` as ensureResumable
+   * judges it.
    */
   async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo?: bigint, every = false, filters: Filters = NO_FILTERS): Promise<Page> {
     const epoch = this.context.epoch();
+    const from = (collection: string) => checkpoint?.collections[collection] ?? 0n;
     const whole = collections.filter((c) => !filters.has(c));
-    const positions = new Map(whole.map((c) => [c, checkpoint?.collections[c] ?? 0n] as const));
     let read;
     try {
-      read = await this.storage.readPage([...positions], limit, upTo);
+      read = await this.storage.readPage(whole.map((c) => [c, from(c)] as const), limit, upTo);
     } catch (error) {
       throw asFailure(error);
     }
     this.refuseStale(collections, checkpoint, read.position, every, filters, epoch);
     const high = upTo !== undefined && upTo < read.position.lastSequence ? upTo : read.position.lastSequence;
-    const perCollection = read.changes;
-    const merged = perCollection.flat().sort((a, b) => (a.event.serverSequence < b.event.serverSequence ? -1 : 1));
-    let hasMore = merged.length > limit || perCollection.some((page) => page.length === limit);
-    const taken = merged.slice(0, limit).map((s) => s.event);
-    const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : high;
+    const found = await Promise.all([...filters.values()].filter((f) => collections.includes(f.collection)).map((f) => this.readEntries(f, from(f.collection), limit, high, checkpoint, epoch)));
+
+    // One cut for every collection: the `limit`-th sequence of all they hold.
+    type Item = { readonly sequence: bigint; readonly change?: ChangeEvent; readonly entry?: { readonly collection: string; readonly documentId: string } };
+    const items: Item[] = read.changes.flat().map((s) => ({ sequence: s.event.serverSequence, change: s.event }));
+    for (const { collection, entries } of found) for (const e of entries) items.push({ sequence: e.sequence, entry: { collection, documentId: e.documentId } });
+    items.sort((x, y) => (x.sequence < y.sequence ? -1 : x.sequence > y.sequence ? 1 : 0));
+    const hasMore = items.length > limit || read.changes.some((page) => page.length === limit) || found.some((f) => f.entries.length === limit);
+    const taken = items.slice(0, limit);
+    const cut = hasMore && taken.length ? taken[taken.length - 1]!.sequence : high;
+    const judged = await this.statesAt(taken.flatMap((i) => (i.entry ? [i.entry] : [])), cut, from);
+
+    const changes = [...taken.flatMap((i) => (i.change ? [i.change] : [])), ...judged];
+    changes.sort((x, y) => (x.serverSequence < y.serverSequence ? -1 : x.serverSequence > y.serverSequence ? 1 : 0));
     const next = { ...(checkpoint?.collections ?? {}) };
-    for (const [collection, position] of positions) next[collection] = position > reached ? position : reached;
     // While a pull from a collection's start pages, remember where it began
     // (PROTOCOL §8.3): tombstones purged below that never reach its pages.
     const since = { ...(checkpoint?.pagingSince ?? {}) };
-    const paging = (collection: string, from: bigint, more: boolean) => {
-      if (more && from === 0n) since[collection] = high;
-      else if (!more) delete since[collection];
-    };
-    for (const [collection, position] of positions) paging(collection, position, hasMore);
-
-    let budget = limit - taken.length;
-    const changes = taken;
     for (const collection of collections) {
-      const filter = filters.get(collection);
-      if (!filter) continue;
-      const from = checkpoint?.collections[collection] ?? 0n;
-      if (budget <= 0) {
-        hasMore = true;
-        next[collection] = from;
-        continue;
-      }
-      const found = await this.readFiltered(filter, checkpoint, from, budget, high, epoch);
-      changes.push(...found.changes);
-      budget -= found.changes.length;
-      next[collection] = found.reached > from ? found.reached : from;
-      paging(collection, from, found.hasMore);
-      hasMore ||= found.hasMore;
+      const position = from(collection);
+      next[collection] = position > cut ? position : cut;
+      if (hasMore && position === 0n) since[collection] = high;
+      else if (!hasMore) delete since[collection];
     }
-    if (changes.length > taken.length || filters.size > 0) changes.sort((a, b) => (a.serverSequence < b.serverSequence ? -1 : a.serverSequence > b.serverSequence ? 1 : 0));
     return {
       changes,
       hasMore,
@@ -207,35 +199,42 @@ export class Reader {
     };
   }
 
+  /** A filtered collection's index entries after `after`, at most `limit` (PROTOCOL §4.11). */
+  private async readEntries(filter: CompiledFilter, after: bigint, limit: number, high: bigint, checkpoint: Checkpoint | undefined, epoch: string) {
+    const { collection, driver } = filter;
+    let page;
+    try {
+      page = await this.storage.readIndex({ collection, field: driver.field, values: driver.values, after, upTo: high, limit });
+    } catch (error) {
+      throw asFailure(error);
+    }
+    this.refuseStale([collection], checkpoint, page.position, false, new Map([[collection, filter]]), epoch);
+    return { collection, entries: page.entries };
+  }
+
   /**
-   * A filtered collection's page (PROTOCOL §4.11): the index entries of the
-   * driving condition's values after `from`, at most `budget`, each
-   * document once, in its state at `high` (a later state is read later).
+   * The state each document found in an index had at `cut`: its latest
+   * when no later, else the kept state (indexed collections keep them). Each
+   * document once, and only a state above the reader's position: one found
+   * by an older entry and unchanged since was judged by an earlier page.
    * What is sent of each is the visibility's call.
    */
-  private async readFiltered(filter: CompiledFilter, checkpoint: Checkpoint | undefined, from: bigint, budget: number, high: bigint, epoch: string) {
-    const { collection, driver } = filter;
-    let entries;
-    let states;
+  private async statesAt(found: ReadonlyArray<{ readonly collection: string; readonly documentId: string }>, cut: bigint, from: (collection: string) => bigint): Promise<ChangeEvent[]> {
+    const keys = [...new Map(found.map((k) => [`${k.collection}\u0000${k.documentId}`, k])).values()];
+    if (keys.length === 0) return [];
     try {
-      const page = await this.storage.readIndex({ collection, field: driver.field, values: driver.values, after: from, upTo: high, limit: budget + 1 });
-      this.refuseStale([collection], checkpoint, page.position, false, new Map([[collection, filter]]), epoch);
-      entries = page.entries;
-      const hasMore = entries.length > budget;
-      if (hasMore) entries = entries.slice(0, budget);
-      const ids = [...new Set(entries.map((e) => e.documentId))];
-      const latest = await this.storage.getDocuments(ids.map((documentId) => ({ collection, documentId })));
-      // A document changed since `high`: its state at `high`, kept because the collection is indexed.
-      const later = ids.filter((_, i) => (latest[i]?.event.serverSequence ?? 0n) > high);
-      const then = later.length ? await this.storage.getStatesAt(later.map((documentId) => ({ collection, documentId, sequence: high }))) : undefined;
-      // Missing: created after `high`, unless a purge took it meanwhile (§13.6).
-      if (then && then.states.some((s) => s === undefined) && (then.purgedThrough[collection] ?? 0n) > high) throw resyncRequired([collection]);
-      const atHigh = new Map(later.map((id, i) => [id, then!.states[i]]));
-      states = ids.flatMap((id, i) => {
-        const state = atHigh.has(id) ? atHigh.get(id) : latest[i]?.event;
-        return state && state.serverSequence > from ? [state] : [];
+      const latest = await this.storage.getDocuments(keys);
+      const later = keys.filter((_, i) => (latest[i]?.event.serverSequence ?? 0n) > cut);
+      const then = later.length ? await this.storage.getStatesAt(later.map((k) => ({ ...k, sequence: cut }))) : undefined;
+      // Missing: created after the cut, unless a purge took it meanwhile (§13.6).
+      const purged = later.filter((k, i) => then!.states[i] === undefined && (then!.purgedThrough[k.collection] ?? 0n) > cut);
+      if (purged.length > 0) throw resyncRequired([...new Set(purged.map((k) => k.collection))]);
+      const atCut = new Map(later.map((k, i) => [`${k.collection}\u0000${k.documentId}`, then!.states[i]]));
+      return keys.flatMap((k, i) => {
+        const key = `${k.collection}\u0000${k.documentId}`;
+        const state = atCut.has(key) ? atCut.get(key) : latest[i]?.event;
+        return state && state.serverSequence > from(k.collection) ? [state] : [];
       });
-      return { changes: states, hasMore, reached: hasMore ? entries[entries.length - 1]!.sequence : high };
     } catch (error) {
       throw asFailure(error);
     }

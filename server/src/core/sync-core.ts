@@ -24,7 +24,7 @@ import {
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { indexedFields, type IndexSpec } from "../storage/index-values.js";
 import type { IdempotencyRecord, PurgeResult, Storage, StoredChange } from "../storage/types.js";
-import { indexEntries } from "./index-entries.js";
+import { indexing } from "./index-entries.js";
 import { preparePushed, writeRefused, type Prepared } from "./push-checks.js";
 import { settleConflict, strategyFor, strategyName, usesBase, type ConflictPolicy } from "./conflicts.js";
 import { ErrorReason, StatusCode, SyncFailure } from "./failures.js";
@@ -382,8 +382,9 @@ export class SyncCore {
       tx.keep({ event: current, committedAtMs });
     }
     const indexed = indexedFields(this.options.indexes ?? [], change.collection);
-    if (current && (this.visibility.perDocument || indexed.length > 0)) tx.supersede({ event: current, supersededBy: serverSequence, supersededAtMs: committedAtMs });
-    if (indexed.length > 0) tx.index(indexEntries(indexed, event, current));
+    const index = indexed.length > 0 ? indexing(indexed, event, current) : undefined;
+    if (index) tx.index(index.entries);
+    if (current && (this.visibility.perDocument || index?.previousSelectable)) tx.supersede({ event: current, supersededBy: serverSequence, supersededAtMs: committedAtMs });
     tx.write(stored, {
       clientId: change.clientId,
       clientSequence: change.clientSequence,

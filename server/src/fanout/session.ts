@@ -96,11 +96,6 @@ export class SubscriberSession implements LiveSubscriber {
   private readonly now: () => number;
   /** Per collection, the filter of the request (PROTOCOL §4.10); compiled by open(). */
   private filters: Filters = NO_FILTERS;
-  /**
-   * A filtered catch-up may repeat a document across its pages (§4.10);
-   * a stream still sends each state once (§5.5).
-   */
-  private readonly caughtUpStates = new Map<string, bigint>();
 
   constructor(
     private readonly core: SyncCore,
@@ -303,14 +298,15 @@ export class SubscriberSession implements LiveSubscriber {
     if (watermark <= from.serverSequence) return from;
     // Nothing but these collections, none ahead: the group's shared checkpoint.
     const named = this.collections.length > 0;
-    if (named && this.filters.size === 0 && this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
+    if (named && this.filters.size === 0 && Object.keys(from.filters).length === 0 && this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
       return this.shared.at(watermark, this.core.epoch);
     }
     const positions = { ...from.collections };
     for (const collection of this.followed) {
       if ((positions[collection] ?? 0n) < watermark) positions[collection] = watermark;
     }
-    const filters = this.filters.size > 0 ? digestsAfter(from.filters, this.followed, this.filters) : {};
+    // Digests of positions this stream carries over but does not read stay (PROTOCOL §4.10).
+    const filters = digestsAfter(from.filters, this.followed, this.filters);
     return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: this.core.epoch, filters });
   }
 
@@ -329,7 +325,7 @@ export class SubscriberSession implements LiveSubscriber {
         }
         // Checks the checkpoint too (a purge meanwhile), in the same view.
         const page = await this.core.readPage(scope.collections, this.checkpoint, this.options.pageSize, scope.upTo, scope.every, this.filters);
-        const changes = this.onceEach(await this.core.visibleChanges(this.principal, page.changes, this.checkpoint.collections, this.filters));
+        const changes = await this.core.visibleChanges(this.principal, page.changes, this.checkpoint.collections, this.filters);
         if (this.ended) return;
         this.checkpoint = page.checkpoint;
         this.send({
@@ -348,18 +344,6 @@ export class SubscriberSession implements LiveSubscriber {
     }
     this.phase = "live";
     this.pump();
-  }
-
-  /** Drops a state a filtered catch-up sent already, in an earlier page. */
-  private onceEach(changes: readonly ChangeEvent[]): readonly ChangeEvent[] {
-    if (this.filters.size === 0) return changes;
-    return changes.filter((change) => {
-      if (!this.filters.has(change.collection)) return true;
-      const key = `${change.collection}\u0000${change.documentId}`;
-      if (this.caughtUpStates.get(key) === change.serverSequence) return false;
-      this.caughtUpStates.set(key, change.serverSequence);
-      return true;
-    });
   }
 
   private untilResumed(): Promise<void> {

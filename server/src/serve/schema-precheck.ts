@@ -63,8 +63,10 @@ export function subscribeObeysSchema(request: SubscribeRequest): boolean {
 }
 
 /** The rules Pull and Subscribe share: the collections, and the optional client id. */
-function readerObeysSchema(request: { readonly collections: readonly string[]; readonly clientId: string }): boolean {
+function readerObeysSchema(request: { readonly collections: readonly string[]; readonly clientId: string; readonly filters: Readonly<Record<string, unknown>> }): boolean {
   const { collections, clientId } = request;
+  // Filters (their bounds, PROTOCOL §14) are left to protovalidate: a filtered read is the rarer one.
+  for (const _ in request.filters) return false;
   if (clientId.length > MAX_READER_ID_CHARS && codePoints(clientId) > MAX_READER_ID_CHARS) return false;
   // None: every collection the principal may read (PROTOCOL §4.8).
   if (collections.length > MAX_COLLECTIONS) return false;

@@ -1,6 +1,6 @@
 // The persisted set of field indexes and what setIndexes does to it, shared
 // by every storage: which specs stay, which are dropped, which are built.
-import { specKey, specSetKey } from "./index-values.js";
+import { checkIndexSpec, specKey, specSetKey } from "./index-values.js";
 import type { BuiltIndex, IndexSpec } from "./types.js";
 
 /** How a storage persists its set (LevelDB: a meta key; PostgreSQL: meta.indexes). */
@@ -38,7 +38,9 @@ export interface IndexPlan {
   readonly toBuild: IndexSpec[];
 }
 
+/** Throws (before anything is written) if a spec is malformed. */
 export function planIndexes(persisted: IndexSetJson, specs: readonly IndexSpec[]): IndexPlan {
+  specs.forEach(checkIndexSpec);
   const target = [...new Map(specs.map((s) => [specKey(s), plain(s)])).values()];
   const wanted = new Set(target.map(specKey));
   const built = builtOf(persisted);

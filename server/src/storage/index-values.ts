@@ -104,16 +104,29 @@ export function parseIndexSpecs(text: string): IndexSpec[] {
     const dot = part.indexOf(".");
     if (dot < 0) throw new Error(`index "${part}" has no dot: write collection.field (or *.field for every collection)`);
     const spec = { collection: part.slice(0, dot), field: part.slice(dot + 1) };
-    if (spec.collection !== "*" && (!COLLECTION.test(spec.collection) || spec.collection.length > MAX_COLLECTION)) {
-      throw new Error(`index "${part}": "${spec.collection}" is not a collection name (a letter, then letters, digits, _ or -; at most ${MAX_COLLECTION}) nor *`);
-    }
-    const length = [...spec.field].length;
-    if (length === 0 || length > MAX_FIELD) throw new Error(`index "${part}": the field name must hold 1 to ${MAX_FIELD} characters`);
-    // Storages separate key parts with NUL (JSON text never holds a raw one).
-    if (spec.field.includes("\u0000")) throw new Error(`index "${part}": the field name holds a NUL character`);
+    const problem = specProblem(spec);
+    if (problem) throw new Error(`index "${part}": ${problem}`);
     specs.set(specKey(spec), spec);
   }
   return [...specs.values()];
+}
+
+/** What is wrong with a spec, or undefined. */
+function specProblem(spec: IndexSpec): string | undefined {
+  if (spec.collection !== "*" && (!COLLECTION.test(spec.collection) || spec.collection.length > MAX_COLLECTION)) {
+    return `"${spec.collection}" is not a collection name (a letter, then letters, digits, _ or -; at most ${MAX_COLLECTION}) nor *`;
+  }
+  const length = [...spec.field].length;
+  if (length === 0 || length > MAX_FIELD) return `the field name must hold 1 to ${MAX_FIELD} characters`;
+  // Storages separate key parts with NUL (JSON text never holds a raw one).
+  if (spec.field.includes("\u0000")) return "the field name holds a NUL character";
+  return undefined;
+}
+
+/** Throws unless `spec` is one parseIndexSpecs could have given (storages check what they are handed). */
+export function checkIndexSpec(spec: IndexSpec): void {
+  const problem = specProblem(spec);
+  if (problem) throw new Error(`index ${JSON.stringify(specKey(spec))}: ${problem}`);
 }
 
 /** Whether `spec` indexes `field` of `collection`. */

@@ -173,6 +173,11 @@ describe.each(backends)("%s storage: field indexes", (_name, setup) => {
     expect(await storage.setIndexes(parseIndexSpecs("t.f"))).toEqual({ built: ["t.f"], dropped: ["*.f"] });
     expect(await read(storage, { values: ['"x"'], collection: "u" })).toEqual([]);
     expect(await read(storage, { values: ['"x"'] })).toEqual(["a@7"]);
+    // A malformed spec changes nothing.
+    for (const bad of [{ collection: "t", field: "a\u0000b" }, { collection: "t t", field: "f" }, { collection: "t", field: "" }]) {
+      await expect(storage.setIndexes([{ collection: "u", field: "f" }, bad])).rejects.toThrow(/^index /);
+      expect(storage.indexes().map((i) => `${i.collection}.${i.field}`)).toEqual(["t.f"]);
+    }
     expect(await storage.setIndexes([])).toEqual({ built: [], dropped: ["t.f"] });
     expect(storage.indexes()).toEqual([]);
     expect(await read(storage, { values: ['"x"', '"y"', "1"] })).toEqual([]);
@@ -241,6 +246,27 @@ describe.each(backends)("%s storage: field indexes", (_name, setup) => {
     expect(await read(storage, { values: ['"x"'], collection: "u" })).toEqual(["a@7"]);
     expect(await matching(storage, "t", "f", '"y"')).toEqual(["a"]);
     expect(await matching(storage, "t", "f", '"z"')).toEqual(["b"]);
+    await storage.close();
+  });
+
+  it("purges obsolete entries of a large collection through every purge step, keeping each document's latest", async () => {
+    const storage = setup().make();
+    await storage.open();
+    const specs = parseIndexSpecs("t.f");
+    await storage.setIndexes(specs);
+    const count = 6_000; // above a PostgreSQL purge window
+    for (const value of ["a", "b"]) {
+      await commitIndexed(storage, specs, (after) => Array.from({ length: count }, (_, i) => put("t", `d${i}`, after + BigInt(i + 1), { f: value })));
+    }
+    await commitIndexed(storage, specs, (after) => [{ ...put("t", "gone", after + 1n, "deleted"), committedAtMs: 10 }]);
+    expect((await storage.purge(100)).purgedThrough).toEqual({ t: BigInt(2 * count + 1) });
+    // Only the entries at the latest sequences are left: b, and the exit from a.
+    const left = await storage.readIndex({ collection: "t", field: "f", values: ['"a"', '"b"'], after: 0n, limit: 100_000 });
+    expect(left.entries).toHaveLength(count);
+    expect(left.entries[0]).toEqual({ sequence: BigInt(count + 1), documentId: "d0" });
+    const exits = await storage.readIndex({ collection: "t", field: "f", values: ['"a"'], after: 0n, limit: 100_000 });
+    expect(exits.entries.every((e) => e.sequence > BigInt(count))).toBe(true);
+    expect(await matching(storage, "t", "f", '"b"')).toHaveLength(count);
     await storage.close();
   });
 
