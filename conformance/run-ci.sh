@@ -38,7 +38,8 @@ printf 'conformance-token alice\nconformance-token2 bob collections=shared\n' > 
 node --import tsx server/src/serve/cli.ts --port 0 --host 127.0.0.1 --storage level --data-dir "$TMP/data" \
   --token-file "$TMP/tokens" \
   --conflict-strategy "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge" \
-  --tombstone-retention-ms 3000 --record-retention-ms 120000 --purge-interval-ms 100 --heartbeat-ms 1000 --log-level warn > "$TMP/server.log" 2>&1 &
+  --tombstone-retention-ms 3000 --record-retention-ms 120000 --purge-interval-ms 100 --heartbeat-ms 1000 \
+  --index '*.list,*.tag' --log-level warn > "$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do
@@ -65,7 +66,7 @@ CLUSTER_SCHEMA="conformance_cluster_$$"
 POCKET_POSTGRES_URL="$POSTGRES_URL" bash scripts/cluster.sh --port 0 --schema "$CLUSTER_SCHEMA" -- \
   --token-file "$TMP/tokens" \
   --conflict-strategy "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge" \
-  --tombstone-retention-ms 3000 --purge-interval-ms 200 --heartbeat-ms 1000 > "$TMP/cluster.log" 2>&1 &
+  --tombstone-retention-ms 3000 --purge-interval-ms 200 --heartbeat-ms 1000 --index '*.list,*.tag' > "$TMP/cluster.log" 2>&1 &
 CLUSTER_PID=$!
 LB_URL=""
 for _ in $(seq 1 600); do

@@ -74,6 +74,8 @@ export interface Breakage {
   anonymousAs?: string;
   /** Tombstones are dropped from pulls and streams. */
   dropTombstones?: boolean;
+  /** Pulls and subscribes are forwarded without their filters (a server that ignores them, §4.10). */
+  ignoreFilters?: boolean;
 }
 
 export interface PushRecord {
@@ -194,6 +196,14 @@ export class FaultProxy {
     return out;
   }
 
+  /** A pull or subscribe as the breakage forwards it. */
+  private forwarded<R extends PullRequest | SubscribeRequest>(req: R): R {
+    let out = req;
+    if (this.breakage.ignoreCheckpoint) out = { ...out, checkpoint: undefined };
+    if (this.breakage.ignoreFilters) out = { ...out, filters: {} };
+    return out;
+  }
+
   private readonly impl: ServiceImpl<typeof SyncService> = {
     push: async (req: PushRequest, ctx: HandlerContext): Promise<PushResponse> => {
       const fault = this.takeFault("push");
@@ -254,7 +264,7 @@ export class FaultProxy {
       if (fault?.kind === "drop") this.dropConnection(ctx);
       if (fault?.kind === "unavailable") throw unavailable();
       if (fault?.kind === "delay") await sleep(fault.ms);
-      const forwarded = this.breakage.ignoreCheckpoint ? { ...req, checkpoint: undefined } : req;
+      const forwarded = this.forwarded(req);
       let res: PullResponse;
       try {
         res = await this.upstream.pull(forwarded, { headers: this.headers(ctx), signal: ctx.signal });
@@ -285,7 +295,7 @@ export class FaultProxy {
       if (fault?.kind === "drop") this.dropConnection(ctx);
       if (fault?.kind === "unavailable") throw unavailable();
       if (fault?.kind === "delay") await sleep(fault.ms);
-      const forwarded = this.breakage.ignoreCheckpoint ? { ...req, checkpoint: undefined } : req;
+      const forwarded = this.forwarded(req);
       try {
         for await (const message of this.upstream.subscribe(forwarded, { headers: this.headers(ctx), signal: ctx.signal })) {
           if (message.event.case === "heartbeat" && this.breakage.dropHeartbeats) continue;

@@ -14,7 +14,7 @@ import { runClientMode } from "./client-mode.js";
 import { UNCLAIMED_BY_EXAMPLES, unexpectedSkips } from "./example-clients.js";
 import { loadFeatures } from "./features.js";
 import { FaultProxy, type Breakage } from "./proxy.js";
-import { junitXml, summarize, summaryLine, type CaseResult } from "./report.js";
+import { junitXml, loadKnownFailing, matchesAny, summarize, summaryLine, type CaseResult } from "./report.js";
 import { runServerMode } from "./server-mode.js";
 import { CLIENT_SUITES, SERVER_SUITES, clientCheck, serverCheck, suiteFile } from "./suites.js";
 import { REFERENCE_FEATURES_FILE, REFERENCE_SETUP, ROOT, ServerProcess } from "./server-process.js";
@@ -24,6 +24,9 @@ const cases = loadCases();
 function failures(results: CaseResult[]): string[] {
   return results.filter((r) => r.outcome === "failed").map((r) => `${r.case.id}: ${r.message ?? ""}`);
 }
+
+/** Server cases the reference server is known to fail (reported; run-ci.sh reads the same file). */
+const knownFailingServer = loadKnownFailing(join(ROOT, "conformance/known-failing-server.txt"));
 
 describe("cases", () => {
   it("every case names a section of PROTOCOL.md and belongs to its suite", () => {
@@ -92,8 +95,8 @@ describe("server mode", () => {
   }
 
   it("passes the reference server behind a faithful proxy", async () => {
-    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection"]);
-    expect(failures(results)).toEqual([]);
+    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection", "filters", "filter-moves"]);
+    expect(failures(results.filter((r) => !matchesAny(r.case.id, knownFailingServer)))).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBeGreaterThan(30);
   }, 120_000);
 
@@ -102,6 +105,9 @@ describe("server mode", () => {
     ["pagination", { reorder: true }],
     ["resume", { ignoreCheckpoint: true }],
     ["every-collection", { ignoreCheckpoint: true }],
+    ["filters", { ignoreFilters: true }],
+    ["filter-moves", { ignoreFilters: true }],
+    ["filter-moves", { dropTombstones: true }],
     ["subscribe", { duplicateChanges: true }],
     ["heartbeat", { dropHeartbeats: true }],
     ["concurrency", { dropChanges: true }],

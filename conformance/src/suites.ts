@@ -23,6 +23,8 @@ import { checks as serverBasic } from "../cases/server-basic.js";
 import { checks as serverConcurrency } from "../cases/server-concurrency.js";
 import { checks as serverConflict } from "../cases/server-conflict.js";
 import { checks as serverEveryCollection } from "../cases/server-every-collection.js";
+import { checks as serverFilterMoves } from "../cases/server-filter-moves.js";
+import { checks as serverFilters } from "../cases/server-filters.js";
 import { checks as serverHeartbeat } from "../cases/server-heartbeat.js";
 import { checks as serverIdempotency } from "../cases/server-idempotency.js";
 import { checks as serverPagination } from "../cases/server-pagination.js";
@@ -39,6 +41,8 @@ export const SERVER_SUITES: Readonly<Record<string, Readonly<Record<string, Serv
   "server-concurrency": serverConcurrency,
   "server-conflict": serverConflict,
   "server-every-collection": serverEveryCollection,
+  "server-filter-moves": serverFilterMoves,
+  "server-filters": serverFilters,
   "server-heartbeat": serverHeartbeat,
   "server-idempotency": serverIdempotency,
   "server-pagination": serverPagination,
