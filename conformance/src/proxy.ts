@@ -26,6 +26,7 @@ import {
   type ChangeEvent,
   type ChangeResult,
   type Checkpoint,
+  type Filter,
   type PullRequest,
   type PullResponse,
   type PushRequest,
@@ -91,6 +92,8 @@ export interface PullRecord {
   readonly at: number;
   readonly clientId: string;
   readonly collections: string[];
+  /** The filters the request carried, by collection (§4.10). */
+  readonly filters: Record<string, Filter>;
   readonly checkpoint: Checkpoint | undefined;
   readonly fault?: Fault["kind"];
   response?: { checkpoint: Checkpoint | undefined; changes: number; hasMore: boolean };
@@ -101,6 +104,8 @@ export interface SubscribeRecord {
   readonly at: number;
   readonly clientId: string;
   readonly collections: string[];
+  /** The filters the request carried, by collection (§4.10). */
+  readonly filters: Record<string, Filter>;
   readonly checkpoint: Checkpoint | undefined;
   readonly fault?: Fault["kind"];
   messages: number;
@@ -251,6 +256,7 @@ export class FaultProxy {
         at: Date.now(),
         clientId: req.clientId,
         collections: [...req.collections],
+        filters: { ...req.filters },
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
       };
@@ -279,6 +285,7 @@ export class FaultProxy {
         at: Date.now(),
         clientId: req.clientId,
         collections: [...req.collections],
+        filters: { ...req.filters },
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
         messages: 0,

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CASES_DIR, filterCases, loadCases } from "./cases.js";
 import { runClientMode } from "./client-mode.js";
+import { UNCLAIMED_BY_EXAMPLES, unexpectedSkips } from "./example-clients.js";
 import { loadFeatures } from "./features.js";
 import { FaultProxy, type Breakage } from "./proxy.js";
 import { junitXml, loadKnownFailing, matchesAny, summarize, summaryLine, type CaseResult } from "./report.js";
@@ -150,10 +151,10 @@ describe.runIf(hasGo())("client mode (Go example client)", () => {
     return runClientMode({ command, cases: filterCases(cases, patterns).filter((c) => c.mode === "client"), timeoutMs: 30_000 });
   }
 
-  it("passes every client case, none skipped", async () => {
+  it("passes every client case of the suites it claims; the others skip, saying why", async () => {
     const results = await judge([binary], []);
     expect(failures(results)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "skipped").map((r) => `${r.case.id}: ${r.message ?? ""}`)).toEqual([]);
+    expect(unexpectedSkips(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
     expect(results.length).toBe(cases.filter((c) => c.mode === "client").length);
   }, 240_000);
 
@@ -195,8 +196,8 @@ describe("client mode (TypeScript reference client, through its adapter)", () =>
     return runClientMode({ command: adapter, cases: filterCases(cases, patterns).filter((c) => c.mode === "client"), timeoutMs: 30_000 });
   }
 
-  it("passes the offline, subscribe, convergence and every-collection suites", async () => {
-    const suites = ["offline", "subscribe", "convergence", "every-collection"];
+  it("passes the offline, subscribe, convergence, every-collection and filters suites", async () => {
+    const suites = ["offline", "subscribe", "convergence", "every-collection", "filters"];
     const results = await judge("", suites);
     expect(failures(results)).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBe(filterCases(cases, suites).filter((c) => c.mode === "client").length);
@@ -207,6 +208,7 @@ describe("client mode (TypeScript reference client, through its adapter)", () =>
     ["subscribe", "no-checkpoint"],
     ["convergence", "no-retry"],
     ["every-collection", "no-checkpoint"],
+    ["filters", "no-filter"],
   ];
   it.each(broken)("suite %s fails against the adapter with bug %s", async (suite, bug) => {
     const results = await judge(bug, [suite]);
@@ -254,11 +256,11 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
     run(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/python-client"], 300_000);
   }, 300_000);
 
-  it("passes every client case, with none skipped", async () => {
+  it("passes every client case of the suites it claims; the others skip, saying why", async () => {
     const results = await runClientMode({ command: client, cases: clientCases, timeoutMs: 30_000 });
     expect(failures(results)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "skipped").map((r) => `${r.case.id}: ${r.message ?? ""}`)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "passed").length).toBe(clientCases.length);
+    expect(unexpectedSkips(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
+    expect(results.filter((r) => r.outcome === "passed").length).toBe(clientCases.filter((c) => !UNCLAIMED_BY_EXAMPLES.includes(c.suite)).length);
   }, 600_000);
 
   const broken: [string, string][] = [
@@ -277,8 +279,8 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
     ["convergence", "no-retry"],
     ["every-collection", "no-checkpoint"],
   ];
-  it("breaks every client suite with some bug", () => {
-    expect([...new Set(broken.map(([suite]) => suite))].sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].sort());
+  it("breaks every client suite it claims with some bug", () => {
+    expect([...new Set(broken.map(([suite]) => suite))].sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].filter((s) => !UNCLAIMED_BY_EXAMPLES.includes(s)).sort());
   });
   it.each(broken)("suite %s fails against the client with --bug %s", async (suite, bug) => {
     const results = await runClientMode({ command: [...client, "--bug", bug], cases: filterCases(clientCases, [suite]), timeoutMs: 30_000 });

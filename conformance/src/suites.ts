@@ -10,6 +10,7 @@ import { checks as clientConflictReport } from "../cases/client-conflict-report.
 import { checks as clientConflictResolved } from "../cases/client-conflict-resolved.js";
 import { checks as clientConvergence } from "../cases/client-convergence.js";
 import { checks as clientEveryCollection } from "../cases/client-every-collection.js";
+import { checks as clientFilters } from "../cases/client-filters.js";
 import { checks as clientOffline } from "../cases/client-offline.js";
 import { checks as clientPull } from "../cases/client-pull.js";
 import { checks as clientPush } from "../cases/client-push.js";
@@ -58,6 +59,7 @@ export const CLIENT_SUITES: Readonly<Record<string, Readonly<Record<string, Clie
   "client-conflict-resolved": clientConflictResolved,
   "client-convergence": clientConvergence,
   "client-every-collection": clientEveryCollection,
+  "client-filters": clientFilters,
   "client-offline": clientOffline,
   "client-pull": clientPull,
   "client-push": clientPush,
