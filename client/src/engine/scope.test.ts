@@ -18,6 +18,10 @@ describe("the collections option", () => {
     expect(wire([])).toEqual({ collections: [], filters: {} });
   });
 
+  it("takes a plain name listed twice as once, as the seed's engine did", () => {
+    expect(resolveScope(["todos", "notes", "todos"])).toEqual({ collections: ["todos", "notes"], filters: {} });
+  });
+
   it("names stay names, in order, unfiltered", () => {
     expect(wire(["todos", "notes"])).toEqual({ collections: ["todos", "notes"], filters: {} });
     expect(wire([{ name: "todos" }])).toEqual({ collections: ["todos"], filters: {} });
@@ -56,7 +60,6 @@ describe("the collections option", () => {
     ["a name too long", ["a".repeat(65)], /invalid collection name/],
     ["an entry without a name", [{ filter: { a: 1 } }], /collections\[0\]: invalid collection name undefined/],
     ["a misspelt key", [{ name: "todos", filters: { a: 1 } }], /collections\[0\]: unknown key "filters"/],
-    ["a duplicate name", ["todos", "todos"], /collections\[1\]: collection "todos" is listed twice/],
     ["a duplicate, once filtered", ["todos", { name: "todos", filter: { a: 1 } }], /listed twice/],
     ["more than 64 collections", Array.from({ length: 65 }, (_, i) => `c${i}`), /at most 64 collections/],
     ["an empty filter", [{ name: "todos", filter: {} }], /collections\[0\]\.filter: must have at least one field/],

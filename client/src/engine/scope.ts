@@ -53,7 +53,11 @@ export function resolveScope(option: readonly SyncCollection[] | undefined): Syn
     } else fail(where, "must be a collection name or a { name, filter } entry");
     if (typeof name !== "string" || !COLLECTION_NAME.test(name)) fail(where, `invalid collection name ${JSON.stringify(name)}: must match ${COLLECTION_NAME}`);
     const collection = name as string;
-    if (collections.includes(collection)) fail(where, `collection ${JSON.stringify(collection)} is listed twice`);
+    if (collections.includes(collection)) {
+      // The seed took a name listed twice as once; only a filter makes it ambiguous.
+      if (filter === undefined && filters[collection] === undefined) continue;
+      fail(where, `collection ${JSON.stringify(collection)} is listed twice`);
+    }
     collections.push(collection);
     if (filter !== undefined) filters[collection] = toWireFilter(filter, `${where}.filter`);
   }
