@@ -4,29 +4,17 @@
 // filtering on the new one in its current state, and nobody else hears of it;
 // a changed filter resyncs; a filter never widens what a principal may read;
 // and a filter is read from an index, built at start on existing data.
-import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { ChangeEvent, Checkpoint, PushResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Authorize } from "../core/sync-core.js";
-import { createLevelStorage, createPostgresStorage, type Storage } from "../storage/index.js";
+import { createLevelStorage, type Storage } from "../storage/index.js";
+import { dropSchemas, freshSchema, postgresStorage, postgresUrl } from "../storage/testing.js";
 import type { IndexSpec } from "../storage/index-values.js";
 import { staticTokenAuthenticator } from "./auth.js";
 import { eventually, pushed, startServer, syncClient, tempDir, type RunningServer } from "./testing.js";
 
-const postgresUrl = process.env.POCKET_TEST_POSTGRES_URL;
-const schemas: string[] = [];
-afterAll(async () => {
-  if (!postgresUrl || schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: postgresUrl });
-  await client.connect();
-  try {
-    for (const schema of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-});
+afterAll(dropSchemas);
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -43,9 +31,8 @@ const backends: Array<[string, () => () => Storage]> = [
 ];
 if (postgresUrl) {
   backends.push(["postgres", () => {
-    const schema = `pocket_test_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
-    schemas.push(schema);
-    return () => createPostgresStorage({ connectionString: postgresUrl, schema });
+    const schema = freshSchema();
+    return () => postgresStorage(schema);
   }]);
 }
 
@@ -299,9 +286,8 @@ describe.each(backends)("filters on %s", (_name, backend) => {
 
 describe.runIf(postgresUrl)("filters across servers on one PostgreSQL schema", () => {
   it("delivers a move made through one server to the filtered devices of another, live and on pull, from the shared index", async () => {
-    const schema = `pocket_test_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
-    schemas.push(schema);
-    const shared = () => createPostgresStorage({ connectionString: postgresUrl!, schema });
+    const schema = freshSchema();
+    const shared = () => postgresStorage(schema);
     const writerServer = await start(shared());
     const readerServer = await start(shared());
     const streams = { a: new StreamingDevice(readerServer.url, listFilter("a")), b: new StreamingDevice(readerServer.url, listFilter("b")), c: new StreamingDevice(readerServer.url, listFilter("c")) };
@@ -320,9 +306,8 @@ describe.runIf(postgresUrl)("filters across servers on one PostgreSQL schema", (
   });
 
   it("refuses commits on a server whose indexes differ from the schema's, until it is restarted with the same", async () => {
-    const schema = `pocket_test_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
-    schemas.push(schema);
-    const shared = () => createPostgresStorage({ connectionString: postgresUrl!, schema });
+    const schema = freshSchema();
+    const shared = () => postgresStorage(schema);
     const old = await start(shared(), { indexes: LIST });
     const upgraded = await start(shared(), { indexes: [...LIST, { collection: "todos", field: "tag" }] });
     const refused = await syncClient(old.url, "connect-proto-h2", "t-alice").push({ clientId: "w", changes: [pushed("d", { list: "a", tag: 1 }, 1)] }).catch((e: unknown) => e);

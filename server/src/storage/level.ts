@@ -369,38 +369,13 @@ export class LevelStorage implements Storage {
     }
   }
 
-  /** The collections holding index entries: a skip scan, a step per collection. */
-  private async indexedCollections(): Promise<string[]> {
-    const found: string[] = [];
-    const keys = this.index.keys();
-    try {
-      for (let key = await keys.next(); key !== undefined; key = await keys.next()) {
-        const collection = key.slice(0, key.indexOf(SEP));
-        found.push(collection);
-        keys.seek(`${collection}\u0001`);
-      }
-    } finally {
-      await keys.close();
-    }
-    return found;
+  /** The collections holding index entries. */
+  private indexedCollections(): Promise<string[]> {
+    return collectionsOf(this.index.keys());
   }
 
-  async listCollections(): Promise<string[]> {
-    // A skip scan of the change index: after the first key of a collection,
-    // seek past all of its keys ("\u0001" sorts right after SEP and cannot
-    // occur in a name).
-    const found: string[] = [];
-    const keys = this.changes.keys();
-    try {
-      for (let key = await keys.next(); key !== undefined; key = await keys.next()) {
-        const collection = key.slice(0, key.indexOf(SEP));
-        found.push(collection);
-        keys.seek(`${collection}\u0001`);
-      }
-    } finally {
-      await keys.close();
-    }
-    return found;
+  listCollections(): Promise<string[]> {
+    return collectionsOf(this.changes.keys());
   }
 
   purge(cutoffMs: number, recordsCutoffMs = cutoffMs): Promise<PurgeResult> {
@@ -486,4 +461,24 @@ export class LevelStorage implements Storage {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/**
+ * The collections of a sublevel whose keys start "collection SEP": a skip
+ * scan, a step per collection and not per key. After the first key of a
+ * collection it seeks past all of them ("\u0001" sorts right after SEP and
+ * cannot occur in a name).
+ */
+async function collectionsOf(keys: { next(): Promise<string | undefined>; seek(target: string): void; close(): Promise<void> }): Promise<string[]> {
+  const found: string[] = [];
+  try {
+    for (let key = await keys.next(); key !== undefined; key = await keys.next()) {
+      const collection = key.slice(0, key.indexOf(SEP));
+      found.push(collection);
+      keys.seek(`${collection}\u0001`);
+    }
+  } finally {
+    await keys.close();
+  }
+  return found;
 }
