@@ -94,7 +94,7 @@ describe("npm run bench, every workload at tiny size", () => {
       "chart.svg",
     );
     for (const r of reports) expect(markdown).toContain(`## ${r.title}`);
-    for (const id of ["push.batch100", "catch-up", "connect-pull", "idle.rss", "app.push", "app.pull.wire"]) {
+    for (const id of ["push.batch100", "catch-up", "filtered.level.cpu", "connect-pull", "idle.rss", "app.push", "app.pull.wire"]) {
       const metric = reports.flatMap((r) => r.metrics).find((m) => m.id === id);
       expect(metric?.target, id).toBeDefined();
     }

@@ -11,6 +11,13 @@ export interface BenchConfig {
   readonly rounds: number;
   readonly push: { readonly batches: ReadonlyArray<{ readonly batch: number; readonly changes: number }>; readonly probeChanges: number };
   readonly catchUp: { readonly documents: number; readonly page: number };
+  /**
+   * Filtered against full catch-up (bench/workloads/filtered.ts): one
+   * document in `hotEvery` matches the filter, the rest spread over `lists`
+   * other lists; each round times `repeats` filtered catch-ups back to back,
+   * so that their CPU spans many of the kernel's 10 ms accounting ticks.
+   */
+  readonly filtered: { readonly documents: number; readonly hotEvery: number; readonly lists: number; readonly page: number; readonly repeats: number };
   readonly connectPull: { readonly documents: number; readonly durationMs: number; readonly processes: number; readonly concurrency: number };
   readonly fanout: {
     readonly subscribers: readonly number[];
@@ -51,6 +58,7 @@ const full: BenchConfig = {
     probeChanges: 2_000,
   },
   catchUp: { documents: 100_000, page: 1000 },
+  filtered: { documents: 100_000, hotEvery: 100, lists: 199, page: 1000, repeats: 20 },
   connectPull: { documents: 20, durationMs: 2_000, processes: 2, concurrency: 16 },
   fanout: {
     subscribers: [1, 100, 1000, 5000],
@@ -81,6 +89,7 @@ const quick: BenchConfig = {
     probeChanges: 200,
   },
   catchUp: { documents: 2_000, page: 1000 },
+  filtered: { documents: 2_000, hotEvery: 100, lists: 19, page: 1000, repeats: 5 },
   connectPull: { documents: 20, durationMs: 200, processes: 1, concurrency: 4 },
   fanout: {
     subscribers: [1, 10, 40],
@@ -106,6 +115,7 @@ const smoke: BenchConfig = {
   rounds: 2,
   push: { batches: [{ batch: 100, changes: 300 }], probeChanges: 100 },
   catchUp: { documents: 1_000, page: 1000 },
+  filtered: { documents: 1_000, hotEvery: 100, lists: 19, page: 1000, repeats: 2 },
   fanout: { ...quick.fanout, subscribers: [1, 8], commitsPerRound: 4, drainMs: 3_000, processesFor: (k) => (k >= 8 ? 2 : 1) },
   idle: { streams: 20, processes: 1, connectionsPerProcess: 2, settleMs: 100 },
   connectPull: { ...quick.connectPull, durationMs: 400 },

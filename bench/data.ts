@@ -28,9 +28,13 @@ function words(seed: number, bytes: number): string {
   return out.slice(0, bytes);
 }
 
-/** A to-do document as JSON text of exactly DOCUMENT_BYTES bytes (ASCII). */
-export function documentText(n: number): string {
-  const head = `{"title":"task ${n}","done":${n % 3 === 0},"priority":${n % 5},"notes":"`;
+/**
+ * A to-do document as JSON text of exactly DOCUMENT_BYTES bytes (ASCII); with
+ * `list`, it carries a top-level `"list"` field (what a filter selects on) and
+ * shorter notes.
+ */
+export function documentText(n: number, list?: string): string {
+  const head = `{${list === undefined ? "" : `"list":${JSON.stringify(list)},`}"title":"task ${n}","done":${n % 3 === 0},"priority":${n % 5},"notes":"`;
   const tail = `"}`;
   const room = DOCUMENT_BYTES - head.length - tail.length;
   if (room < 0) throw new Error(`document ${n} does not fit in ${DOCUMENT_BYTES} bytes`);
@@ -42,14 +46,37 @@ export function documentObject(n: number): Record<string, unknown> {
   return JSON.parse(documentText(n)) as Record<string, unknown>;
 }
 
+/**
+ * How the filtered workload spreads documents over to-do lists: one in
+ * `hotEvery` is in HOT_LIST, evenly through the collection (so its documents
+ * lie between everyone else's, as they would in a real app), and the others
+ * cycle through `lists` other lists.
+ */
+export interface ListSpread {
+  readonly hotEvery: number;
+  readonly lists: number;
+}
+
+export const HOT_LIST = "hot";
+
+export function listOf(n: number, spread: ListSpread): string {
+  return n % spread.hotEvery === 0 ? HOT_LIST : `list-${n % spread.lists}`;
+}
+
+/** How many of the documents `from` .. `from + count - 1` are in HOT_LIST. */
+export function hotCount(from: number, count: number, spread: ListSpread): number {
+  const multiplesBelow = (end: number) => Math.ceil(end / spread.hotEvery);
+  return multiplesBelow(from + count) - multiplesBelow(from);
+}
+
 let logical = 0;
 /** A change as a client pushes it: an insert, or an update on `baseRevision`. */
-export function pushedChange(collection: string, documentId: string, n: number, clientSequence: number, baseRevision = ""): ChangeEvent {
+export function pushedChange(collection: string, documentId: string, n: number, clientSequence: number, baseRevision = "", text = documentText(n)): ChangeEvent {
   return create(ChangeEventSchema, {
     operation: baseRevision ? Operation.UPDATE : Operation.INSERT,
     collection,
     documentId,
-    document: documentText(n),
+    document: text,
     baseRevision,
     clientSequence: BigInt(clientSequence),
     timestamp: { wallTimeMs: BigInt(Date.now()), logical: logical++ & 0xffff },

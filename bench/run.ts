@@ -7,6 +7,7 @@
 //   npm run bench                      full run (under 15 minutes on 2 cores)
 //   npm run bench -- --quick           every workload at tiny sizes (or POCKET_BENCH=quick)
 //   npm run bench -- --only push,fanout
+//   npm run bench -- --only filtered   one workload (an unknown id prints the known ones)
 //   npm run bench -- --profile         servers run with --cpu-prof; profiles and their top functions are reported
 //   npm run bench -- --out DIR         write the report there instead
 //   npm run bench -- --render docs/benchmarks.json
@@ -16,6 +17,8 @@
 // database at POCKET_BENCH_POSTGRES_URL, else POCKET_TEST_POSTGRES_URL
 // (bash scripts/start-postgres.sh prints one); without either it is reported
 // as failed and the others run. Its fan-out capacity needs root (cgroups).
+// The filtered workload measures on LevelDB, and on that PostgreSQL too when
+// one of those variables is set.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -35,13 +38,14 @@ import { cluster } from "./workloads/cluster.js";
 import { conflicts } from "./workloads/conflicts.js";
 import { connectPull } from "./workloads/connect-pull.js";
 import { documentEncoding } from "./workloads/document-encoding.js";
+import { filteredCatchUp } from "./workloads/filtered.js";
 import { fanoutWorkload, type FanoutLevel } from "./workloads/fanout.js";
 import { growth } from "./workloads/growth.js";
 import { idleMemory } from "./workloads/idle-memory.js";
 import { push } from "./workloads/push.js";
 import type { Workload, WorkloadReport } from "./workloads/types.js";
 
-export const WORKLOADS: readonly Workload[] = [push, catchUp, connectPull, fanoutWorkload, idleMemory, conflicts, appLevel, growth, documentEncoding, cluster];
+export const WORKLOADS: readonly Workload[] = [push, catchUp, filteredCatchUp, connectPull, fanoutWorkload, idleMemory, conflicts, appLevel, growth, documentEncoding, cluster];
 
 export interface RunOptions {
   readonly mode: Mode;

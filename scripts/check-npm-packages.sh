@@ -53,7 +53,7 @@ echo "--- the pocket-sync-server bin, set up as the conformance files describe"
 CONFORMANCE=node_modules/@pocket-sync/conformance
 start_server --storage memory --token-file "$CONFORMANCE/reference-server.tokens" \
   --conflict-strategy "report,lww=last-write-wins,serverwins=server-wins,clientwins=client-wins,merged=merge" \
-  --tombstone-retention-ms 300 --purge-interval-ms 100 --heartbeat-ms 1000
+  --tombstone-retention-ms 300 --purge-interval-ms 100 --heartbeat-ms 1000 --index '*.list,*.tag'
 echo "listening on $URL"
 
 echo "--- the pocket-conformance bin, server mode, over gRPC"

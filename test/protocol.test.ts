@@ -42,6 +42,15 @@ const checkpoint = create(pb.CheckpointSchema, {
   serverSequence: 1000n,
   collections: { todos: 50n, notes: 25n },
   epoch: "01HZX3",
+  pagingSince: { notes: 900n },
+  filters: { todos: "q2QkMqXlYbS1c0k7tCk1Fw" },
+});
+
+const filter = create(pb.FilterSchema, {
+  conditions: [
+    { field: "listId", values: ['"42"', '"43"'] },
+    { field: "done", values: ["false"] },
+  ],
 });
 
 // One populated sample per message of the protocol; the completeness test
@@ -87,13 +96,17 @@ const samples: Record<string, MessageShape<DescMessage>> = {
     checkpoint,
     limit: 100,
     clientId: "client-a",
+    filters: { todos: filter },
   }),
+  "pocket.sync.v1.Filter": filter,
+  "pocket.sync.v1.FieldCondition": create(pb.FieldConditionSchema, { field: "ownerId", values: ['"ada"'] }),
   "pocket.sync.v1.PullResponse": create(pb.PullResponseSchema, { changes: [change()], checkpoint, hasMore: true }),
   "pocket.sync.v1.SubscribeRequest": create(pb.SubscribeRequestSchema, {
     collections: ["todos"],
     checkpoint,
     clientId: "client-b",
     heartbeatIntervalMs: 15_000,
+    filters: { todos: filter },
   }),
   "pocket.sync.v1.SubscribeResponse": create(pb.SubscribeResponseSchema, {
     event: { case: "changes", value: { changes: [change()], checkpoint, caughtUp: true } },
@@ -178,6 +191,14 @@ describe("validation rules in the schema", () => {
     expect(validator.validate(pb.PushRequestSchema, upd).kind).toBe("invalid");
   });
 
+  it("refuses a pushed removal: only the server sends them (§13.6)", () => {
+    const removal = validPush();
+    removal.changes[0]!.removed = true;
+    const result = validator.validate(pb.PushRequestSchema, removal);
+    expect(result.kind).toBe("invalid");
+    expect(result.kind === "invalid" && result.violations.map((v) => v.ruleId)).toContain("change.removal_from_server_only");
+  });
+
   it("refuses a change without operation, client sequence or timestamp", () => {
     const push = validPush();
     push.changes[0]!.operation = pb.Operation.UNSPECIFIED;
@@ -188,11 +209,24 @@ describe("validation rules in the schema", () => {
     expect(result.kind === "invalid" && result.violations.length).toBeGreaterThanOrEqual(3);
   });
 
-  it("refuses a pull with no collections or a page over 1000", () => {
-    expect(validator.validate(pb.PullRequestSchema, create(pb.PullRequestSchema, {})).kind).toBe("invalid");
+  it("accepts a pull naming no collection (every readable one, §4.8); refuses a page over 1000 and repeated names", () => {
+    expect(validator.validate(pb.PullRequestSchema, create(pb.PullRequestSchema, {})).kind).toBe("valid");
     const tooBig = create(pb.PullRequestSchema, { collections: ["todos"], limit: 1001 });
     expect(validator.validate(pb.PullRequestSchema, tooBig).kind).toBe("invalid");
     const dup = create(pb.PullRequestSchema, { collections: ["todos", "todos"] });
     expect(validator.validate(pb.PullRequestSchema, dup).kind).toBe("invalid");
+  });
+
+  it("bounds filters (§4.10, §14): 1 to 8 conditions of 1 to 100 values, collection-name keys", () => {
+    const pull = (filters: Record<string, unknown>) => validator.validate(pb.PullRequestSchema, create(pb.PullRequestSchema, { filters } as never)).kind;
+    const condition = (values: string[], field = "list") => ({ field, values });
+    expect(pull({ todos: { conditions: [condition(['"a"'])] } })).toBe("valid");
+    expect(pull({ todos: { conditions: [] } })).toBe("invalid");
+    expect(pull({ todos: { conditions: Array.from({ length: 9 }, (_, i) => condition(["1"], `f${i}`)) } })).toBe("invalid");
+    expect(pull({ todos: { conditions: [condition([])] } })).toBe("invalid");
+    expect(pull({ todos: { conditions: [condition(Array.from({ length: 101 }, (_, i) => String(i)))] } })).toBe("invalid");
+    expect(pull({ todos: { conditions: [condition([""])] } })).toBe("invalid");
+    expect(pull({ todos: { conditions: [condition(["1"], "")] } })).toBe("invalid");
+    expect(pull({ "9bad": { conditions: [condition(["1"])] } })).toBe("invalid");
   });
 });

@@ -4,7 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CheckpointSchema, PushRequestSchema, type ChangeEvent, type Checkpoint, type PushRequest } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import { nowMs } from "../harness/clock.js";
-import { documentId, pushedChange } from "../data.js";
+import { documentId, documentText, listOf, pushedChange, type ListSpread } from "../data.js";
 import { syncClient, type HttpVersion, type SyncClient } from "./connect-clients.js";
 
 let client: SyncClient | undefined;
@@ -25,6 +25,8 @@ export interface PushPlan {
   readonly concurrency?: number;
   /** Which documents' revisions to return: all, or those with these numbers. */
   readonly keep?: "all" | readonly number[];
+  /** Gives each document a top-level `list` field, spread this way. */
+  readonly lists?: ListSpread;
 }
 
 export interface PushOutcome {
@@ -102,6 +104,25 @@ export interface PullPlan {
   readonly max?: number;
   /** Start after this position (server sequence) in every collection, with the server's epoch. */
   readonly after?: { readonly sequence: bigint; readonly epoch: string };
+  /** Per collection, the conditions of its filter (PROTOCOL §4.10); values are JSON text. */
+  readonly filters?: Readonly<Record<string, ReadonlyArray<{ readonly field: string; readonly values: readonly string[] }>>>;
+  /**
+   * Checked once the clock has stopped: how many documents pulled lack this
+   * top-level field value (a filter that lets others through is a wrong
+   * answer, not a fast one).
+   */
+  readonly expect?: { readonly field: string; readonly value: unknown };
+}
+
+export interface PullOutcome {
+  readonly ms: number;
+  readonly changes: number;
+  /** With `expect`: documents pulled, each counted once (a filtered paging may repeat one, §4.10). */
+  readonly documents?: number;
+  readonly pages: number;
+  readonly bytes: number;
+  /** With `expect`: documents pulled without the expected field value. */
+  readonly unexpected?: number;
 }
 
 export const handlers = {
@@ -111,7 +132,8 @@ export const handlers = {
 
   /** Inserts `count` new documents. */
   push(plan: PushPlan): Promise<PushOutcome> {
-    const requests = buildRequests(plan, (n, seq) => pushedChange(plan.collection, documentId(plan.idPrefix, n), n, seq));
+    const text = plan.lists ? (n: number) => documentText(n, listOf(n, plan.lists!)) : (n: number) => documentText(n);
+    const requests = buildRequests(plan, (n, seq) => pushedChange(plan.collection, documentId(plan.idPrefix, n), n, seq, "", text(n)));
     const keep = plan.keep === "all" ? () => true : plan.keep ? keeping(new Set(plan.keep)) : () => false;
     return send(requests, plan.concurrency ?? 1, keep);
   },
@@ -152,7 +174,7 @@ export const handlers = {
   },
 
   /** Pulls pages from the beginning (or `after`) until has_more is false or `max` changes came. */
-  async pull(plan: PullPlan): Promise<{ ms: number; changes: number; pages: number; bytes: number }> {
+  async pull(plan: PullPlan): Promise<PullOutcome> {
     const c = connected();
     let checkpoint: Checkpoint | undefined = plan.after
       ? create(CheckpointSchema, {
@@ -161,19 +183,32 @@ export const handlers = {
           collections: Object.fromEntries(plan.collections.map((name) => [name, plan.after!.sequence])),
         })
       : undefined;
+    const filters = plan.filters
+      ? Object.fromEntries(Object.entries(plan.filters).map(([collection, conditions]) => [collection, { conditions: conditions.map((k) => ({ field: k.field, values: [...k.values] })) }]))
+      : undefined;
+    // Kept only to check them afterwards: the unchecked pulls time nothing else.
+    const seen = plan.expect ? new Map<string, string>() : undefined;
     let changes = 0;
     let pages = 0;
     let bytes = 0;
     const start = nowMs();
     for (;;) {
-      const response = await c.pull({ collections: [...plan.collections], limit: plan.limit, ...(checkpoint ? { checkpoint } : {}) });
+      const response = await c.pull({ collections: [...plan.collections], limit: plan.limit, ...(checkpoint ? { checkpoint } : {}), ...(filters ? { filters } : {}) });
       pages++;
       changes += response.changes.length;
-      for (const change of response.changes) bytes += change.document.length;
+      for (const change of response.changes) {
+        bytes += change.document.length;
+        seen?.set(`${change.collection}\u0000${change.documentId}`, change.document);
+      }
       checkpoint = response.checkpoint;
       if (!response.hasMore || (plan.max !== undefined && changes >= plan.max)) break;
     }
-    return { ms: nowMs() - start, changes, pages, bytes };
+    const ms = nowMs() - start;
+    if (!plan.expect || !seen) return { ms, changes, pages, bytes };
+    const { field, value } = plan.expect;
+    let unexpected = 0;
+    for (const text of seen.values()) if ((JSON.parse(text) as Record<string, unknown>)[field] !== value) unexpected++;
+    return { ms, changes, pages, bytes, documents: seen.size, unexpected };
   },
 
   close(): void {

@@ -45,6 +45,11 @@ export interface RemoteChange {
   readonly timestamp: Timestamp;
   /** The client whose change produced this state. */
   readonly clientId: string;
+  /**
+   * A removal (PROTOCOL §13.6): the principal may no longer read the
+   * document. The local copy goes; nothing is pushed, no tombstone is kept.
+   */
+  readonly removed?: boolean;
 }
 
 /** A pushed change and what the server committed for it. */
@@ -67,9 +72,9 @@ export interface SyncStore {
   clientId(): Promise<string>;
   /** Emits after every local write that added to the outbox. */
   readonly outboxChanged: Observable<void>;
-  /** Pending changes of the given collections, oldest first, one per document. */
+  /** Pending changes of the given collections (every collection when empty), oldest first, one per document. */
   pendingChanges(collections: readonly string[], limit: number): Promise<PendingChange[]>;
-  /** Number of pending changes in the given collections. */
+  /** Number of pending changes in the given collections (every collection when empty). */
   pendingCount(collections: readonly string[]): Promise<number>;
   /**
    * The server committed `change` as sent. Records the revision as the
@@ -100,8 +105,8 @@ export interface SyncStore {
   applyRemoteChanges(changes: readonly RemoteChange[], checkpoint: Uint8Array | undefined, options?: ApplyOptions): Promise<void>;
   /**
    * Ends a resync (PROTOCOL §8.4): deletes every document of `collections`
-   * that has no pending change and whose id is not in `seen`, and stores the
-   * checkpoint, atomically.
+   * (of every collection when empty) that has no pending change and whose id
+   * is not in `seen`, and stores the checkpoint, atomically.
    */
   finishResync(collections: readonly string[], seen: ReadonlyMap<string, ReadonlySet<string>>, checkpoint: Uint8Array): Promise<void>;
   /** The last stored checkpoint, as stored (opaque bytes). */

@@ -18,6 +18,9 @@
 //                  SYNC_MODE_SUBSCRIBE keeps the live stream; the engine is started
 //                  unless start_offline. The database chooses its own client id
 //                  (Configure.client_id cannot be passed through the public API).
+//                  Configure.filters become { name, filter } entries of `collections`:
+//                  each condition's values parsed from JSON text, one value as
+//                  equality, several as "in" (a filter needs its collection named).
 //   write/delete   insert, or update with every dropped key set to undefined (a full
 //                  replacement); delete.
 //   sync_now       forceSync() (answered unavailable without any call while offline:
@@ -34,6 +37,7 @@
 //   no-checkpoint  the engine never sees the stored checkpoint (always from the beginning, §9.4)
 //   no-retry       a change whose push failed once is given up (dropped locally, §9.1)
 //   sync-offline   sync_now syncs even while offline (§1)
+//   no-filter      the configured filters are dropped: collections sync whole (§4.10)
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -47,7 +51,7 @@ import {
   DocumentSchema,
   type Configure,
 } from "../../gen/ts/pocket/conformance/v1/control_pb.js";
-import { CheckpointSchema } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { CheckpointSchema, type Filter } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import {
   createDatabase,
   createSyncEngine,
@@ -55,7 +59,10 @@ import {
   type Database,
   type JsonObject,
   type PendingChange,
+  type SyncCollection,
   type SyncEngine,
+  type SyncFilter,
+  type SyncFilterValue,
   type SyncStats,
   type SyncStatus,
   type SyncStore,
@@ -65,7 +72,7 @@ type Result = MessageInitShape<typeof ClientResponseSchema>["result"];
 
 const BUG = process.env.POCKET_ADAPTER_BUG ?? "";
 const IMPLEMENTATION = "pocket-ts-client (reference, via conformance/adapters/ts-client.ts)";
-const SUITES = ["push", "pull", "resume", "retry", "conflict-report", "conflict-resolved", "offline", "tombstones", "subscribe", "convergence"];
+const SUITES = ["push", "pull", "resume", "retry", "conflict-report", "conflict-resolved", "offline", "tombstones", "subscribe", "convergence", "every-collection", "filters"];
 const STRATEGIES: Partial<Record<ConflictStrategy, EngineStrategy>> = {
   [ConflictStrategy.LOCAL_WINS]: "client-wins",
   [ConflictStrategy.REMOTE_WINS]: "server-wins",
@@ -122,7 +129,7 @@ class Replica {
 
   static async open(c: Configure): Promise<Replica> {
     if (!c.dataDir) throw new CommandFailure("invalid_argument", "configure needs a data_dir");
-    if (c.collections.length === 0) throw new CommandFailure("invalid_argument", "configure needs collections");
+    // No collections: every collection the token may read (PROTOCOL §4.8).
     if (c.syncMode !== SyncMode.UNSPECIFIED && c.syncMode !== SyncMode.PULL && c.syncMode !== SyncMode.SUBSCRIBE) {
       throw new CommandFailure("unimplemented", `sync mode ${c.syncMode}`);
     }
@@ -131,6 +138,7 @@ class Replica {
       strategy = STRATEGIES[c.conflictStrategy];
       if (!strategy) throw new CommandFailure("unimplemented", `conflict strategy ${c.conflictStrategy}`);
     }
+    const collections = syncCollections(c);
     mkdirSync(c.dataDir, { recursive: true });
     const db = await createDatabase({ name: join(c.dataDir, "pocket-db"), storage: "level" });
     const own: SyncStore =
@@ -146,10 +154,10 @@ class Replica {
       },
     };
     const mode = c.syncMode === SyncMode.SUBSCRIBE ? SyncMode.SUBSCRIBE : SyncMode.PULL;
-    const engine = createSyncEngine(store, {
+    const config: Parameters<typeof createSyncEngine>[1] = {
       serverUrl: c.serverUrl,
       authToken: c.token,
-      collections: c.collections,
+      collections,
       direction: "both",
       // Pull mode: sync_now pulls; the engine's own poll only runs at start and after forceSync.
       useWebSocket: mode === SyncMode.SUBSCRIBE,
@@ -161,7 +169,16 @@ class Replica {
       maxRetryDelay: 2_000,
       maxRetryAttempts: 6,
       transport: "connect",
-    });
+    };
+    let engine: SyncEngine;
+    try {
+      engine = createSyncEngine(store, config);
+    } catch (error) {
+      // The engine checks its options when created: a bad filter is the runner's invalid argument.
+      await db.close();
+      if (error instanceof TypeError) throw new CommandFailure("invalid_argument", error.message);
+      throw error;
+    }
     const replica = new Replica(db, engine, store, c.collections, mode);
     if (!c.startOffline) await replica.setOnline(true);
     return replica;
@@ -287,6 +304,36 @@ class Replica {
     this.engine.destroy();
     await this.db.close();
   }
+}
+
+/** Configure's collections and filters as the engine's `collections` option. */
+function syncCollections(c: Configure): SyncCollection[] {
+  const orphans = Object.keys(c.filters).filter((name) => !c.collections.includes(name));
+  if (orphans.length) {
+    // The engine's API filters a collection it names; "every collection, one of them filtered" is not expressible.
+    if (c.collections.length === 0) throw new CommandFailure("unimplemented", `a filter (on ${orphans.join(", ")}) needs its collection named in collections`);
+    throw new CommandFailure("invalid_argument", `filters on collections not in collections: ${orphans.join(", ")}`);
+  }
+  if (BUG === "no-filter") return [...c.collections];
+  return c.collections.map((name) => {
+    const filter = c.filters[name];
+    return filter ? { name, filter: engineFilter(name, filter) } : name;
+  });
+}
+
+function engineFilter(collection: string, filter: Filter): SyncFilter {
+  const out: Record<string, SyncFilterValue | SyncFilterValue[]> = {};
+  for (const { field, values } of filter.conditions) {
+    const parsed = values.map((text) => {
+      try {
+        return JSON.parse(text) as SyncFilterValue;
+      } catch {
+        throw new CommandFailure("invalid_argument", `filters[${collection}]: ${field}: ${JSON.stringify(text)} is not JSON text`);
+      }
+    });
+    out[field] = parsed.length === 1 ? parsed[0]! : parsed;
+  }
+  return out;
 }
 
 function strip(doc: object): JsonObject {

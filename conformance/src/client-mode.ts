@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { FilterSchema } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { CaseDef } from "./cases.js";
 import { ConflictStrategy, ControlledClient, SyncMode } from "./control.js";
 import { FaultProxy } from "./proxy.js";
@@ -39,6 +41,8 @@ export interface StartOptions {
   /** A name for logs and the data directory; the same name reopens the same replica. */
   readonly name?: string;
   readonly collections?: readonly string[];
+  /** Per collection, the filter to sync it under (§4.10; the suite "filters"). */
+  readonly filters?: Readonly<Record<string, MessageInitShape<typeof FilterSchema>>>;
   readonly conflictStrategy?: ConflictStrategy;
   readonly syncMode?: SyncMode;
   readonly startOffline?: boolean;
@@ -103,6 +107,7 @@ export class ClientContext {
         dataDir,
         syncMode: options.syncMode ?? SyncMode.PULL,
         startOffline: options.startOffline ?? false,
+        filters: { ...options.filters },
       },
     }).catch((error: unknown) => {
       if (error instanceof Error && error.name === "CommandError" && error.message.startsWith("unimplemented")) {

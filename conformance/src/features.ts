@@ -51,6 +51,12 @@ export interface ServerFeatures {
   futureTimestampRefusal: boolean;
   /** The largest request the server accepts, for the too-large case. */
   maxRequestBytes?: number;
+  /**
+   * Filters (§4.10): top-level fields the server indexes in every collection,
+   * so a filter on them is answered; `everyField` when it indexes every
+   * top-level field (then no filter is refused as not indexed, §4.12).
+   */
+  filters?: { fields: string[]; everyField: boolean };
   /** Where these declarations came from, for skip reasons ("features file x.yaml"). */
   source?: string;
 }
@@ -83,6 +89,7 @@ export function parseFeatures(text: string, where = "features"): ServerFeatures 
   const known = new Set([
     "protocols", "http2", "connectGet", "openCollections", "collections", "conflictStrategies", "mergeThreeWay",
     "tombstonePurge", "heartbeatDefaultMs", "auth", "futureTimestampRefusal", "maxRequestBytes",
+    "filters",
   ]);
   for (const key of Object.keys(raw)) if (!known.has(key)) throw new Error(`${where}: unknown key ${key}`);
   const f: ServerFeatures = structuredClone(DEFAULT_FEATURES);
@@ -118,6 +125,13 @@ export function parseFeatures(text: string, where = "features"): ServerFeatures 
   }
   if (raw.futureTimestampRefusal !== undefined) f.futureTimestampRefusal = raw.futureTimestampRefusal === true;
   if (raw.maxRequestBytes !== undefined) f.maxRequestBytes = num(raw.maxRequestBytes, `${where}.maxRequestBytes`);
+  if (raw.filters !== undefined) {
+    const x = (raw.filters ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(x)) if (key !== "fields" && key !== "everyField") throw new Error(`${where}.filters: unknown key ${key}`);
+    const fields = list(x.fields, `${where}.filters.fields`);
+    if (fields.length === 0) throw new Error(`${where}.filters.fields: list the top-level fields the server indexes in every collection`);
+    f.filters = { fields, everyField: x.everyField === true };
+  }
   return f;
 }
 
@@ -137,7 +151,8 @@ export interface Tokens {
  * Why a case requiring `feature` cannot run, or undefined when it can.
  * Feature names: `protocol:<p>`, `http2`, `connect-get`, `strategy:<s>`,
  * `merge-three-way`, `tombstone-purge`, `heartbeat-default`, `auth`, `token2`, `token2-read`,
- * `token2-write`, `future-timestamp-refusal`, `max-request-bytes`.
+ * `token2-write`, `future-timestamp-refusal`, `max-request-bytes`, `filters` (at least one indexed
+ * field; `filters:2`, at least two), `filters-unindexed` (a field the server does not index).
  */
 export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: string): string | undefined {
   const [name, arg] = feature.split(":") as [string, string | undefined];
@@ -179,6 +194,14 @@ export function missingFeature(f: ServerFeatures, tokens: Tokens, feature: strin
       return f.futureTimestampRefusal ? undefined : undeclared("futureTimestampRefusal (a SHOULD, §10.3)");
     case "max-request-bytes":
       return f.maxRequestBytes !== undefined ? undefined : undeclared("maxRequestBytes");
+    case "filters": {
+      const needed = Number(arg ?? "1");
+      if (!f.filters) return undeclared("filters (the fields indexed in every collection, filters.fields)");
+      return f.filters.fields.length >= needed ? undefined : undeclared(`${needed} indexed fields (filters.fields: [${f.filters.fields.join(", ")}])`);
+    }
+    case "filters-unindexed":
+      if (!f.filters) return undeclared("filters (the fields indexed in every collection, filters.fields)");
+      return f.filters.everyField ? `${from} declares filters.everyField: true (every top-level field is indexed, so no filter is refused as not indexed)` : undefined;
     default:
       throw new Error(`unknown feature ${feature}`);
   }

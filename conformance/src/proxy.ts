@@ -26,6 +26,7 @@ import {
   type ChangeEvent,
   type ChangeResult,
   type Checkpoint,
+  type Filter,
   type PullRequest,
   type PullResponse,
   type PushRequest,
@@ -73,6 +74,8 @@ export interface Breakage {
   anonymousAs?: string;
   /** Tombstones are dropped from pulls and streams. */
   dropTombstones?: boolean;
+  /** Pulls and subscribes are forwarded without their filters (a server that ignores them, §4.10). */
+  ignoreFilters?: boolean;
 }
 
 export interface PushRecord {
@@ -89,6 +92,8 @@ export interface PullRecord {
   readonly at: number;
   readonly clientId: string;
   readonly collections: string[];
+  /** The filters the request carried, by collection (§4.10). */
+  readonly filters: Record<string, Filter>;
   readonly checkpoint: Checkpoint | undefined;
   readonly fault?: Fault["kind"];
   response?: { checkpoint: Checkpoint | undefined; changes: number; hasMore: boolean };
@@ -99,6 +104,8 @@ export interface SubscribeRecord {
   readonly at: number;
   readonly clientId: string;
   readonly collections: string[];
+  /** The filters the request carried, by collection (§4.10). */
+  readonly filters: Record<string, Filter>;
   readonly checkpoint: Checkpoint | undefined;
   readonly fault?: Fault["kind"];
   messages: number;
@@ -189,6 +196,14 @@ export class FaultProxy {
     return out;
   }
 
+  /** A pull or subscribe as the breakage forwards it. */
+  private forwarded<R extends PullRequest | SubscribeRequest>(req: R): R {
+    let out = req;
+    if (this.breakage.ignoreCheckpoint) out = { ...out, checkpoint: undefined };
+    if (this.breakage.ignoreFilters) out = { ...out, filters: {} };
+    return out;
+  }
+
   private readonly impl: ServiceImpl<typeof SyncService> = {
     push: async (req: PushRequest, ctx: HandlerContext): Promise<PushResponse> => {
       const fault = this.takeFault("push");
@@ -241,6 +256,7 @@ export class FaultProxy {
         at: Date.now(),
         clientId: req.clientId,
         collections: [...req.collections],
+        filters: { ...req.filters },
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
       };
@@ -248,7 +264,7 @@ export class FaultProxy {
       if (fault?.kind === "drop") this.dropConnection(ctx);
       if (fault?.kind === "unavailable") throw unavailable();
       if (fault?.kind === "delay") await sleep(fault.ms);
-      const forwarded = this.breakage.ignoreCheckpoint ? { ...req, checkpoint: undefined } : req;
+      const forwarded = this.forwarded(req);
       let res: PullResponse;
       try {
         res = await this.upstream.pull(forwarded, { headers: this.headers(ctx), signal: ctx.signal });
@@ -269,6 +285,7 @@ export class FaultProxy {
         at: Date.now(),
         clientId: req.clientId,
         collections: [...req.collections],
+        filters: { ...req.filters },
         checkpoint: req.checkpoint,
         ...(fault ? { fault: fault.kind } : {}),
         messages: 0,
@@ -278,7 +295,7 @@ export class FaultProxy {
       if (fault?.kind === "drop") this.dropConnection(ctx);
       if (fault?.kind === "unavailable") throw unavailable();
       if (fault?.kind === "delay") await sleep(fault.ms);
-      const forwarded = this.breakage.ignoreCheckpoint ? { ...req, checkpoint: undefined } : req;
+      const forwarded = this.forwarded(req);
       try {
         for await (const message of this.upstream.subscribe(forwarded, { headers: this.headers(ctx), signal: ctx.signal })) {
           if (message.event.case === "heartbeat" && this.breakage.dropHeartbeats) continue;

@@ -1,7 +1,7 @@
 // What server-mode checks share: the check signature, push helpers,
 // ordering checks and a background Subscribe reader.
 import { create } from "@bufbuild/protobuf";
-import { ChangeEventSchema, CheckpointSchema, type ChangeEvent, type Checkpoint, type PushResponse, type SubscribeResponse } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { ChangeEventSchema, CheckpointSchema, type ChangeEvent, type Checkpoint, type Filter, type PushResponse, type SubscribeResponse } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Strategy } from "./features.js";
 import type { ServerContext } from "./server-context.js";
 import { CheckFailure, check, eventually, insert, latestByDocument, pullAll, sleep, update, wireError, type SyncClient } from "./wire.js";
@@ -84,6 +84,8 @@ export class Stream {
       checkpoint?: Checkpoint | undefined;
       heartbeatIntervalMs?: number;
       clientId?: string;
+      /** Per collection (§4.10). */
+      filters?: Record<string, Filter>;
       signal: AbortSignal;
       /**
        * A slow reader: after every `every` messages, stop reading for `ms` (the
@@ -94,7 +96,7 @@ export class Stream {
   ) {
     options.signal.addEventListener("abort", () => this.controller.abort());
     const iterable = client.subscribe(
-      { collections, checkpoint: options.checkpoint, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0, clientId: options.clientId ?? "" },
+      { collections, checkpoint: options.checkpoint, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0, clientId: options.clientId ?? "", filters: options.filters ?? {} },
       { signal: this.controller.signal },
     );
     const pause = options.pause;
@@ -190,9 +192,10 @@ export async function stateOf(ctx: ServerContext, collection: string, id: string
  * that covers the changes sent with or before it and none sent after it. A
  * checkpoint ahead of a change still to come (a heartbeat's while changes
  * are queued, say) loses that change for a client that resumes from it.
+ * `judged`: the changes to judge (a filtered collection may repeat a document, §4.10).
  */
-export function checkStreamResumable(stream: Stream, what: string): void {
-  const all = stream.changes();
+export function checkStreamResumable(stream: Stream, what: string, judged: (c: ChangeEvent) => boolean = () => true): void {
+  const all = stream.changes().filter(judged);
   checkIncreasing(all, what);
   const seen = new Set<bigint>();
   for (const c of all) {
@@ -214,7 +217,7 @@ export function checkStreamResumable(stream: Stream, what: string): void {
       );
     }
     if (e.case === "changes") {
-      for (const c of e.value.changes) {
+      for (const c of e.value.changes.filter(judged)) {
         const position = cp.collections[c.collection] ?? 0n;
         check(position >= c.serverSequence, `${what}: a batch's checkpoint (${position}) does not cover its own change at ${c.serverSequence} (§5.1)`);
         const lowest = later.get(c.collection);

@@ -34,6 +34,8 @@ export interface ReferenceServerOptions {
   readonly recordRetentionMs?: number;
   readonly purgeIntervalMs?: number;
   readonly heartbeatMs?: number;
+  /** The --index spec: fields indexed for filters, such as `*.list,todos.tag` (§4.12). */
+  readonly index?: string;
   readonly extraArgs?: readonly string[];
   readonly command?: readonly string[];
   /** Where to copy the server's output, if anywhere. */
@@ -56,6 +58,9 @@ export const REFERENCE_SETUP = {
   recordRetentionMs: 120_000,
   purgeIntervalMs: 100,
   heartbeatMs: 1000,
+  // The fields the filters suite filters on, in every collection
+  // (reference-server.features.yaml, filters.fields).
+  index: "*.list,*.tag",
 } as const;
 
 export class ServerProcess {
@@ -82,6 +87,7 @@ export class ServerProcess {
     if (o.recordRetentionMs !== undefined) args.push("--record-retention-ms", String(o.recordRetentionMs));
     if (o.purgeIntervalMs !== undefined) args.push("--purge-interval-ms", String(o.purgeIntervalMs));
     if (o.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(o.heartbeatMs));
+    if (o.index !== undefined) args.push("--index", o.index);
     args.push(...(o.extraArgs ?? []));
     const [command, ...prefix] = o.command ?? referenceServerCommand();
     const child = spawn(command!, [...prefix, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });

@@ -11,9 +11,10 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CASES_DIR, filterCases, loadCases } from "./cases.js";
 import { runClientMode } from "./client-mode.js";
+import { UNCLAIMED_BY_EXAMPLES, unexpectedSkips } from "./example-clients.js";
 import { loadFeatures } from "./features.js";
 import { FaultProxy, type Breakage } from "./proxy.js";
-import { junitXml, summarize, summaryLine, type CaseResult } from "./report.js";
+import { junitXml, loadKnownFailing, matchesAny, summarize, summaryLine, type CaseResult } from "./report.js";
 import { runServerMode } from "./server-mode.js";
 import { CLIENT_SUITES, SERVER_SUITES, clientCheck, serverCheck, suiteFile } from "./suites.js";
 import { REFERENCE_FEATURES_FILE, REFERENCE_SETUP, ROOT, ServerProcess } from "./server-process.js";
@@ -23,6 +24,9 @@ const cases = loadCases();
 function failures(results: CaseResult[]): string[] {
   return results.filter((r) => r.outcome === "failed").map((r) => `${r.case.id}: ${r.message ?? ""}`);
 }
+
+/** Server cases the reference server is known to fail (reported; run-ci.sh reads the same file). */
+const knownFailingServer = loadKnownFailing(join(ROOT, "conformance/known-failing-server.txt"));
 
 describe("cases", () => {
   it("every case names a section of PROTOCOL.md and belongs to its suite", () => {
@@ -91,8 +95,8 @@ describe("server mode", () => {
   }
 
   it("passes the reference server behind a faithful proxy", async () => {
-    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe"]);
-    expect(failures(results)).toEqual([]);
+    const results = await judge({}, ["basic", "idempotency", "conflict", "resume", "auth", "subscribe", "every-collection", "filters", "filter-moves"]);
+    expect(failures(results.filter((r) => !matchesAny(r.case.id, knownFailingServer)))).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBeGreaterThan(30);
   }, 120_000);
 
@@ -100,6 +104,10 @@ describe("server mode", () => {
     ["basic", { dropTombstones: true }],
     ["pagination", { reorder: true }],
     ["resume", { ignoreCheckpoint: true }],
+    ["every-collection", { ignoreCheckpoint: true }],
+    ["filters", { ignoreFilters: true }],
+    ["filter-moves", { ignoreFilters: true }],
+    ["filter-moves", { dropTombstones: true }],
     ["subscribe", { duplicateChanges: true }],
     ["heartbeat", { dropHeartbeats: true }],
     ["concurrency", { dropChanges: true }],
@@ -143,10 +151,10 @@ describe.runIf(hasGo())("client mode (Go example client)", () => {
     return runClientMode({ command, cases: filterCases(cases, patterns).filter((c) => c.mode === "client"), timeoutMs: 30_000 });
   }
 
-  it("passes every client case, none skipped", async () => {
+  it("passes every client case of the suites it claims; the others skip, saying why", async () => {
     const results = await judge([binary], []);
     expect(failures(results)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "skipped").map((r) => `${r.case.id}: ${r.message ?? ""}`)).toEqual([]);
+    expect(unexpectedSkips(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
     expect(results.length).toBe(cases.filter((c) => c.mode === "client").length);
   }, 240_000);
 
@@ -164,6 +172,7 @@ describe.runIf(hasGo())("client mode (Go example client)", () => {
     ["tombstones", "no-checkpoint"],
     ["subscribe", "no-reconnect"],
     ["convergence", "echo"],
+    ["every-collection", "no-checkpoint"],
   ];
   it.each(broken)("suite %s fails against a client with bug %s", async (suite, bug) => {
     const results = await judge([binary, "-bug", bug], [suite]);
@@ -187,8 +196,8 @@ describe("client mode (TypeScript reference client, through its adapter)", () =>
     return runClientMode({ command: adapter, cases: filterCases(cases, patterns).filter((c) => c.mode === "client"), timeoutMs: 30_000 });
   }
 
-  it("passes the offline, subscribe and convergence suites", async () => {
-    const suites = ["offline", "subscribe", "convergence"];
+  it("passes the offline, subscribe, convergence, every-collection and filters suites", async () => {
+    const suites = ["offline", "subscribe", "convergence", "every-collection", "filters"];
     const results = await judge("", suites);
     expect(failures(results)).toEqual([]);
     expect(results.filter((r) => r.outcome === "passed").length).toBe(filterCases(cases, suites).filter((c) => c.mode === "client").length);
@@ -198,6 +207,8 @@ describe("client mode (TypeScript reference client, through its adapter)", () =>
     ["offline", "sync-offline"],
     ["subscribe", "no-checkpoint"],
     ["convergence", "no-retry"],
+    ["every-collection", "no-checkpoint"],
+    ["filters", "no-filter"],
   ];
   it.each(broken)("suite %s fails against the adapter with bug %s", async (suite, bug) => {
     const results = await judge(bug, [suite]);
@@ -245,11 +256,11 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
     run(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/python-client"], 300_000);
   }, 300_000);
 
-  it("passes every client case, with none skipped", async () => {
+  it("passes every client case of the suites it claims; the others skip, saying why", async () => {
     const results = await runClientMode({ command: client, cases: clientCases, timeoutMs: 30_000 });
     expect(failures(results)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "skipped").map((r) => `${r.case.id}: ${r.message ?? ""}`)).toEqual([]);
-    expect(results.filter((r) => r.outcome === "passed").length).toBe(clientCases.length);
+    expect(unexpectedSkips(results, UNCLAIMED_BY_EXAMPLES)).toEqual([]);
+    expect(results.filter((r) => r.outcome === "passed").length).toBe(clientCases.filter((c) => !UNCLAIMED_BY_EXAMPLES.includes(c.suite)).length);
   }, 600_000);
 
   const broken: [string, string][] = [
@@ -266,9 +277,10 @@ describe.runIf(!pythonMissing)("client mode (Python example client)", () => {
     ["tombstones", "no-resync"],
     ["subscribe", "stream-from-start"],
     ["convergence", "no-retry"],
+    ["every-collection", "no-checkpoint"],
   ];
-  it("breaks every client suite with some bug", () => {
-    expect([...new Set(broken.map(([suite]) => suite))].sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].sort());
+  it("breaks every client suite it claims with some bug", () => {
+    expect([...new Set(broken.map(([suite]) => suite))].sort()).toEqual([...new Set(clientCases.map((c) => c.suite))].filter((s) => !UNCLAIMED_BY_EXAMPLES.includes(s)).sort());
   });
   it.each(broken)("suite %s fails against the client with --bug %s", async (suite, bug) => {
     const results = await runClientMode({ command: [...client, "--bug", bug], cases: filterCases(clientCases, [suite]), timeoutMs: 30_000 });

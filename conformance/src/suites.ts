@@ -9,6 +9,8 @@ import type { ServerCheck } from "./server-check-helpers.js";
 import { checks as clientConflictReport } from "../cases/client-conflict-report.js";
 import { checks as clientConflictResolved } from "../cases/client-conflict-resolved.js";
 import { checks as clientConvergence } from "../cases/client-convergence.js";
+import { checks as clientEveryCollection } from "../cases/client-every-collection.js";
+import { checks as clientFilters } from "../cases/client-filters.js";
 import { checks as clientOffline } from "../cases/client-offline.js";
 import { checks as clientPull } from "../cases/client-pull.js";
 import { checks as clientPush } from "../cases/client-push.js";
@@ -20,6 +22,9 @@ import { checks as serverAuth } from "../cases/server-auth.js";
 import { checks as serverBasic } from "../cases/server-basic.js";
 import { checks as serverConcurrency } from "../cases/server-concurrency.js";
 import { checks as serverConflict } from "../cases/server-conflict.js";
+import { checks as serverEveryCollection } from "../cases/server-every-collection.js";
+import { checks as serverFilterMoves } from "../cases/server-filter-moves.js";
+import { checks as serverFilters } from "../cases/server-filters.js";
 import { checks as serverHeartbeat } from "../cases/server-heartbeat.js";
 import { checks as serverIdempotency } from "../cases/server-idempotency.js";
 import { checks as serverPagination } from "../cases/server-pagination.js";
@@ -35,6 +40,9 @@ export const SERVER_SUITES: Readonly<Record<string, Readonly<Record<string, Serv
   "server-basic": serverBasic,
   "server-concurrency": serverConcurrency,
   "server-conflict": serverConflict,
+  "server-every-collection": serverEveryCollection,
+  "server-filter-moves": serverFilterMoves,
+  "server-filters": serverFilters,
   "server-heartbeat": serverHeartbeat,
   "server-idempotency": serverIdempotency,
   "server-pagination": serverPagination,
@@ -50,6 +58,8 @@ export const CLIENT_SUITES: Readonly<Record<string, Readonly<Record<string, Clie
   "client-conflict-report": clientConflictReport,
   "client-conflict-resolved": clientConflictResolved,
   "client-convergence": clientConvergence,
+  "client-every-collection": clientEveryCollection,
+  "client-filters": clientFilters,
   "client-offline": clientOffline,
   "client-pull": clientPull,
   "client-push": clientPush,

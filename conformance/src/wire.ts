@@ -11,10 +11,12 @@ import {
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
   ChangeEventSchema,
+  CheckpointSchema,
   Operation,
   SyncService,
   type ChangeEvent,
   type Checkpoint,
+  type Filter,
   type PullResponse,
 } from "../../gen/ts/pocket/sync/v1/sync_pb.js";
 
@@ -244,23 +246,69 @@ export function remove(collection: string, documentId: string, baseRevision: str
   });
 }
 
-/** Pulls until has_more is false and returns every page. */
+/** Pulls until has_more is false and returns every page; `filters` per collection (§4.10). */
 export async function pullAll(
   client: SyncClient,
   collections: string[],
   checkpoint?: Checkpoint,
   limit = 0,
+  filters: Record<string, Filter> = {},
 ): Promise<{ pages: PullResponse[]; changes: ChangeEvent[]; checkpoint: Checkpoint | undefined }> {
   const pages: PullResponse[] = [];
   let position = checkpoint;
   for (let i = 0; i < 10_000; i++) {
-    const page = await client.pull({ collections, checkpoint: position, limit });
+    const page = await client.pull({ collections, checkpoint: position, limit, filters });
     pages.push(page);
     position = page.checkpoint;
     if (!page.hasMore) break;
     check(page.changes.length > 0, "pull: has_more is set but the page is empty");
   }
   return { pages, changes: pages.flatMap((p) => p.changes), checkpoint: position };
+}
+
+/**
+ * pullAll as a client pulls (§8.4): a collection refused with
+ * ERROR_REASON_RESYNC_REQUIRED is pulled again from its beginning, up to
+ * `resyncs` times. For reads that page through all a server holds, which
+ * take long enough for a purge to land above where they began (§8.3).
+ */
+export async function pullResyncing(
+  client: SyncClient,
+  collections: string[],
+  checkpoint?: Checkpoint,
+  limit = 0,
+  filters: Record<string, Filter> = {},
+  resyncs = 10,
+): Promise<{ pages: PullResponse[]; changes: ChangeEvent[]; checkpoint: Checkpoint | undefined; resynced: string[] }> {
+  const pages: PullResponse[] = [];
+  const resynced: string[] = [];
+  let position = checkpoint;
+  for (let i = 0; i < 10_000; i++) {
+    let page: PullResponse;
+    try {
+      page = await client.pull({ collections, checkpoint: position, limit, filters });
+    } catch (error) {
+      const e = wireError(error);
+      const named = (e.metadata.collections ?? "").split(",").filter(Boolean);
+      if (e.code !== Code.FailedPrecondition || e.reason !== "ERROR_REASON_RESYNC_REQUIRED" || named.length === 0 || resynced.length >= resyncs) throw error;
+      resynced.push(...named);
+      // Those collections from their beginning; the others go on from the last page.
+      const from = create(CheckpointSchema, position ?? {});
+      from.collections = { ...from.collections };
+      from.pagingSince = { ...from.pagingSince };
+      for (const c of named) {
+        delete from.collections[c];
+        delete from.pagingSince[c];
+      }
+      position = from;
+      continue;
+    }
+    pages.push(page);
+    position = page.checkpoint;
+    if (!page.hasMore) break;
+    check(page.changes.length > 0, "pull: has_more is set but the page is empty");
+  }
+  return { pages, changes: pages.flatMap((p) => p.changes), checkpoint: position, resynced };
 }
 
 /** The latest state per document, folding changes in order. */

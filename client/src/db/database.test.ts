@@ -277,6 +277,33 @@ describe("local database", () => {
     expect(await db.syncStore.pendingCount(["todos"])).toBe(0);
   });
 
+  it("applies a removal by dropping the local copy without pushing anything; a pending change stays until the server refuses it", async () => {
+    const db = await memoryDb();
+    const todos = db.collection("todos");
+    const store = db.syncStore;
+    await store.applyRemoteChanges([remote("moved", "1-m", 1n, { v: 1 }), remote("edited", "1-e", 2n, { v: 1 })], undefined);
+    await todos.update("edited", { v: 2 });
+    const events = firstValueFrom(todos.changes().pipe(take(1), toArray()));
+    const removal = (id: string, seq: bigint) => ({ ...remote(id, "", seq, null), removed: true });
+    await store.applyRemoteChanges([removal("moved", 3n), removal("edited", 4n), removal("never-seen", 5n)], new Uint8Array([9]));
+    expect(await todos.get("moved")).toBeNull();
+    expect((await events)[0]).toMatchObject({ operation: "delete", documentId: "moved", isFromSync: true });
+    // Nothing to push for the removed copy; the local edit is still pending, with no server state to fall back to.
+    const pending = await store.pendingChanges(["todos"], 10);
+    expect(pending.map((p) => p.documentId)).toEqual(["edited"]);
+    expect(await todos.get("never-seen")).toBeNull();
+    await store.reject(pending[0]!);
+    expect(await todos.get("edited")).toBeNull();
+    // A removal stands for the state of its own sequence: one the client knows from its own acknowledged write goes too.
+    await store.applyRemoteChanges([remote("mine", "1-x", 8n, { v: 1 })], undefined);
+    await store.applyRemoteChanges([removal("mine", 8n)], undefined);
+    expect(await todos.get("mine")).toBeNull();
+    // A removal older than the state held is stale and ignored.
+    await store.applyRemoteChanges([remote("back", "1-b", 7n, { v: 1 })], undefined);
+    await store.applyRemoteChanges([removal("back", 6n)], undefined);
+    expect(await todos.get("back")).not.toBeNull();
+  });
+
   it("finishes a resync by deleting documents the server no longer has, keeping pending ones", async () => {
     const db = await memoryDb();
     const todos = db.collection("todos");
@@ -288,6 +315,19 @@ describe("local database", () => {
     expect((await todos.find()).map((d) => d._id).sort()).toEqual(["kept", "mine"]);
     expect((await events)[0]).toMatchObject({ operation: "delete", documentId: "gone", isFromSync: true });
     expect(await store.getCheckpoint()).toEqual(new Uint8Array([7]));
+  });
+
+  it("finishes a resync of every collection (none named) across all local collections, pending ones kept", async () => {
+    const db = await memoryDb();
+    const store = db.syncStore;
+    await store.applyRemoteChanges([remote("gone", "1-g", 1n, { v: 1 }), remote("kept", "1-k", 2n, { v: 1 }), remote("gone", "1-n", 3n, { v: 1 }, "notes")], undefined);
+    await db.collection("a-b").insert({ _id: "mine/with/slashes", v: 1 });
+    await store.applyRemoteChanges([remote("x/y", "1-x", 4n, { v: 1 }, "a-b")], undefined);
+    expect((await store.pendingChanges([], 10)).map((c) => `${c.collection}/${c.documentId}`)).toEqual(["a-b/mine/with/slashes"]);
+    await store.finishResync([], new Map([["todos", new Set(["kept"])]]), new Uint8Array([8]));
+    expect((await db.collection("todos").find()).map((d) => d._id)).toEqual(["kept"]);
+    expect(await db.collection("notes").find()).toEqual([]);
+    expect((await db.collection("a-b").find()).map((d) => d._id)).toEqual(["mine/with/slashes"]);
   });
 });
 

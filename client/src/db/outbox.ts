@@ -44,10 +44,10 @@ export class Outbox {
     return { type: "del", key: outboxKey(BigInt(pending)) };
   }
 
-  /** Pending changes of `collections`, oldest first, at most `limit`. */
+  /** Pending changes of `collections` (of every collection when empty), oldest first, at most `limit`. */
   async pending(level: LevelLike, collections: readonly string[], limit: number): Promise<PendingChange[]> {
     const out: PendingChange[] = [];
-    const wanted = new Set(collections);
+    const wanted = collections.length > 0 ? new Set(collections) : undefined;
     // Page by page, no further into the outbox than the batch needs; the
     // documents of a page in one read.
     let after: string | undefined;
@@ -59,7 +59,7 @@ export class Outbox {
       for (const [key, value] of entries) {
         after = key;
         const entry = JSON.parse(value) as OutboxEntry;
-        if (wanted.has(entry.c)) candidates.push({ seq: BigInt(key.slice(OUTBOX_PREFIX.length)), collection: entry.c, id: entry.i });
+        if (!wanted || wanted.has(entry.c)) candidates.push({ seq: BigInt(key.slice(OUTBOX_PREFIX.length)), collection: entry.c, id: entry.i });
       }
       const records = await readRecordsByKey(level, candidates.map((c) => docKey(c.collection, c.id)));
       candidates.forEach(({ seq, collection, id }, n) => {

@@ -153,6 +153,14 @@ export async function readRecordsByKey(level: LevelLike, keys: string[]): Promis
 }
 
 /** Every stored document of a collection, tombstones included, in id order. */
+/** Every document of every collection, as [collection, id, record]. Collection names hold no "/". */
+export async function* readAllRecords(level: LevelLike): AsyncGenerator<[string, string, DocRecord]> {
+  for await (const [key, value] of level.iterator({ gte: DOC_PREFIX, lt: `${DOC_PREFIX.slice(0, -1)}0` })) {
+    const slash = key.indexOf("/", DOC_PREFIX.length);
+    yield [key.slice(DOC_PREFIX.length, slash), key.slice(slash + 1), decodeRecord(value)];
+  }
+}
+
 export async function* readRecords(level: LevelLike, collection: string): AsyncGenerator<[string, DocRecord]> {
   const prefix = `${DOC_PREFIX}${collection}/`;
   for await (const [key, value] of level.iterator(collectionRange(collection))) {

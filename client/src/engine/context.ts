@@ -1,10 +1,11 @@
 // What the engine's loops share: the store, the client, the settings with their
 // defaults, the status, the token and whether the engine runs.
 import { createClient, type CallOptions, type Client } from "@connectrpc/connect";
-import { SyncService } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import { SyncService, type Filter } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { SyncStore } from "../store.js";
 import { createWebTransport } from "../transport/index.js";
 import { backoffDelay } from "./backoff.js";
+import { resolveScope } from "./scope.js";
 import { StatusTracker } from "./status.js";
 import type { ConflictStrategy, CustomConflictResolver, SyncDirection, SyncEngineConfig } from "./types.js";
 
@@ -12,7 +13,10 @@ const MAX_PUSH = 500;
 
 /** The configuration with every default filled in. */
 export interface EngineSettings {
+  /** Empty: every collection (PROTOCOL §4.8). */
   readonly collections: string[];
+  /** The wire filter of each filtered collection (§4.10), sent with every Pull and Subscribe. */
+  readonly filters: Record<string, Filter>;
   readonly direction: SyncDirection;
   readonly strategy: ConflictStrategy;
   readonly resolver: CustomConflictResolver | undefined;
@@ -28,10 +32,9 @@ export interface EngineSettings {
 }
 
 export function resolveSettings(config: SyncEngineConfig): EngineSettings {
-  if (config.collections.length === 0) throw new Error("createSyncEngine: collections must not be empty");
   if (config.conflictStrategy === "custom" && !config.conflictResolver) throw new Error("createSyncEngine: conflictStrategy 'custom' needs a conflictResolver");
   return {
-    collections: [...new Set(config.collections)],
+    ...resolveScope(config.collections),
     direction: config.direction ?? "both",
     strategy: config.conflictStrategy ?? "last-write-wins",
     resolver: config.conflictResolver,
@@ -84,6 +87,12 @@ export class EngineContext {
   get clientId(): string {
     if (this.clientIdValue === undefined) throw new Error("client id not loaded");
     return this.clientIdValue;
+  }
+
+  /** What every Pull and Subscribe reads: the collections and their filters. */
+  get scope(): { collections: string[]; filters: Record<string, Filter> } {
+    const { collections, filters } = this.settings;
+    return { collections, filters };
   }
 
   callOptions(signal?: AbortSignal): CallOptions {

@@ -37,5 +37,6 @@ export function fromWire(event: ChangeEvent): RemoteChange {
     serverSequence: event.serverSequence,
     timestamp: event.timestamp ? { wallTimeMs: event.timestamp.wallTimeMs, logical: event.timestamp.logical } : ZERO_TIMESTAMP,
     clientId: event.clientId,
+    ...(event.removed ? { removed: true } : {}),
   };
 }

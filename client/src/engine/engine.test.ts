@@ -256,6 +256,17 @@ describe("sync engine (fake server)", () => {
     await expect(engine.forceSync()).rejects.toThrow(/no result/);
   });
 
+  it("never pushes with direction 'pull', also when the live stream catches up (which wakes pushes)", async () => {
+    const { fake, engine, todos, db } = await setup({ direction: "pull", useWebSocket: true });
+    await todos.insert({ _id: "local", v: 1 });
+    await engine.start();
+    await firstValueFrom(engine.getStatus().pipe(filter((s) => s === "idle")));
+    await engine.forceSync();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fake.pushes).toHaveLength(0);
+    expect(await db.syncStore.pendingCount(["todos"])).toBe(1);
+  });
+
   it("pulls in polling mode and applies without pushing back (echo suppression)", async () => {
     const { fake, engine, todos, db } = await setup({ pullInterval: 20 });
     await engine.start();

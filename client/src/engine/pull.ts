@@ -51,12 +51,12 @@ export class Puller {
    */
   private async pullPages(signal?: AbortSignal): Promise<void> {
     const { ctx } = this;
-    const { collections, batchSize } = ctx.settings;
+    const { batchSize } = ctx.settings;
     const prefetch = new AbortController();
     const stopPrefetch = () => prefetch.abort(signal?.reason);
     signal?.addEventListener("abort", stopPrefetch, { once: true });
     const request = (checkpoint: Checkpoint) => {
-      const call = ctx.client.pull({ collections, checkpoint, limit: batchSize, clientId: ctx.clientId }, ctx.callOptions(prefetch.signal));
+      const call = ctx.client.pull({ ...ctx.scope, checkpoint, limit: batchSize, clientId: ctx.clientId }, ctx.callOptions(prefetch.signal));
       call.catch(() => undefined); // awaited below, unless an earlier page failed
       return call;
     };
@@ -80,17 +80,21 @@ export class Puller {
   /**
    * Pulls every collection from the beginning, then deletes the local documents
    * the server no longer has (unless they have pending changes), and only then
-   * stores the new checkpoint, so a crash midway resyncs again.
+   * stores the new checkpoint, so a crash midway resyncs again. Under a filter
+   * "has" means "has and matches": a changed filter (the server asks for a
+   * resync, §4.10) drops every copy the new one does not cover.
    */
   resync(signal?: AbortSignal): Promise<void> {
     const { ctx } = this;
     const { collections, batchSize } = ctx.settings;
     this.resyncRun ??= (async () => {
       const seen = new Map<string, Set<string>>(collections.map((c) => [c, new Set<string>()]));
+      // Following every collection, each one met is resynced (PROTOCOL §4.8).
+      const follow = (collection: string) => seen.get(collection) ?? (collections.length ? undefined : seen.set(collection, new Set()).get(collection));
       let checkpoint = create(CheckpointSchema);
       for (;;) {
-        const response = await ctx.client.pull({ collections, checkpoint, limit: batchSize, clientId: ctx.clientId }, ctx.callOptions(signal));
-        for (const c of response.changes) seen.get(c.collection)?.add(c.documentId);
+        const response = await ctx.client.pull({ ...ctx.scope, checkpoint, limit: batchSize, clientId: ctx.clientId }, ctx.callOptions(signal));
+        for (const c of response.changes) follow(c.collection)?.add(c.documentId);
         const cp = response.checkpoint ?? checkpoint;
         const run = this.remoteQueue.then(() => ctx.store.applyRemoteChanges(response.changes.map(fromWire), undefined, { resync: true }));
         this.remoteQueue = run.catch(() => undefined);

@@ -41,9 +41,10 @@ export class PushLoop {
     return state === "error" || state === "offline";
   }
 
-  /** Starts a run, or makes the current one go round again. */
+  /** Starts a run, or makes the current one go round again (never with direction "pull"). */
   request(): void {
-    if (!this.ctx.running) return;
+    // The stream and the poll loop wake pushes after a reconnect, whatever the direction.
+    if (!this.ctx.running || !this.ctx.pushes) return;
     if (this.run) {
       this.again = true;
       return;

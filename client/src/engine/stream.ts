@@ -52,7 +52,7 @@ export class LiveStream {
         const checkpoint = await puller.loadCheckpoint();
         arm();
         const stream = ctx.client.subscribe(
-          { collections: settings.collections, checkpoint, clientId: ctx.clientId, heartbeatIntervalMs: heartbeat },
+          { ...ctx.scope, checkpoint, clientId: ctx.clientId, heartbeatIntervalMs: heartbeat },
           ctx.callOptions(abort.signal),
         );
         for await (const message of stream) {

@@ -37,12 +37,34 @@ export type CustomConflictResolver = (
   conflict: ClientConflict,
 ) => Resolution | JsonObject | null | Promise<Resolution | JsonObject | null>;
 
+/** A value a filtered field may hold: a JSON scalar. */
+export type SyncFilterValue = string | number | boolean | null;
+
+/**
+ * Narrows a collection to the documents whose top-level fields hold given
+ * values (PROTOCOL §4.10): `{ listId: "42" }` is equality, `{ listId: ["42",
+ * "43"] }` is "in", several fields must all hold. The server answers it from
+ * an index it declares (`--index`).
+ */
+export type SyncFilter = { readonly [field: string]: SyncFilterValue | readonly SyncFilterValue[] };
+
+/** A collection to sync, by name, or with a filter: `{ name: "todos", filter: { listId: "42" } }`. */
+export type SyncCollection = string | { readonly name: string; readonly filter?: SyncFilter };
+
 export interface SyncEngineConfig {
   /** The server's base URL, e.g. http://localhost:8080. */
   readonly serverUrl: string;
   readonly authToken?: string;
-  /** The collections to sync. */
-  readonly collections: readonly string[];
+  /**
+   * The collections to sync. Omitted or empty (the seed's default): every
+   * collection the token may read, including collections created later
+   * (PROTOCOL §4.8), and every local collection is pushed. An entry
+   * `{ name, filter }` syncs only the documents that match the filter; a
+   * document that stops matching leaves this replica (it stays on the
+   * server), and changing the filter between runs resyncs the collection.
+   * Checked when the engine is created (a TypeError names the bad entry).
+   */
+  readonly collections?: readonly SyncCollection[];
   readonly direction?: SyncDirection;
   /** Keep the live Subscribe stream open (default true); false polls with Pull every pullInterval. */
   readonly useWebSocket?: boolean;

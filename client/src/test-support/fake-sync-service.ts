@@ -15,7 +15,7 @@ import {
 
 type Result = MessageInitShape<typeof ChangeResultSchema>;
 
-/** A scriptable fake: records pushes, answers with `onPush`, serves `docs` to pulls. */
+/** A scriptable fake: records pushes, answers with `onPush`, serves `docs` to pulls; a stream only catches up. */
 export function fakeServer() {
   const pushes: PushRequest[] = [];
   const pulls: PullRequest[] = [];
@@ -72,8 +72,10 @@ export function fakeServer() {
         const changes = [...docs.values()].filter((d) => d.serverSequence > from).sort((a, b) => Number(a.serverSequence - b.serverSequence));
         return { changes, checkpoint: create(CheckpointSchema, { serverSequence: seq, collections: { todos: seq } }), hasMore: false };
       },
-      async *subscribe() {
-        // Not used: these tests poll.
+      async *subscribe(_request, context) {
+        // Caught up at once, then quiet until the client ends the stream.
+        yield { event: { case: "changes", value: { changes: [], checkpoint: { serverSequence: seq }, caughtUp: true } } };
+        await new Promise((resolve) => context.signal.addEventListener("abort", resolve, { once: true }));
       },
     });
   });

@@ -120,6 +120,9 @@ func (r *Replica) resyncLocked(ctx context.Context, names []string) (int, error)
 		for _, c := range r.cfg.Collections {
 			resynced[c] = true
 		}
+		if len(r.cfg.Collections) == 0 {
+			resynced = nil // following every collection: every local one
+		}
 	}
 	r.store.finishResync(resynced)
 	if err := r.storeCheckpointLocked(cp); err != nil {

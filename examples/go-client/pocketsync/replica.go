@@ -28,6 +28,8 @@ import (
 type Config struct {
 	ServerURL   string
 	Token       string
+	// Collections to sync; empty syncs every collection the token may read,
+	// including collections created later (PROTOCOL §4.8).
 	Collections []string
 	// File is the local JSON file holding the replica.
 	File string
@@ -132,9 +134,6 @@ func (r *Replica) savedPage() {
 // Open loads the replica file or starts a new replica, and connects unless
 // cfg.Offline.
 func Open(cfg Config) (*Replica, error) {
-	if len(cfg.Collections) == 0 {
-		return nil, errors.New("pocketsync: no collections to sync")
-	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 10 * time.Second
 	}

@@ -423,11 +423,11 @@ func (s *store) applyRemote(changes []*syncv1.ChangeEvent, resync bool) int {
 	return applied
 }
 
-// finishResync deletes the documents of the resynced collections that did not
-// come back and have no pending change (§8.4).
+// finishResync deletes the documents of the resynced collections (of every
+// collection when nil) that did not come back and have no pending change (§8.4).
 func (s *store) finishResync(collections map[string]bool) {
 	for k, d := range s.st.Docs {
-		if collections[d.Collection] && d.Pending == nil && !s.resyncSeen[k] {
+		if (collections == nil || collections[d.Collection]) && d.Pending == nil && !s.resyncSeen[k] {
 			delete(s.st.Docs, k)
 		}
 	}

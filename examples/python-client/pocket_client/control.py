@@ -29,6 +29,13 @@ from .store import LocalDocument
 IMPLEMENTATION = "pocket-python-example 0.2"
 log = logging.getLogger("pocket_client.control")
 
+# The client suites this client passes: every one but "filters" (PROTOCOL
+# §4.10), which it does not implement yet.
+SUITES = [
+    "push", "pull", "resume", "retry", "conflict-report", "conflict-resolved",
+    "offline", "tombstones", "subscribe", "convergence", "every-collection",
+]
+
 STRATEGIES = {
     control.CONFLICT_STRATEGY_UNSPECIFIED: Strategy.LAST_WRITE_WINS,
     control.CONFLICT_STRATEGY_LOCAL_WINS: Strategy.CLIENT_WINS,
@@ -83,8 +90,8 @@ class Controller:
     async def _configure(self, c: control.Configure) -> control.ConfigureResult:
         if self._client:
             raise CommandFailed("failed_precondition", "already configured")
-        if not c.data_dir or not c.collections:
-            raise CommandFailed("invalid_argument", "configure needs a data_dir and collections")
+        if not c.data_dir:
+            raise CommandFailed("invalid_argument", "configure needs a data_dir")
         if c.conflict_strategy not in STRATEGIES:
             raise CommandFailed("unimplemented", f"conflict strategy {c.conflict_strategy}")
         if c.sync_mode not in SYNC_MODES:
@@ -101,7 +108,7 @@ class Controller:
         return control.ConfigureResult(
             implementation=IMPLEMENTATION,
             client_id=self._client.client_id,
-            suites=[],  # every suite: this client implements the whole protocol
+            suites=SUITES,
             conflict_strategies=[s for s in STRATEGIES if s != control.CONFLICT_STRATEGY_UNSPECIFIED],
             sync_modes=[control.SYNC_MODE_PULL, control.SYNC_MODE_SUBSCRIBE],
         )

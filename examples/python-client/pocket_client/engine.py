@@ -68,8 +68,6 @@ class SyncResult:
 
 class SyncEngine:
     def __init__(self, replica: Replica, config: SyncConfig) -> None:
-        if not config.collections:
-            raise ValueError("nothing to sync: no collections")
         if config.bug and config.bug not in BUGS:
             raise ValueError(f"unknown bug {config.bug!r}; known: {', '.join(BUGS)}")
         self.replica = replica

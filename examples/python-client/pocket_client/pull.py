@@ -45,13 +45,24 @@ async def resync(engine: SyncEngine, named: list[str]) -> int:
     document of theirs that did not come back (§8.4). The checkpoint is
     stored only at the end, so a crash midway resyncs again."""
     everything = list(engine.config.collections)
-    collections = [c for c in named if c in everything] or everything
+    # Configured with no collections, the client follows every collection
+    # (§4.8): a resync from scratch covers every local one and every one met.
+    follows_all = not everything
+    if follows_all:
+        collections = list(named)
+        partial = bool(collections)
+    else:
+        collections = [c for c in named if c in everything] or everything
+        partial = set(collections) != set(everything)
     checkpoint = pb.Checkpoint()
-    if set(collections) != set(everything):
+    if partial:
         checkpoint.CopyFrom(engine.replica.checkpoint())
         for name in collections:
             del checkpoint.collections[name]
+    elif follows_all:
+        collections = engine.replica.local_collections()
     seen: dict[str, set[str]] = {name: set() for name in collections}
+    grows = follows_all and not partial
     pulled = 0
     while True:
         try:
@@ -60,8 +71,12 @@ async def resync(engine: SyncEngine, named: list[str]) -> int:
             if recovery(error) is not Recovery.RESYNC or checkpoint == pb.Checkpoint():
                 raise
             # The rest of the checkpoint is refused too (another epoch): everything from the beginning.
-            seen, checkpoint, pulled = {name: set() for name in everything}, pb.Checkpoint(), 0
+            seen, checkpoint, pulled = {name: set() for name in everything or engine.replica.local_collections()}, pb.Checkpoint(), 0
+            grows = follows_all
             continue
+        if grows:
+            for change in page.changes:
+                seen.setdefault(change.collection, set())
         engine.replica.apply_remote(page.changes, None, resync=frozenset(seen))
         for change in page.changes:
             if change.collection in seen:

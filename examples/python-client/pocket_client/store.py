@@ -169,20 +169,23 @@ class Replica:
     # ------------------------------------------------------------ outbox
 
     def pending(self, collections: Iterable[str], limit: int = -1) -> list[PendingChange]:
-        """Pending changes of the collections, oldest first, one per document."""
+        """Pending changes of the collections (of every collection when none
+        is named), oldest first, one per document."""
         names = list(collections)
         rows = self._db.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE collection IN ({','.join('?' * len(names))}) ORDER BY client_sequence LIMIT ?",
+            f"SELECT {_ENTRY_COLUMNS} FROM outbox {_in_collections(names)} ORDER BY client_sequence LIMIT ?",
             (*names, limit),
         ).fetchall()
         return [_entry_of(row) for row in rows]
 
     def pending_count(self, collections: Iterable[str]) -> int:
         names = list(collections)
-        (count,) = self._db.execute(
-            f"SELECT COUNT(*) FROM outbox WHERE collection IN ({','.join('?' * len(names))})", names
-        ).fetchone()
+        (count,) = self._db.execute(f"SELECT COUNT(*) FROM outbox {_in_collections(names)}", names).fetchone()
         return int(count)
+
+    def local_collections(self) -> list[str]:
+        """Every collection holding a server state."""
+        return [name for (name,) in self._db.execute("SELECT DISTINCT collection FROM server_state").fetchall()]
 
     def _entry(self, collection: str, document_id: str) -> PendingChange | None:
         row = self._db.execute(
@@ -373,6 +376,11 @@ class Replica:
 
     def _store_checkpoint(self, checkpoint: pb.Checkpoint) -> None:
         self._set_meta(checkpoint=checkpoint.SerializeToString())
+
+
+def _in_collections(names: list[str]) -> str:
+    """The WHERE clause for these collections; none named means every one (PROTOCOL §4.8)."""
+    return f"WHERE collection IN ({','.join('?' * len(names))})" if names else ""
 
 
 _ENTRY_COLUMNS = (

@@ -23,8 +23,10 @@ import {
   type DocumentKey,
   type GroupReader,
   type IdempotencyRecord,
+  type IndexEntry,
   type Storage,
   type StoredChange,
+  type SupersededState,
 } from "../storage/types.js";
 
 const MAX_JOBS_PER_GROUP = 256;
@@ -36,6 +38,8 @@ export class Transaction {
   readonly changes: StoredChange[] = [];
   readonly records: IdempotencyRecord[] = [];
   readonly history: StoredChange[] = [];
+  readonly superseded: SupersededState[] = [];
+  readonly indexEntries: IndexEntry[] = [];
   readonly owners: ClientOwner[] = [];
   private readonly documents = new Map<string, StoredChange>();
   private readonly recordIndex = new Map<string, IdempotencyRecord>();
@@ -92,6 +96,16 @@ export class Transaction {
     this.history.push(superseded);
   }
 
+  /** Keeps a superseded state by the sequence that superseded it, for read rules (PROTOCOL §13.6). */
+  supersede(state: SupersededState): void {
+    this.superseded.push(state);
+  }
+
+  /** Stages index entries of a change this transaction writes (PROTOCOL §4.11). */
+  index(entries: readonly IndexEntry[]): void {
+    for (const entry of entries) this.indexEntries.push(entry);
+  }
+
   getHistoricState(collection: string, documentId: string, revision: string): Promise<StoredChange | undefined> {
     return this.storage.getHistoricState(collection, documentId, revision);
   }
@@ -100,6 +114,8 @@ export class Transaction {
   mergeInto(group: Transaction): void {
     for (const change of this.changes) group.write(change);
     for (const kept of this.history) group.keep(kept);
+    for (const state of this.superseded) group.supersede(state);
+    group.index(this.indexEntries);
     for (const record of this.records) {
       group.records.push(record);
       group.recordIndex.set(`${record.clientId}\u0000${record.clientSequence}`, record);
@@ -264,7 +280,15 @@ export class CommitPipeline {
           throw this.suspended ?? new SyncFailure("unavailable", ErrorReason.UNAVAILABLE, "the server lost its storage meanwhile; retry");
         }
         changes = group.changes;
-        const batch: CommitBatch = { changes: group.changes, history: group.history, idempotency: group.records, owners: group.owners, lastSequence: assigned };
+        const batch: CommitBatch = {
+          changes: group.changes,
+          history: group.history,
+          superseded: group.superseded,
+          index: group.indexEntries,
+          idempotency: group.records,
+          owners: group.owners,
+          lastSequence: assigned,
+        };
         return { batch, result: undefined };
       }, this.options);
     } catch (error) {

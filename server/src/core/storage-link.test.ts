@@ -58,6 +58,11 @@ class FlakyStorage implements Storage {
   readBatch: Storage["readBatch"] = async (read) => (this.check(), this.inner.readBatch(read));
   readPosition: Storage["readPosition"] = async () => (this.check(), this.inner.readPosition());
   readPage: Storage["readPage"] = async (...args) => (this.check(), this.inner.readPage(...args));
+  listCollections: Storage["listCollections"] = async () => (this.check(), this.inner.listCollections());
+  getStatesAt: Storage["getStatesAt"] = async (queries) => (this.check(), this.inner.getStatesAt(queries));
+  readIndex: Storage["readIndex"] = async (query) => (this.check(), this.inner.readIndex(query));
+  setIndexes: Storage["setIndexes"] = async (specs) => (this.check(), this.inner.setIndexes(specs));
+  indexes: Storage["indexes"] = () => this.inner.indexes();
   purge: Storage["purge"] = async (...args) => (this.check(), this.inner.purge(...args));
   commitGroup: Storage["commitGroup"] = async (work, options) => {
     this.check();

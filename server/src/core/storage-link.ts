@@ -37,6 +37,8 @@ export class StorageLink {
     private readonly storage: Storage,
     private readonly pipeline: CommitPipeline,
     private readonly feed: CommitFeed,
+    /** Runs once the storage opened, before anything is served from it (the indexes, built if new). */
+    private readonly prepare: () => Promise<void> = async () => {},
   ) {}
 
   /** Identity of the data set, once opened. */
@@ -104,6 +106,7 @@ export class StorageLink {
       await this.storage.close();
       return;
     }
+    await this.prepare();
     this.epoch = meta.epoch;
     this.feed.start(meta.lastSequence);
     this.unwatch = this.storage.watch?.((event) => this.follow(event));

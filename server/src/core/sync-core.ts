@@ -3,10 +3,8 @@
 // pull (paged reads from a checkpoint) and tombstone purging. The serve layer
 // adapts it to Connect; tests drive it directly.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { createHash } from "node:crypto";
 // Not common/src/index.js: that also carries the Connect error helpers, and
 // the core knows no transport.
-import { parseDocument } from "../../../common/src/documents.js";
 import { stringifyJson, type JsonObject } from "../../../common/src/json.js";
 import { compareTimestamps } from "../../../common/src/hlc.js";
 import {
@@ -19,17 +17,26 @@ import {
   type ChangeEvent,
   type ChangeResult,
   type Checkpoint,
+  type Filter,
   type PullResponse,
   type PushRequest,
   type PushResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { CommittedPosition, IdempotencyRecord, PurgeResult, Storage, StoredChange } from "../storage/types.js";
+import { indexedFields, type IndexSpec } from "../storage/index-values.js";
+import type { IdempotencyRecord, PurgeResult, Storage, StoredChange } from "../storage/types.js";
+import { indexing } from "./index-entries.js";
+import { preparePushed, writeRefused, type Prepared } from "./push-checks.js";
 import { settleConflict, strategyFor, strategyName, usesBase, type ConflictPolicy } from "./conflicts.js";
-import { ErrorReason, StatusCode, SyncFailure, type FieldProblem, type StatusCodeName } from "./failures.js";
+import { ErrorReason, StatusCode, SyncFailure } from "./failures.js";
 import { CommitFeed, type CommitListener } from "./commit-feed.js";
 import { asFailure, CommitPipeline, type Transaction } from "./pipeline.js";
 import { StorageLink, type Availability } from "./storage-link.js";
 import { nextRevision } from "./revisions.js";
+import { compileFilters, NO_FILTERS, type Filters } from "./filter.js";
+import { Reader, type Page, type ReadScope } from "./reader.js";
+import { Visibility, type Positions } from "./visibility.js";
+
+export type { ReadScope };
 
 /** Whoever a request acts for, as established by authentication. */
 export interface Principal {
@@ -72,7 +79,23 @@ export type Validate = (input: {
 export interface SyncCoreOptions {
   readonly conflicts?: ConflictPolicy;
   readonly authorize?: Authorize;
+  /**
+   * `authorize`'s read verdict depends on the document's state (its owner
+   * field, a share list), not only on its collection. The server then keeps
+   * every superseded state for the tombstone retention and sends a removal
+   * when a document stops being readable to a principal that may hold it
+   * (move-out, PROTOCOL §13.6). Without it, a document that stops matching
+   * stays on the devices that have it.
+   */
+  readonly documentReadRule?: boolean;
   readonly validate?: Validate;
+  /**
+   * The fields filters may name (PROTOCOL §4.10, §4.12), per collection or
+   * for every collection ("*"). An index declared on existing data is built
+   * when the storage opens, before anything is served. Indexed collections
+   * keep superseded states, as a document read rule does, for removals.
+   */
+  readonly indexes?: readonly IndexSpec[];
   /**
    * "process" (default): an acknowledged push survives the process being
    * killed. "fsync": it survives power loss; concurrent pushes share one
@@ -115,10 +138,6 @@ export interface CoreCounters {
   changesPulled: number;
 }
 
-type Prepared =
-  | { kind: "rejected"; result: ChangeResult }
-  | { kind: "ok"; change: ChangeEvent; document: JsonObject | null; fingerprint: string };
-
 
 export class SyncCore {
   readonly counters: CoreCounters = {
@@ -128,6 +147,8 @@ export class SyncCore {
   private readonly pipeline: CommitPipeline;
   private readonly link: StorageLink;
   private readonly options: Required<Pick<SyncCoreOptions, "maxDocumentBytes" | "maxClockSkewMs" | "tombstoneRetentionMs" | "defaultPullLimit" | "now">> & SyncCoreOptions;
+  private readonly visibility: Visibility;
+  private readonly reader: Reader;
   /** The purge waiting or running, which later requests join. */
   private purging: Promise<PurgeResult> | undefined;
 
@@ -142,7 +163,19 @@ export class SyncCore {
     this.options = { ...merged, maxDocumentBytes: Math.min(merged.maxDocumentBytes, DEFAULTS.maxDocumentBytes) };
     this.feed = new CommitFeed(storage);
     this.pipeline = new CommitPipeline(storage, { sync: options.durability === "fsync" }, (commit) => this.feed.ownCommit(commit));
-    this.link = new StorageLink(storage, this.pipeline, this.feed);
+    this.visibility = new Visibility(storage, options.authorize, options.documentReadRule === true);
+    this.reader = new Reader({
+      storage,
+      authorize: options.authorize,
+      epoch: () => {
+        this.ensureOpen();
+        return this.epoch;
+      },
+    });
+    const indexes = this.options.indexes ?? [];
+    this.link = new StorageLink(storage, this.pipeline, this.feed, async () => {
+      await storage.setIndexes(indexes);
+    });
   }
 
   /** Identity of the data set (PROTOCOL §8.3); empty until the storage first opened. */
@@ -202,7 +235,7 @@ export class SyncCore {
     // Write and validation hooks run before the pipeline, so slow user code
     // does not hold up sequencing; only the read rule on the state a change
     // would overwrite runs inside, as it needs that state.
-    const prepared = await Promise.all(request.changes.map((change, i) => this.prepare(principal, request.clientId, change, i)));
+    const prepared = await Promise.all(request.changes.map((change, i) => preparePushed(this.options, principal, request.clientId, change, i)));
     const live = prepared.flatMap((p) => (p.kind === "ok" ? [p.change] : []));
     const { result: results, position } = await this.pipeline.submit((tx) => this.apply(tx, principal, request.clientId, prepared), {
       documents: live,
@@ -214,75 +247,6 @@ export class SyncCore {
       results,
       checkpoint: { serverSequence: position, epoch: this.epoch },
     });
-  }
-
-  private async prepare(principal: Principal, clientId: string, pushed: ChangeEvent, index: number): Promise<Prepared> {
-    const field = (name: string) => `changes[${index}].${name}`;
-    const reject = (code: StatusCodeName, reason: ErrorReason, message: string, fields: FieldProblem[] = []): Prepared => ({
-      kind: "rejected",
-      result: create(ChangeResultSchema, {
-        clientSequence: pushed.clientSequence,
-        outcome: {
-          case: "rejected",
-          value: { code: StatusCode[code], reason: `ERROR_REASON_${ErrorReason[reason]}`, message, fieldViolations: fields },
-        },
-      }),
-    });
-    const change = create(ChangeEventSchema, {
-      operation: pushed.operation,
-      collection: pushed.collection,
-      documentId: pushed.documentId,
-      document: pushed.operation === Operation.DELETE ? "" : pushed.document,
-      baseRevision: pushed.baseRevision,
-      clientId,
-      clientSequence: pushed.clientSequence,
-      timestamp: pushed.timestamp,
-      deleted: pushed.operation === Operation.DELETE,
-    });
-    const where = `${change.collection}/${change.documentId}`;
-    if (this.options.authorize && !(await this.options.authorize(principal, "write", change.collection, change))) {
-      return { kind: "rejected", result: writeRefused(principal, change) };
-    }
-    let document: JsonObject | null = null;
-    if (!change.deleted) {
-      const size = Buffer.byteLength(change.document, "utf8"); // counts without copying
-      if (size > this.options.maxDocumentBytes) {
-        const message = `document is ${size} bytes; this server accepts at most ${this.options.maxDocumentBytes}`;
-        return reject("resource_exhausted", ErrorReason.TOO_LARGE, message, [{ field: field("document"), description: message }]);
-      }
-      const parsed = parseDocument(change.document);
-      if (!parsed.ok) {
-        return reject("invalid_argument", ErrorReason.INVALID_DOCUMENT, `${where}: ${parsed.problem.message}`, [
-          { field: field("document"), description: parsed.problem.message },
-        ]);
-      }
-      document = parsed.value;
-    }
-    if (!change.timestamp) {
-      // The schema requires it; embedders calling the core directly skip that check.
-      return reject("invalid_argument", ErrorReason.INVALID_ARGUMENT, "timestamp is required", [{ field: field("timestamp"), description: "value is required" }]);
-    }
-    const aheadMs = Number(change.timestamp.wallTimeMs) - this.options.now();
-    if (aheadMs > this.options.maxClockSkewMs) {
-      const message = `timestamp is ${Math.round(aheadMs / 1000)} s ahead of the server's clock (at most ${this.options.maxClockSkewMs / 1000} s allowed)`;
-      return reject("invalid_argument", ErrorReason.INVALID_ARGUMENT, message, [{ field: field("timestamp.wall_time_ms"), description: message }]);
-    }
-    if (this.options.validate) {
-      let verdict: void | boolean | string;
-      try {
-        verdict = await this.options.validate({ change, document, principal });
-      } catch (error) {
-        verdict = error instanceof Error ? error.message : String(error);
-      }
-      if (verdict === false || typeof verdict === "string") {
-        const message = typeof verdict === "string" && verdict ? verdict : `${where} was refused by the server's validation`;
-        return reject("invalid_argument", ErrorReason.VALIDATION_FAILED, message, [{ field: field("document"), description: message }]);
-      }
-    }
-    const fingerprint = createHash("sha256")
-      .update(`${change.collection}\u0000${change.documentId}\u0000${change.operation}\u0000${change.document}`)
-      .digest("base64url");
-    return { kind: "ok", change, document, fingerprint };
   }
 
   private async apply(tx: Transaction, principal: Principal, clientId: string, prepared: readonly Prepared[]): Promise<ChangeResult[]> {
@@ -417,6 +381,10 @@ export class SyncCore {
     if (current && !current.deleted && usesBase(strategyFor(this.options.conflicts ?? {}, change.collection))) {
       tx.keep({ event: current, committedAtMs });
     }
+    const indexed = indexedFields(this.options.indexes ?? [], change.collection);
+    const index = indexed.length > 0 ? indexing(indexed, event, current) : undefined;
+    if (index) tx.index(index.entries);
+    if (current && (this.visibility.perDocument || index?.previousSelectable)) tx.supersede({ event: current, supersededBy: serverSequence, supersededAtMs: committedAtMs });
     tx.write(stored, {
       clientId: change.clientId,
       clientSequence: change.clientSequence,
@@ -433,58 +401,18 @@ export class SyncCore {
 
   // ---- pull -------------------------------------------------------------
 
-  /**
-   * Refuses a checkpoint that cannot be resumed (PROTOCOL §8.3), against the
-   * storage's committed position now: another server may have purged, or
-   * given out a checkpoint ahead of what this one has published.
-   */
-  async ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined): Promise<void> {
-    this.ensureOpen();
-    if (!checkpoint) return;
-    // Positions of 0 are always resumable: only the epoch is checked then.
-    let position: CommittedPosition = { lastSequence: 0n, purgedThrough: {} };
-    if (collections.some((c) => (checkpoint.collections[c] ?? 0n) > 0n)) {
-      try {
-        position = await this.storage.readPosition();
-      } catch (error) {
-        throw asFailure(error);
-      }
-    }
-    this.refuseStale(collections, checkpoint, position);
+  /** Refuses a checkpoint that cannot be resumed (Reader.ensureResumable). */
+  ensureResumable(collections: readonly string[], checkpoint: Checkpoint | undefined, every = false, filters: Filters = NO_FILTERS): Promise<void> {
+    return this.reader.ensureResumable(collections, checkpoint, every, filters);
   }
 
-  private refuseStale(collections: readonly string[], checkpoint: Checkpoint | undefined, position: CommittedPosition): void {
-    if (!checkpoint) return;
-    const stale = checkpoint.epoch !== "" && checkpoint.epoch !== this.epoch
-      ? [...collections]
-      : collections.filter((c) => {
-          const at = checkpoint.collections[c] ?? 0n;
-          if (at === 0n) return false;
-          if (at > position.lastSequence) return true;
-          // A purged tombstone above the position may have deleted a document
-          // the client holds, unless the client's pull of the collection
-          // began (from its start) after that tombstone was written.
-          const since = checkpoint.pagingSince[c] ?? 0n;
-          return (position.purgedThrough[c] ?? 0n) > (since > at ? since : at);
-        });
-    if (stale.length > 0) {
-      throw new SyncFailure(
-        "failed_precondition",
-        ErrorReason.RESYNC_REQUIRED,
-        `checkpoint can no longer be resumed for ${stale.join(", ")}: pull ${stale.length > 1 ? "them" : "it"} again from the beginning`,
-        [],
-        { collections: stale.join(",") },
-      );
-    }
+  ensureReadable(principal: Principal, collections: readonly string[]): Promise<void> {
+    return this.reader.ensureReadable(principal, collections);
   }
 
-  async ensureReadable(principal: Principal, collections: readonly string[]): Promise<void> {
-    if (!this.options.authorize) return;
-    for (const collection of collections) {
-      if (!(await this.options.authorize(principal, "read", collection))) {
-        throw new SyncFailure("permission_denied", ErrorReason.PERMISSION_DENIED, `${principal.id} may not read ${collection}`);
-      }
-    }
+  /** May `principal` read `collection` at all? */
+  mayReadCollection(principal: Principal, collection: string): boolean | Promise<boolean> {
+    return this.reader.mayReadCollection(principal, collection);
   }
 
   /**
@@ -492,71 +420,57 @@ export class SyncCore {
    * synchronously when the rule does, so live fan-out stays synchronous.
    */
   canReadNow(principal: Principal, change: ChangeEvent): boolean | Promise<boolean> {
-    return !this.options.authorize || this.options.authorize(principal, "read", change.collection, change);
+    return this.visibility.canRead(principal, change);
   }
 
-  /** The changes `principal` may read, in order. */
-  async readableChanges(principal: Principal, changes: readonly ChangeEvent[]): Promise<ChangeEvent[]> {
-    const verdicts = await Promise.all(changes.map((change) => this.canReadNow(principal, change)));
-    return changes.filter((_, i) => verdicts[i]);
+  /** May `principal` see this change under its filters? Synchronous when the read rule is. */
+  selects(principal: Principal, change: ChangeEvent, filters: Filters): boolean | Promise<boolean> {
+    return this.visibility.selects(principal, change, filters);
+  }
+
+  /** What `principal` is sent of `changes` read after `positions` (PROTOCOL §13.3, §13.6, §4.10). */
+  visibleChanges(principal: Principal, changes: readonly ChangeEvent[], positions: Positions, filters: Filters = NO_FILTERS): Promise<ChangeEvent[]> {
+    return this.visibility.of(principal, changes, positions, filters);
+  }
+
+  /** The same, given the read verdicts; synchronous unless a kept state must be read. */
+  settleVisible(principal: Principal, changes: readonly ChangeEvent[], verdicts: readonly boolean[], positions: Positions, filters: Filters = NO_FILTERS): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
+    return this.visibility.settle(principal, changes, verdicts, positions, filters);
+  }
+
+  /** What a pull or subscribe reads (Reader.readScope). */
+  readScope(principal: Principal, requested: readonly string[], checkpoint: Checkpoint | undefined): Promise<ReadScope> {
+    return this.reader.readScope(principal, requested, checkpoint);
+  }
+
+  /** A request's filters, compiled against this server's indexes (PROTOCOL §4.10). */
+  compileFilters(filters: Readonly<Record<string, Filter>>, requested: readonly string[]): Filters {
+    return compileFilters(filters, requested, this.options.indexes ?? []);
   }
 
   async pull(
     principal: Principal,
-    request: { collections: readonly string[]; checkpoint?: Checkpoint; limit?: number },
+    request: { collections: readonly string[]; checkpoint?: Checkpoint; limit?: number; filters?: Readonly<Record<string, Filter>> },
   ): Promise<PullResponse> {
     this.counters.pulls++;
-    await this.ensureReadable(principal, request.collections);
-    const page = await this.readPage(request.collections, request.checkpoint, request.limit || this.options.defaultPullLimit);
-    const changes = await this.readableChanges(principal, page.changes);
+    const filters = this.compileFilters(request.filters ?? {}, request.collections);
+    const scope = await this.readScope(principal, request.collections, request.checkpoint);
+    const page = await this.readPage(scope.collections, request.checkpoint, request.limit || this.options.defaultPullLimit, scope.upTo, scope.every, filters);
+    const changes = await this.visibleChanges(principal, page.changes, request.checkpoint?.collections ?? {}, filters);
     this.counters.changesPulled += changes.length;
     return create(PullResponseSchema, { changes, checkpoint: page.checkpoint, hasMore: page.hasMore });
   }
 
-  /**
-   * Up to `limit` latest changes after the checkpoint's positions, at or
-   * below the storage's committed position (and `upTo` when given), merged
-   * across collections in sequence order (PROTOCOL §4.5). The checkpoint is
-   * checked against the very view the changes come from, so a purge on
-   * another server cannot slip in between (§8.3).
-   */
-  async readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo?: bigint) {
-    this.ensureOpen();
-    const positions = new Map(collections.map((c) => [c, checkpoint?.collections[c] ?? 0n] as const));
-    let read;
-    try {
-      read = await this.storage.readPage([...positions], limit, upTo);
-    } catch (error) {
-      throw asFailure(error);
-    }
-    this.refuseStale(collections, checkpoint, read.position);
-    const high = upTo !== undefined && upTo < read.position.lastSequence ? upTo : read.position.lastSequence;
-    const perCollection = read.changes;
-    const merged = perCollection.flat().sort((a, b) => (a.event.serverSequence < b.event.serverSequence ? -1 : 1));
-    const hasMore = merged.length > limit || perCollection.some((page) => page.length === limit);
-    const taken = merged.slice(0, limit).map((s) => s.event);
-    const reached = hasMore && taken.length ? taken[taken.length - 1]!.serverSequence : high;
-    const next = { ...(checkpoint?.collections ?? {}) };
-    for (const [collection, position] of positions) next[collection] = position > reached ? position : reached;
-    // While a pull from a collection's start pages, remember where it began
-    // (PROTOCOL §8.3): tombstones purged below that never reach its pages.
-    const since = { ...(checkpoint?.pagingSince ?? {}) };
-    for (const [collection, position] of positions) {
-      if (hasMore && position === 0n) since[collection] = high;
-      else if (!hasMore) delete since[collection];
-    }
-    return {
-      changes: taken,
-      hasMore,
-      checkpoint: create(CheckpointSchema, { serverSequence: high, collections: next, epoch: this.epoch, pagingSince: since }),
-    };
+  /** One page after the checkpoint (Reader.readPage). */
+  readPage(collections: readonly string[], checkpoint: Checkpoint | undefined, limit: number, upTo?: bigint, every = false, filters: Filters = NO_FILTERS): Promise<Page> {
+    return this.reader.readPage(collections, checkpoint, limit, upTo, every, filters);
   }
 
   // ---- retention --------------------------------------------------------
 
   /**
-   * Purges tombstones older than the tombstone retention, and records older
-   * than the record retention. The storage serializes it with commit groups
+   * Purges tombstones and superseded states older than the tombstone
+   * retention, and records older than the record retention. The storage serializes it with commit groups
    * itself (on PostgreSQL, chunk by chunk, so this server's pushes need not
    * wait for a whole purge); on a shared storage, another server purging
    * meanwhile makes this a no-op. A purge asked for while one runs joins it,
@@ -587,22 +501,6 @@ export class SyncCore {
   }
 }
 
-/** The answer to a change the principal may not make, the same whatever the reason (PROTOCOL §13.2, §13.4). */
-function writeRefused(principal: Principal, change: ChangeEvent): ChangeResult {
-  return create(ChangeResultSchema, {
-    clientSequence: change.clientSequence,
-    outcome: {
-      case: "rejected",
-      value: {
-        code: StatusCode.permission_denied,
-        reason: `ERROR_REASON_${ErrorReason[ErrorReason.PERMISSION_DENIED]}`,
-        message: `${principal.id} may not write ${change.collection}/${change.documentId}`,
-        fieldViolations: [],
-      },
-    },
-  });
-}
-
 /** A whole push under another principal's client id. Names neither that principal nor any key. */
 function clientIdRefused(clientId: string): SyncFailure {
   return new SyncFailure(
@@ -611,3 +509,4 @@ function clientIdRefused(clientId: string): SyncFailure {
     `client_id "${clientId}" belongs to another principal; every client needs its own client id`,
   );
 }
+

@@ -9,7 +9,7 @@ import type { StoredChange } from "../storage/types.js";
 
 /** One open subscription, as the hub sees it. */
 export interface LiveSubscriber {
-  /** The collections it follows, distinct. */
+  /** The collections it follows, distinct; none means every collection (PROTOCOL §4.8). */
   readonly collections: readonly string[];
   /**
    * Called with every commit: the committed changes in its collections (in
@@ -95,13 +95,16 @@ export class FanoutHub {
       return;
     }
     const byCollection = new Map<string, ChangeEvent[]>();
+    let everything: readonly ChangeEvent[] | undefined;
     for (const { event } of committed) {
       const list = byCollection.get(event.collection);
       if (list) list.push(event);
       else byCollection.set(event.collection, [event]);
     }
     for (const { collections, members } of this.groups.values()) {
-      const changes = changesFor(collections, byCollection);
+      const changes = collections.length > 0
+        ? changesFor(collections, byCollection)
+        : (everything ??= committed.length > 0 ? inOrder(committed.map((c) => c.event)) : NOTHING);
       for (const subscriber of members) subscriber.offer(changes, watermark);
     }
   }
@@ -130,5 +133,9 @@ function changesFor(collections: readonly string[], byCollection: ReadonlyMap<st
     }
   }
   if (!found) return NOTHING;
-  return merged ? found.sort((a, b) => (a.serverSequence < b.serverSequence ? -1 : a.serverSequence > b.serverSequence ? 1 : 0)) : found;
+  return merged ? inOrder(found) : found;
+}
+
+function inOrder(changes: ChangeEvent[]): ChangeEvent[] {
+  return changes.sort((a, b) => (a.serverSequence < b.serverSequence ? -1 : a.serverSequence > b.serverSequence ? 1 : 0));
 }

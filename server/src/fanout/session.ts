@@ -19,9 +19,11 @@ import {
   SubscribeResponseSchema,
   type ChangeEvent,
   type Checkpoint,
+  type Filter,
   type SubscribeResponse,
 } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import type { Principal, SyncCore } from "../core/sync-core.js";
+import { digestsAfter, NO_FILTERS, type Filters } from "../core/filter.js";
+import type { Principal, ReadScope, SyncCore } from "../core/sync-core.js";
 import type { FanoutHub, LiveSubscriber, SharedCheckpoints } from "./hub.js";
 
 /** What a stream sends: a message of its own, or live changes shared with other streams. */
@@ -64,7 +66,15 @@ interface Held {
 type Phase = "opening" | "catching-up" | "live" | "ended";
 
 export class SubscriberSession implements LiveSubscriber {
+  /** As requested; none means every collection the principal may read (PROTOCOL §4.8). */
   readonly collections: readonly string[];
+  /**
+   * The collections whose positions the stream advances: those requested,
+   * or, following every collection, those it found readable so far.
+   */
+  private followed: string[];
+  /** Following every collection: whether the principal may read each one met. */
+  private readonly verdicts = new Map<string, boolean | Promise<boolean>>();
   private phase: Phase = "opening";
   private checkpoint: Checkpoint;
   /** Every commit at or below it has been offered. */
@@ -84,16 +94,19 @@ export class SubscriberSession implements LiveSubscriber {
   private detach: (() => void) | undefined;
   private shared: SharedCheckpoints | undefined;
   private readonly now: () => number;
+  /** Per collection, the filter of the request (PROTOCOL §4.10); compiled by open(). */
+  private filters: Filters = NO_FILTERS;
 
   constructor(
     private readonly core: SyncCore,
     private readonly hub: FanoutHub,
     private readonly principal: Principal,
-    request: { readonly collections: readonly string[]; readonly checkpoint?: Checkpoint },
+    private readonly request: { readonly collections: readonly string[]; readonly checkpoint?: Checkpoint; readonly filters?: Readonly<Record<string, Filter>> },
     private readonly sink: StreamSink,
     private readonly options: SessionOptions,
   ) {
     this.collections = request.collections;
+    this.followed = [...request.collections];
     this.checkpoint = request.checkpoint ?? create(CheckpointSchema, {});
     this.now = options.now ?? Date.now;
     this.lastSentAt = this.now();
@@ -104,8 +117,9 @@ export class SubscriberSession implements LiveSubscriber {
    * checkpoint (throws before anything is sent), then starts the stream.
    */
   async open(): Promise<void> {
-    await this.core.ensureReadable(this.principal, this.collections);
-    await this.core.ensureResumable(this.collections, this.checkpoint);
+    this.filters = this.core.compileFilters(this.request.filters ?? {}, this.collections);
+    const scope = await this.core.readScope(this.principal, this.collections, this.checkpoint);
+    await this.core.ensureResumable(scope.collections, this.checkpoint, scope.every, this.filters);
     if (this.phase === "ended") return;
     ({ detach: this.detach, checkpoints: this.shared } = this.hub.add(this));
     this.watermark = this.core.visibleSequence;
@@ -184,22 +198,19 @@ export class SubscriberSession implements LiveSubscriber {
 
   private deliver(entry: Held): void {
     const fresh = this.freshOf(entry.changes);
-    const checkpoint = this.advancedTo(entry.watermark);
-    if (fresh.length === 0) {
-      this.checkpoint = checkpoint; // all covered by the catch-up already
-      return;
-    }
-    const readable = this.readableOf(fresh);
+    // None fresh: all covered by the catch-up already.
+    const readable = fresh.length === 0 ? fresh : this.readableOf(fresh);
     if (Array.isArray(readable)) {
-      this.sendLive(readable, checkpoint);
+      this.sendLive(readable, this.advancedTo(entry.watermark));
       return;
     }
+    // Nothing else moves the checkpoint meanwhile: `delivering` holds the queue and the heartbeat.
     this.delivering = true;
     (readable as Promise<readonly ChangeEvent[]>).then(
       (changes) => {
         this.delivering = false;
         if (this.phase === "ended") return;
-        this.sendLive(changes, checkpoint);
+        this.sendLive(changes, this.advancedTo(entry.watermark));
         this.pump();
       },
       (error: unknown) => this.finish(error),
@@ -232,31 +243,71 @@ export class SubscriberSession implements LiveSubscriber {
   }
 
   /**
-   * The changes the principal may read: the same array when all are (so the
-   * shared encoding is used), synchronously when the read rule answers
-   * synchronously.
+   * What the principal is sent of these changes: those it may read, and
+   * removals where a per-document read rule stopped matching (PROTOCOL
+   * §13.6). The same array when all are readable (so the shared encoding is
+   * used), synchronously when the read rule answers synchronously and no
+   * kept state must be read.
    */
   private readableOf(changes: readonly ChangeEvent[]): readonly ChangeEvent[] | Promise<readonly ChangeEvent[]> {
-    const verdicts = changes.map((change) => this.core.canReadNow(this.principal, change));
+    const verdicts = changes.map((change) => {
+      if (this.collections.length > 0) return this.core.selects(this.principal, change, this.filters);
+      const collection = this.collectionVerdict(change.collection);
+      if (typeof collection === "boolean") return collection && this.core.selects(this.principal, change, this.filters);
+      return collection.then((ok) => ok && this.core.selects(this.principal, change, this.filters));
+    });
+    // Read before anything moves the checkpoint: the position the changes come after (PROTOCOL §13.6).
+    const positions = this.checkpoint.collections;
     if (verdicts.some((v) => typeof v !== "boolean")) {
-      return Promise.all(verdicts).then((all) => changes.filter((_, i) => all[i]));
+      return Promise.all(verdicts).then((all) => this.core.settleVisible(this.principal, changes, all, positions, this.filters));
     }
-    return verdicts.every(Boolean) ? changes : changes.filter((_, i) => verdicts[i]);
+    return this.core.settleVisible(this.principal, changes, verdicts as boolean[], positions, this.filters);
   }
 
-  /** The checkpoint once every change up to `watermark` in these collections has been sent. */
+  /**
+   * Following every collection: may the principal read `collection`? Asked
+   * once per stream (its principal's grants cannot change: §13.5); a
+   * readable one is followed from then on.
+   */
+  private collectionVerdict(collection: string): boolean | Promise<boolean> {
+    const known = this.verdicts.get(collection);
+    if (known !== undefined) return known;
+    const asked = this.core.mayReadCollection(this.principal, collection);
+    const settle = (ok: boolean) => {
+      this.verdicts.set(collection, ok);
+      if (ok) this.follow([collection]);
+      return ok;
+    };
+    if (typeof asked === "boolean") return settle(asked);
+    const pending = asked.then(settle);
+    this.verdicts.set(collection, pending);
+    return pending;
+  }
+
+  private follow(collections: readonly string[]): void {
+    for (const collection of collections) {
+      if (this.followed.includes(collection)) continue;
+      this.followed.push(collection);
+      this.verdicts.set(collection, true);
+    }
+  }
+
+  /** The checkpoint once every change up to `watermark` in the followed collections has been sent. */
   private advancedTo(watermark: bigint): Checkpoint {
     const from = this.checkpoint;
     if (watermark <= from.serverSequence) return from;
     // Nothing but these collections, none ahead: the group's shared checkpoint.
-    if (this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
+    const named = this.collections.length > 0;
+    if (named && this.filters.size === 0 && Object.keys(from.filters).length === 0 && this.shared && Object.keys(from.collections).every((c) => this.collections.includes(c) && from.collections[c]! <= watermark)) {
       return this.shared.at(watermark, this.core.epoch);
     }
     const positions = { ...from.collections };
-    for (const collection of this.collections) {
+    for (const collection of this.followed) {
       if ((positions[collection] ?? 0n) < watermark) positions[collection] = watermark;
     }
-    return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: this.core.epoch });
+    // Digests of positions this stream carries over but does not read stay (PROTOCOL §4.10).
+    const filters = digestsAfter(from.filters, this.followed, this.filters);
+    return create(CheckpointSchema, { serverSequence: watermark, collections: positions, epoch: this.core.epoch, filters });
   }
 
   // ---- catch-up ---------------------------------------------------------
@@ -265,9 +316,16 @@ export class SubscriberSession implements LiveSubscriber {
     this.phase = "catching-up";
     try {
       for (;;) {
+        let scope: ReadScope = { collections: this.collections, every: false };
+        if (this.collections.length === 0) {
+          // Listed again at each page: collections created meanwhile are read from their beginning (PROTOCOL §4.8).
+          scope = await this.core.readScope(this.principal, this.collections, this.checkpoint);
+          if (this.ended) return;
+          this.follow(scope.collections);
+        }
         // Checks the checkpoint too (a purge meanwhile), in the same view.
-        const page = await this.core.readPage(this.collections, this.checkpoint, this.options.pageSize);
-        const changes = await this.core.readableChanges(this.principal, page.changes);
+        const page = await this.core.readPage(scope.collections, this.checkpoint, this.options.pageSize, scope.upTo, scope.every, this.filters);
+        const changes = await this.core.visibleChanges(this.principal, page.changes, this.checkpoint.collections, this.filters);
         if (this.ended) return;
         this.checkpoint = page.checkpoint;
         this.send({

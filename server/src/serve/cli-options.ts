@@ -14,6 +14,8 @@ export const CLI_OPTIONS = {
   "token-file": { type: "string" },
   "hmac-secret": { type: "string" },
   "conflict-strategy": { type: "string" },
+  "owner-field": { type: "string" },
+  index: { type: "string" },
   "tombstone-retention-ms": { type: "string" },
   "record-retention-ms": { type: "string" },
   "purge-interval-ms": { type: "string" },
@@ -46,6 +48,8 @@ export const ENV: Readonly<Record<Flag, string>> = {
   "token-file": "POCKET_TOKEN_FILE",
   "hmac-secret": "POCKET_HMAC_SECRET",
   "conflict-strategy": "POCKET_CONFLICT_STRATEGY",
+  "owner-field": "POCKET_OWNER_FIELD",
+  index: "POCKET_INDEX",
   "tombstone-retention-ms": "POCKET_TOMBSTONE_RETENTION_MS",
   "record-retention-ms": "POCKET_RECORD_RETENTION_MS",
   "purge-interval-ms": "POCKET_PURGE_INTERVAL_MS",
@@ -88,6 +92,13 @@ option wins when both are given.
                               tokens; a malformed edit keeps the previous tokens and is logged
   --hmac-secret S             accept HMAC-signed tokens, v1.<claims>.<signature> (env
                               POCKET_HMAC_SECRET, at least 16 characters)
+  --owner-field NAME          a document whose top-level NAME is a string is read only by the
+                              principal of that id (others follow the token scopes); when it
+                              changes, the old owner's devices get a removal and the new owner's
+                              the document (PROTOCOL §13.6) (env POCKET_OWNER_FIELD)
+  --index SPECS               fields clients may filter on (PROTOCOL §4.10): "todos.listId,*.ownerId"
+                              (a field of one collection, or of every one); built on existing data
+                              at start. Every server on one database needs the same (env POCKET_INDEX)
   --conflict-strategy SPEC    report (default), last-write-wins, server-wins, client-wins or merge;
                               per collection: "merge,notes=server-wins" (env POCKET_CONFLICT_STRATEGY)
   --tombstone-retention-ms N  keep tombstones this long (env POCKET_TOMBSTONE_RETENTION_MS;

@@ -76,6 +76,15 @@ describe("the command line", () => {
     const result = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "floppy"]).catch((e) => e);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--storage must be level, memory or postgres, got "floppy"');
+    const owner = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--owner-field", "_rev"]).catch((e) => e);
+    expect(owner.code).toBe(2);
+    expect(owner.stderr).toContain('--owner-field "_rev" is a reserved key');
+    for (const [specs, expected] of [["todos", 'index "todos" has no dot'], ["todos.list,,", "has an empty entry"], ["9lives.x", "is not a collection name"]] as const) {
+      const index = await promisify(execFile)(process.execPath, ["--import", "tsx", "server/src/serve/cli.ts", "--storage", "memory", "--index", specs]).catch((e) => e);
+      expect(index.code, specs).toBe(2);
+      expect(index.stderr).toContain(expected);
+      expect(index.stderr.trim().split("\n")).toHaveLength(1);
+    }
   });
 });
 

@@ -9,6 +9,8 @@ import { anyAuthenticator, type Authenticate } from "./auth.js";
 import { hmacAuthenticator } from "./hmac-token.js";
 import { tokenFileAuthenticator } from "./token-file.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "./limits.js";
+import { ownerFieldAuthorize, ownerFieldProblem } from "./owner-field.js";
+import { parseIndexSpecs, type IndexSpec } from "../storage/index-values.js";
 import { createSyncServer } from "./server.js";
 import { explain, listenProblem, unreadableFile, unusableDirectory } from "./startup-problems.js";
 import { CLI_OPTIONS as options, ENV, HELP, type Flag } from "./cli-options.js";
@@ -109,6 +111,17 @@ const logger =
     ? { level: logLevel, stream: prettyLogStream(process.stdout, Boolean(process.stdout.isTTY) && !env.NO_COLOR) }
     : { level: logLevel };
 const conflicts = conflictPolicy(setting("conflict-strategy"));
+const ownerField = setting("owner-field");
+const ownerProblem = ownerField === undefined ? undefined : ownerFieldProblem(ownerField);
+if (ownerProblem) fail(`--owner-field ${ownerProblem}`);
+const readRule = ownerField === undefined ? {} : { authorize: ownerFieldAuthorize(ownerField), documentReadRule: true };
+let indexes: IndexSpec[] = [];
+const indexList = setting("index");
+try {
+  if (indexList !== undefined) indexes = parseIndexSpecs(indexList);
+} catch (error) {
+  fail(`--index: ${(error as Error).message}`);
+}
 const limits = {
   tombstoneRetentionMs: integer("tombstone-retention-ms"),
   recordRetentionMs: integer("record-retention-ms"),
@@ -184,6 +197,8 @@ try {
     durability,
     authenticate,
     conflicts,
+    ...readRule,
+    indexes,
     ...limits,
     logger,
   });

@@ -79,7 +79,13 @@ describe.each(FRAMINGS)("over %s", (framing) => {
   });
 
   it("answers JSON that does not parse or does not fit the schema with invalid_argument and ErrorInfo", async () => {
-    for (const text of ["{not json", '{"changes": 5}', '{"clientId": 7}', "[]", '{"changes":[{"timestamp":{"wallTimeMs":"x"}}]}']) {
+    // Over connect-stream the message is a SubscribeRequest: unknown keys are
+    // ignored and no collection means every collection (PROTOCOL §4.8), so
+    // `{"changes": 5}` is a valid one there; a wrong type is not.
+    const misfits = framing === "connect-stream"
+      ? ['{"collections": 5}', '{"collections":[{"timestamp":"x"}]}']
+      : ['{"changes": 5}', '{"changes":[{"timestamp":{"wallTimeMs":"x"}}]}'];
+    for (const text of ["{not json", '{"clientId": 7}', "[]", ...misfits]) {
       expectInvalidArgument(await wire.send(request(framing, new TextEncoder().encode(text), { json: true })), `${text} over ${framing}`);
     }
   });

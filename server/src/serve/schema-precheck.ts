@@ -34,6 +34,7 @@ export function pushObeysSchema(request: PushRequest): boolean {
     if (document.length * 3 > MAX_DOCUMENT_BYTES && Buffer.byteLength(document, "utf8") > MAX_DOCUMENT_BYTES) return false;
     if (baseRevision.length > MAX_BASE_REVISION_CHARS && codePoints(baseRevision) > MAX_BASE_REVISION_CHARS) return false;
     if (clientSequence <= 0n) return false;
+    if (change.removed) return false;
     if (!timestamp || timestamp.wallTimeMs <= 0n) return false;
     if (operation !== OPERATION_DELETE && document === "") return false;
     if (operation === OPERATION_DELETE && document !== "") return false;
@@ -62,10 +63,13 @@ export function subscribeObeysSchema(request: SubscribeRequest): boolean {
 }
 
 /** The rules Pull and Subscribe share: the collections, and the optional client id. */
-function readerObeysSchema(request: { readonly collections: readonly string[]; readonly clientId: string }): boolean {
+function readerObeysSchema(request: { readonly collections: readonly string[]; readonly clientId: string; readonly filters: Readonly<Record<string, unknown>> }): boolean {
   const { collections, clientId } = request;
+  // Filters (their bounds, PROTOCOL §14) are left to protovalidate: a filtered read is the rarer one.
+  for (const _ in request.filters) return false;
   if (clientId.length > MAX_READER_ID_CHARS && codePoints(clientId) > MAX_READER_ID_CHARS) return false;
-  if (collections.length < 1 || collections.length > MAX_COLLECTIONS) return false;
+  // None: every collection the principal may read (PROTOCOL §4.8).
+  if (collections.length > MAX_COLLECTIONS) return false;
   for (let i = 0; i < collections.length; i++) {
     const collection = collections[i]!;
     if (collection.length > 64 || !COLLECTION.test(collection)) return false;

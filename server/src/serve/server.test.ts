@@ -261,11 +261,15 @@ describe("limits and malformed input", () => {
     const badId = await connectError(client.push({ clientId: "bad id!", changes: [pushed("ok", {}, 1, { collection: "9bad" })] }));
     expect(badId.code).toBe(Code.InvalidArgument);
     expect(fieldViolations(badId).map((v) => v.field).sort()).toEqual(["changes[0].collection", "client_id"]);
-    expect((await connectError(client.pull({ collections: [] }))).code).toBe(Code.InvalidArgument);
+    expect((await connectError(client.push({ clientId: "a", changes: [] }))).code).toBe(Code.InvalidArgument);
     const foreign = create(CheckpointSchema, { epoch: "not-this-server", collections: { todos: 5n } });
     const resync = await connectError(client.pull({ collections: ["todos"], checkpoint: foreign }));
     expect(resync.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(resync)).toEqual({ reason: "ERROR_REASON_RESYNC_REQUIRED", metadata: { collections: "todos" } });
+    // Naming no collection (every collection, §4.8), even on a server holding none yet.
+    const everything = await connectError(client.pull({ collections: [], checkpoint: foreign }));
+    expect(errorInfo(everything)).toEqual({ reason: "ERROR_REASON_RESYNC_REQUIRED", metadata: { collections: "todos" } });
+    expect((await client.pull({ collections: [] })).changes).toEqual([]);
   });
 
   it("rejects a document that is not a JSON object without harming the rest of the batch", async () => {

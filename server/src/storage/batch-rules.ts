@@ -14,11 +14,20 @@ export function checkBatchSequences(batch: CommitBatch, after: bigint): void {
       throw new Error(`commit batch holds sequence ${event.serverSequence}, outside the group's (${after}, ${batch.lastSequence}]`);
     }
   }
+  for (const entry of batch.index ?? []) {
+    if (entry.sequence <= after || entry.sequence > batch.lastSequence) {
+      throw new Error(`commit batch holds an index entry at sequence ${entry.sequence}, outside the group's (${after}, ${batch.lastSequence}]`);
+    }
+    // Key parts are separated by NUL in LevelDB; canonical values never hold a raw one.
+    if (entry.field.includes("\u0000") || entry.value.includes("\u0000")) {
+      throw new Error(`commit batch holds an index entry of field ${JSON.stringify(entry.field)} with a NUL character`);
+    }
+  }
 }
 
 /** Whether the batch writes anything at all. */
 export function writesAnything(batch: CommitBatch | undefined): batch is CommitBatch {
-  return !!batch && (batch.changes.length > 0 || batch.idempotency.length > 0 || (batch.history?.length ?? 0) > 0 || (batch.owners?.length ?? 0) > 0);
+  return !!batch && (batch.changes.length > 0 || batch.idempotency.length > 0 || (batch.history?.length ?? 0) > 0 || (batch.superseded?.length ?? 0) > 0 || (batch.owners?.length ?? 0) > 0 || (batch.index?.length ?? 0) > 0);
 }
 
 /** The last entry per key wins, keeping the order of last writes (as a LevelDB batch does). */

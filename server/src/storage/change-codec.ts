@@ -53,6 +53,7 @@ class EventWriter {
     if (e.timestamp) this.timestamp(e.timestamp);
     if (e.serverSequence !== 0n) this.bigVarintField(10, e.serverSequence);
     if (e.deleted) this.varintField(11, 1);
+    if (e.removed) this.varintField(12, 1);
     return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.at).slice();
   }
 
@@ -160,7 +161,7 @@ function varintSize(value: bigint): number {
 
 const EVENT_TYPE = ChangeEventSchema.typeName;
 /** The wire type of each ChangeEvent field, by number. */
-const WIRE_TYPES = [-1, VARINT, LEN, LEN, LEN, LEN, LEN, LEN, VARINT, LEN, VARINT, VARINT];
+const WIRE_TYPES = [-1, VARINT, LEN, LEN, LEN, LEN, LEN, LEN, VARINT, LEN, VARINT, VARINT, VARINT];
 const CLOCK_TYPE = "pocket.sync.v1.HybridLogicalClock";
 
 class EventReader {
@@ -185,13 +186,14 @@ class EventReader {
       timestamp: undefined as HybridLogicalClock | undefined,
       serverSequence: 0n,
       deleted: false,
+      removed: false,
     };
     const end = this.buf.length;
     while (this.at < end) {
       const tag = this.varint32();
       const no = tag >>> 3;
       const wireType = tag & 7;
-      if (no >= 1 && no <= 11 && no !== 9) this.expect(wireType, WIRE_TYPES[no]!);
+      if (no >= 1 && no <= 12 && no !== 9) this.expect(wireType, WIRE_TYPES[no]!);
       switch (no) {
         case 1: e.operation = this.varint32() as Operation; break;
         case 2: e.collection = this.string(); break;
@@ -209,6 +211,7 @@ class EventReader {
         }
         case 10: e.serverSequence = this.varint64(); break;
         case 11: e.deleted = this.varint32() !== 0; break;
+        case 12: e.removed = this.varint32() !== 0; break;
         default: this.skip(wireType);
       }
     }

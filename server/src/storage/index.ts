@@ -9,6 +9,7 @@ export type * from "./types.js";
 export { ClientIdAlreadyBound, IdempotencyKeyTaken } from "./types.js";
 export { StorageUnavailableError, isStorageUnavailable } from "./errors.js";
 export { LevelStorage } from "./level.js";
+export { canonicalValue, covers, fieldValue, fieldValues, indexedFields, parseIndexSpecs, specKey, specSetKey } from "./index-values.js";
 export { PostgresStorage, type PostgresStorageOptions } from "./postgres.js";
 
 /** LevelDB in `directory`, created if missing. */

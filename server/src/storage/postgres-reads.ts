@@ -4,7 +4,8 @@
 import type pg from "pg";
 import { decodeEvent, decodeRecord } from "./codec.js";
 import { parsePurgedThrough } from "./postgres-schema.js";
-import type { BatchRead, BatchReadResult, ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, StoredChange } from "./types.js";
+import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { BatchRead, BatchReadResult, ChangesPage, CommittedPosition, DocumentKey, GroupReader, IdempotencyRecord, IndexPage, IndexQuery, StateQuery, StatesAt, StoredChange } from "./types.js";
 
 export type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -37,8 +38,7 @@ export class PostgresReads implements GroupReader {
     const { rows } = await this.query<ChangeRow & { i: string }>(
       `SELECT k.i, c.event, c.committed_at_ms
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, document_id, i)
-         JOIN ${this.s}.documents d ON d.collection = k.collection AND d.document_id = k.document_id
-         JOIN ${this.s}.changes c ON c.collection = d.collection AND c.server_sequence = d.server_sequence`,
+        CROSS JOIN LATERAL (${latestOf(this.s)}) c`,
       [keys.map((k) => k.collection), keys.map((k) => k.documentId)],
     );
     const result: Array<StoredChange | undefined> = keys.map(() => undefined);
@@ -83,8 +83,7 @@ export class PostgresReads implements GroupReader {
     const { rows } = await this.query<{ kind: "d" | "r" | "o"; i: string; event: Buffer | null; text: string | null; committed_at_ms: number | null }>(
       `SELECT 'd' AS kind, k.i, c.event, NULL::text AS text, c.committed_at_ms
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(collection, document_id, i)
-         JOIN ${this.s}.documents d ON d.collection = k.collection AND d.document_id = k.document_id
-         JOIN ${this.s}.changes c ON c.collection = d.collection AND c.server_sequence = d.server_sequence
+        CROSS JOIN LATERAL (${latestOf(this.s)}) c
        UNION ALL
        SELECT 'r', r.i, NULL, x.record, NULL
          FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS r(client_id, client_sequence, i)
@@ -143,6 +142,37 @@ export class PostgresReads implements GroupReader {
     return { position: toPosition(rows[0]!), changes };
   }
 
+  /**
+   * One statement, so one snapshot with the position (as readPage), and the
+   * index set in force in the database, for the caller to check: a set
+   * changed by another server means this one's entries may be gone. Per
+   * value, the first `limit` entries in key order (a seek and `limit` rows at
+   * most); merged, each (sequence, document) once, the first `limit`.
+   */
+  async readIndex(query: IndexQuery): Promise<IndexPage & { indexSet: string }> {
+    const values = [...new Set(query.values)];
+    const { rows } = await this.query<PositionRow & { index_set: string; sequence: string | null; document_id: string | null }>(
+      `WITH m AS (SELECT last_sequence, purged_through, index_set FROM ${this.s}.meta WHERE id = 1)
+       SELECT m.last_sequence, m.purged_through, m.index_set, e.sequence, e.document_id
+         FROM m
+         LEFT JOIN LATERAL (
+           SELECT DISTINCT x.sequence, x.document_id
+             FROM unnest($3::text[]) AS v(value)
+            CROSS JOIN LATERAL (
+              SELECT sequence, document_id FROM ${this.s}.index_entries
+               WHERE collection = $1 AND field = $2 AND value = v.value
+                 AND sequence > $4::bigint AND sequence <= LEAST(m.last_sequence, $5::bigint)
+               ORDER BY sequence, document_id LIMIT $6
+            ) x
+            ORDER BY x.sequence, x.document_id LIMIT $6
+         ) e ON true
+        ORDER BY e.sequence, e.document_id`,
+      [query.collection, query.field, values, query.after.toString(), (query.upTo ?? 2n ** 63n - 1n).toString(), Math.max(0, query.limit)],
+    );
+    const entries = rows.filter((r) => r.sequence !== null).map((r) => ({ sequence: BigInt(r.sequence!), documentId: r.document_id! }));
+    return { entries, position: toPosition(rows[0]!), indexSet: rows[0]!.index_set };
+  }
+
   /** Every collection's latest changes in (after, min(upTo, last committed)], in sequence order, in one snapshot. */
   async readCommitted(after: bigint, upTo: bigint, limit: number): Promise<{ changes: StoredChange[]; lastSequence: bigint }> {
     const { rows } = await this.query<{ last_sequence: string } & Partial<ChangeRow>>(
@@ -162,4 +192,64 @@ export class PostgresReads implements GroupReader {
       changes: rows.filter((row) => row.event).map((row) => toStored(row as ChangeRow)),
     };
   }
+
+  /**
+   * Per query, the first state superseded after its sequence: the document's
+   * state then, if it already existed. One statement, so one snapshot with
+   * the purge watermarks: a purge deletes states and raises them in one
+   * transaction.
+   */
+  async getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt> {
+    const { rows } = await this.query<{ purged_through: Record<string, string>; i: string | null; event: Buffer | null }>(
+      `WITH m AS (SELECT purged_through FROM ${this.s}.meta WHERE id = 1),
+       found AS (
+         SELECT q.i, s.event
+           FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS q(collection, document_id, at, i)
+          CROSS JOIN LATERAL (
+            SELECT event, server_sequence FROM ${this.s}.superseded x
+             WHERE x.collection = q.collection AND x.document_id = q.document_id AND x.superseded_by > q.at
+             ORDER BY x.superseded_by LIMIT 1
+          ) s
+          WHERE s.server_sequence <= q.at
+       )
+       SELECT m.purged_through, found.i, found.event FROM m LEFT JOIN found ON true`,
+      [queries.map((q) => q.collection), queries.map((q) => q.documentId), queries.map((q) => q.sequence.toString())],
+    );
+    const states: Array<ChangeEvent | undefined> = queries.map(() => undefined);
+    for (const row of rows) if (row.i !== null && row.event) states[Number(row.i) - 1] = decodeEvent(row.event);
+    return { states, purgedThrough: parsePurgedThrough(rows[0]!.purged_through) };
+  }
+
+  /**
+   * A loose index scan on the primary key (collection, server_sequence): one
+   * index probe per collection, where DISTINCT would read every row.
+   */
+  async listCollections(): Promise<string[]> {
+    const { rows } = await this.query<{ collection: string }>(
+      `WITH RECURSIVE found AS (
+         (SELECT collection FROM ${this.s}.changes ORDER BY collection LIMIT 1)
+         UNION ALL
+         SELECT (SELECT c.collection FROM ${this.s}.changes c WHERE c.collection > found.collection ORDER BY c.collection LIMIT 1)
+           FROM found WHERE found.collection IS NOT NULL
+       )
+       SELECT collection FROM found WHERE collection IS NOT NULL`,
+      [],
+    );
+    return rows.map((r) => r.collection);
+  }
+}
+
+/**
+ * The latest change of the document `k` names, one index lookup per key.
+ * As a plain join the planner takes a few hundred keys for a reason to hash
+ * the whole documents table (measured: 100,000 rows read to find 1,000), so
+ * a filtered read would cost the collection's size; LIMIT keeps the
+ * subquery from being flattened into such a join.
+ */
+function latestOf(schema: string): string {
+  return `SELECT c.event, c.committed_at_ms
+            FROM ${schema}.documents d
+            JOIN ${schema}.changes c ON c.collection = d.collection AND c.server_sequence = d.server_sequence
+           WHERE d.collection = k.collection AND d.document_id = k.document_id
+           LIMIT 1`;
 }

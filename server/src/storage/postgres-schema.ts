@@ -12,10 +12,12 @@ import type { StorageMeta } from "./types.js";
  * Version of the table layout, kept in meta. 1: one server per schema,
  * sequences assigned in its memory. 2: any number of servers, sequences
  * assigned from the meta row inside each commit, a unique index on the
- * sequence. A server refuses a format newer than its own, so a server from
- * before clustering never writes beside a cluster.
+ * sequence. 3: field indexes (index_entries, and the set every server on the
+ * schema must write entries for, in meta). A server refuses a format newer
+ * than its own, so a server from before clustering never writes beside a
+ * cluster, and one from before field indexes is not restarted beside them.
  */
-export const FORMAT = 2;
+export const FORMAT = 3;
 
 export const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -76,6 +78,60 @@ CREATE TABLE IF NOT EXISTS ${s}.client_owners (
   principal text NOT NULL
 );
 `;
+// Added for per-document read rules (PROTOCOL §13.6): the states commits
+// superseded, found by the sequence that superseded them. Created on open
+// where missing, like client_owners.
+const supersededTable = (s: string) => `
+CREATE TABLE IF NOT EXISTS ${s}.superseded (
+  collection text COLLATE "C" NOT NULL,
+  document_id text COLLATE "C" NOT NULL,
+  superseded_by bigint NOT NULL,
+  server_sequence bigint NOT NULL,
+  event bytea NOT NULL,
+  superseded_at_ms double precision NOT NULL,
+  PRIMARY KEY (collection, document_id, superseded_by)
+);
+CREATE INDEX IF NOT EXISTS superseded_at ON ${s}.superseded (superseded_at_ms);
+`;
+
+// Format 3: field indexes (IndexEntry in types.ts; postgres-index.ts). The
+// primary key is the read order of one value; by_sequence serves the purge,
+// which removes the entries below a collection's watermark. meta holds the
+// set every server must write entries for (compared by each commit group
+// with the counter row it locks) and the indexes built. The trigger is the
+// backstop for a server that cannot compare: one from before format 3 still
+// running beside a migrated schema. Each commit names the set it writes
+// entries for (INDEX_SET_SETTING, postgres.ts); one naming none, once the
+// schema has indexes, is refused whole instead of leaving them incomplete.
+const indexTables = (s: string) => `
+ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS index_set text NOT NULL DEFAULT '[]';
+ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS indexes jsonb NOT NULL DEFAULT '{"built": [], "dropping": []}';
+CREATE TABLE IF NOT EXISTS ${s}.index_entries (
+  collection text COLLATE "C" NOT NULL,
+  field text COLLATE "C" NOT NULL,
+  value text COLLATE "C" NOT NULL,
+  sequence bigint NOT NULL,
+  document_id text COLLATE "C" NOT NULL,
+  PRIMARY KEY (collection, field, value, sequence, document_id)
+);
+CREATE INDEX IF NOT EXISTS index_entries_by_sequence ON ${s}.index_entries (collection, sequence);
+CREATE OR REPLACE FUNCTION ${s}.require_index_set() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF (SELECT index_set FROM ${s}.meta WHERE id = 1) IS DISTINCT FROM coalesce(nullif(current_setting('${INDEX_SET_SETTING}', true), ''), '[]') THEN
+    RAISE EXCEPTION 'this Pocket Sync server does not write the entries of the field indexes of its PostgreSQL schema (it predates them, or was started with another --index): stop it, and run every server on the schema with the same version and --index'
+      USING ERRCODE = '${INDEX_SET_MISMATCH}';
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS changes_require_index_set ON ${s}.changes;
+CREATE TRIGGER changes_require_index_set AFTER INSERT ON ${s}.changes FOR EACH STATEMENT EXECUTE FUNCTION ${s}.require_index_set();
+`;
+
+/** The transaction setting in which a commit names the index set it writes entries for. */
+export const INDEX_SET_SETTING = "pocket_sync.index_set";
+/** The SQLSTATE of the trigger's refusal (class PS: Pocket Sync's own). */
+export const INDEX_SET_MISMATCH = "PS001";
 
 // Format 2: every server reads the commits of the others in sequence order,
 // across collections (and sequences are unique across collections: a second
@@ -110,18 +166,21 @@ export async function prepareSchema(client: pg.ClientBase, schema: string, quote
     await client.query("SELECT pg_advisory_xact_lock($1::int4, $2::int4)", migrationLock(schema));
     // DDL only for what is missing: a role that may not create (its DBA
     // provisioned the schema) still opens an existing data set.
-    const present = await client.query<{ meta: boolean; owners: boolean; bySequence: boolean }>(
-      `SELECT to_regclass($1) IS NOT NULL AS meta, to_regclass($2) IS NOT NULL AS owners, to_regclass($3) IS NOT NULL AS "bySequence"`,
-      [`${quoted}.meta`, `${quoted}.client_owners`, `${quoted}.changes_sequence`],
+    const present = await client.query<{ meta: boolean; owners: boolean; bySequence: boolean; superseded: boolean; index: boolean }>(
+      `SELECT to_regclass($1) IS NOT NULL AS meta, to_regclass($2) IS NOT NULL AS owners, to_regclass($3) IS NOT NULL AS "bySequence",
+              to_regclass($4) IS NOT NULL AS superseded, to_regclass($5) IS NOT NULL AS "index"`,
+      [`${quoted}.meta`, `${quoted}.client_owners`, `${quoted}.changes_sequence`, `${quoted}.superseded`, `${quoted}.index_entries`],
     );
     const has = present.rows[0]!;
     if (!has.meta) {
-      await client.query(tables(quoted) + clientOwnersTable(quoted) + sequenceIndex(quoted));
+      await client.query(tables(quoted) + clientOwnersTable(quoted) + sequenceIndex(quoted) + supersededTable(quoted) + indexTables(quoted));
       await client.query(
         `INSERT INTO ${quoted}.meta (id, format, epoch, last_sequence, purged_through) VALUES (1, $1, $2, 0, '{}') ON CONFLICT (id) DO NOTHING`,
         [FORMAT, randomUUID()],
       );
     }
+    // Read-rule states only add a table: no format change, no server to stop.
+    if (has.meta && !has.superseded) await client.query(supersededTable(quoted));
     const read = () =>
       client.query<{ format: number; epoch: string; last_sequence: string; purged_through: Record<string, string> }>(
         `SELECT format, epoch, last_sequence, purged_through FROM ${quoted}.meta WHERE id = 1`,
@@ -130,12 +189,13 @@ export async function prepareSchema(client: pg.ClientBase, schema: string, quote
     if (row.format > FORMAT) {
       throw new Error(`schema "${schema}" holds data of a newer Pocket Sync (format ${row.format}; this one reads ${FORMAT})`);
     }
-    if (row.format < FORMAT || !has.owners || !has.bySequence) {
+    if (row.format < FORMAT || !has.owners || !has.bySequence || !has.index) {
       // A format-1 server holds its session lock for as long as it runs.
       const legacy = await client.query<{ free: boolean }>("SELECT pg_try_advisory_xact_lock($1::int4, $2::int4) AS free", legacyWriterLock(schema));
       if (!legacy.rows[0]?.free) throw new LegacyServerRunning(schema);
       if (!has.owners) await client.query(clientOwnersTable(quoted));
       if (!has.bySequence) await client.query(sequenceIndex(quoted));
+      if (!has.index) await client.query(indexTables(quoted));
       if (row.format < FORMAT) await client.query(`UPDATE ${quoted}.meta SET format = $1 WHERE id = 1`, [FORMAT]);
       row = (await read()).rows[0]!;
     }

@@ -37,6 +37,7 @@ export async function writeBatch(client: pg.ClientBase, s: string, batch: Commit
   // earlier one is replaced before anyone can see it, as in LevelDB.
   const changes = lastByKey(batch.changes, (c) => `${c.event.collection}\u0000${c.event.documentId}`);
   const history = lastByKey(batch.history ?? [], (h) => `${h.event.collection}\u0000${h.event.documentId}\u0000${h.event.revision}`);
+  const superseded = lastByKey(batch.superseded ?? [], (k) => `${k.event.collection}\u0000${k.event.documentId}\u0000${k.supersededBy}`);
   const records = batch.idempotency;
   const owners = batch.owners ?? [];
   const values: unknown[] = [];
@@ -73,6 +74,28 @@ export async function writeBatch(client: pg.ClientBase, s: string, batch: Commit
          SELECT * FROM unnest(${$(history.map((h) => h.event.collection), "text[]")}, ${$(history.map((h) => h.event.documentId), "text[]")},
            ${$(history.map((h) => h.event.revision), "text[]")}, ${$(history.map((h) => bytes(h.event)), "bytea[]")}, ${$(history.map((h) => h.committedAtMs), "float8[]")})
          ON CONFLICT (collection, document_id, revision) DO UPDATE SET event = EXCLUDED.event, committed_at_ms = EXCLUDED.committed_at_ms
+       )`);
+  }
+  if (superseded.length) {
+    // With the change that replaced them, so a reader of that change finds them (PROTOCOL §13.6).
+    parts.push(`states AS (
+         INSERT INTO ${s}.superseded (collection, document_id, superseded_by, server_sequence, event, superseded_at_ms)
+         SELECT * FROM unnest(${$(superseded.map((k) => k.event.collection), "text[]")}, ${$(superseded.map((k) => k.event.documentId), "text[]")},
+           ${$(superseded.map((k) => k.supersededBy.toString()), "bigint[]")}, ${$(superseded.map((k) => k.event.serverSequence.toString()), "bigint[]")},
+           ${$(superseded.map((k) => bytes(k.event)), "bytea[]")}, ${$(superseded.map((k) => k.supersededAtMs), "float8[]")})
+         ON CONFLICT (collection, document_id, superseded_by) DO UPDATE
+           SET server_sequence = EXCLUDED.server_sequence, event = EXCLUDED.event, superseded_at_ms = EXCLUDED.superseded_at_ms
+       )`);
+  }
+  const index = batch.index ?? [];
+  if (index.length) {
+    // An entry is a fact (this document held or left this value at this
+    // sequence): written twice, it is the same entry.
+    parts.push(`indexed AS (
+         INSERT INTO ${s}.index_entries (collection, field, value, sequence, document_id)
+         SELECT * FROM unnest(${$(index.map((e) => e.collection), "text[]")}, ${$(index.map((e) => e.field), "text[]")}, ${$(index.map((e) => e.value), "text[]")},
+           ${$(index.map((e) => e.sequence.toString()), "bigint[]")}, ${$(index.map((e) => e.documentId), "text[]")})
+         ON CONFLICT DO NOTHING
        )`);
   }
   if (records.length) {
@@ -120,8 +143,6 @@ export const PURGE_CHUNK = 1_000;
  * watermarks after.
  */
 export async function purgeTombstones(client: pg.ClientBase, s: string, cutoffMs: number): Promise<{ purged: number; purgedThrough: Record<string, bigint> }> {
-  const meta = await client.query<{ purged_through: Record<string, string> }>(`SELECT purged_through FROM ${s}.meta WHERE id = 1`);
-  const purgedThrough = parsePurgedThrough(meta.rows[0]!.purged_through);
   // A tombstone is its document's only index entry: both go.
   const { rows } = await client.query<{ collection: string; through: string; purged: number }>(
     `WITH gone AS (
@@ -136,8 +157,39 @@ export async function purgeTombstones(client: pg.ClientBase, s: string, cutoffMs
      SELECT collection, max(server_sequence)::text AS through, count(*)::int AS purged FROM gone GROUP BY collection`,
     [cutoffMs, PURGE_CHUNK],
   );
+  return raiseWatermarks(client, s, rows);
+}
+
+/**
+ * Removes up to PURGE_CHUNK superseded states (PROTOCOL §13.6) older than
+ * `cutoffMs`, raising each collection's purge watermark to the sequence that
+ * superseded one, in the same transaction: a checkpoint below it might need
+ * the state. The caller holds the counter row.
+ */
+export async function purgeSuperseded(client: pg.ClientBase, s: string, cutoffMs: number): Promise<{ purged: number; purgedThrough: Record<string, bigint> }> {
+  const { rows } = await client.query<{ collection: string; through: string; purged: number }>(
+    `WITH gone AS (
+       DELETE FROM ${s}.superseded WHERE ctid IN (
+         SELECT ctid FROM ${s}.superseded WHERE superseded_at_ms < $1 LIMIT $2
+       )
+       RETURNING collection, superseded_by
+     )
+     SELECT collection, max(superseded_by)::text AS through, count(*)::int AS purged FROM gone GROUP BY collection`,
+    [cutoffMs, PURGE_CHUNK],
+  );
+  return raiseWatermarks(client, s, rows);
+}
+
+/** Raises the purge watermarks to what a purge chunk removed; returns how many rows it removed and the watermarks after. */
+async function raiseWatermarks(
+  client: pg.ClientBase,
+  s: string,
+  removed: ReadonlyArray<{ collection: string; through: string; purged: number }>,
+): Promise<{ purged: number; purgedThrough: Record<string, bigint> }> {
+  const meta = await client.query<{ purged_through: Record<string, string> }>(`SELECT purged_through FROM ${s}.meta WHERE id = 1`);
+  const purgedThrough = parsePurgedThrough(meta.rows[0]!.purged_through);
   let purged = 0;
-  for (const row of rows) {
+  for (const row of removed) {
     purged += row.purged;
     const through = BigInt(row.through);
     if (through > (purgedThrough[row.collection] ?? 0n)) purgedThrough[row.collection] = through;

@@ -32,7 +32,7 @@ describe.runIf(postgresUrl)("postgres storage: several servers on one schema", (
     expect(new Set(metas.map((m) => m.epoch)).size).toBe(1);
     expect(metas.every((m) => m.lastSequence === 0n)).toBe(true);
     const format = await withAdmin((admin) => admin.query(`SELECT format FROM "${schema}".meta`));
-    expect(format.rows[0].format).toBe(2);
+    expect(format.rows[0].format).toBe(3);
   });
 
   it("serializes their commit groups on the counter row: a group reads what the other server's group wrote before it", async () => {
@@ -179,7 +179,7 @@ describe.runIf(postgresUrl)("postgres storage: data from before", () => {
     expect(await reopened[1]!.storage.getClientOwner("c")).toBe("alice");
     expect((await reopened[2]!.storage.readCommitted!(0n, 10n, 10)).changes.map((c) => c.event.serverSequence)).toEqual([1n, 2n, 3n]);
     const after = await withAdmin((admin) => admin.query(`SELECT format, to_regclass($1) IS NOT NULL AS indexed FROM "${schema}".meta`, [`"${schema}".changes_sequence`]));
-    expect(after.rows[0]).toEqual({ format: 2, indexed: true });
+    expect(after.rows[0]).toEqual({ format: 3, indexed: true });
   });
 
   it("refuses to migrate while a server from before still runs on the schema, and migrates once it stopped", async () => {
@@ -206,7 +206,7 @@ describe.runIf(postgresUrl)("postgres storage: data from before", () => {
     const schema = freshSchema();
     await open(schema);
     await withAdmin((admin) => admin.query(`UPDATE "${schema}".meta SET format = 99`));
-    await expect(postgres(schema).open()).rejects.toThrow(/holds data of a newer Pocket Sync \(format 99; this one reads 2\)/);
+    await expect(postgres(schema).open()).rejects.toThrow(/holds data of a newer Pocket Sync \(format 99; this one reads 3\)/);
   });
 
   it("applies a batch entirely or not at all", async () => {

@@ -42,12 +42,18 @@ import { StorageUnavailableError } from "./errors.js";
 import { classify } from "./postgres-errors.js";
 import { CommitListener, notificationPayload } from "./postgres-listener.js";
 import { channelOf, purgeLock } from "./postgres-locks.js";
+import { PostgresIndexes } from "./postgres-index.js";
 import { PostgresReads, type Query } from "./postgres-reads.js";
-import { prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
-import { purgeOlderThan, purgeTombstones, PURGE_CHUNK, writeBatch } from "./postgres-writes.js";
+import { INDEX_SET_SETTING, prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
+import { purgeOlderThan, purgeSuperseded, purgeTombstones, PURGE_CHUNK, writeBatch } from "./postgres-writes.js";
 import type {
   BatchRead,
   BatchReadResult,
+  BuiltIndex,
+  IndexChanges,
+  IndexPage,
+  IndexQuery,
+  IndexSpec,
   ChangesPage,
   CommittedGroup,
   CommittedPosition,
@@ -58,6 +64,8 @@ import type {
   PurgeResult,
   Storage,
   StorageEvent,
+  StateQuery,
+  StatesAt,
   StorageMeta,
   StoredChange,
 } from "./types.js";
@@ -105,6 +113,7 @@ export class PostgresStorage implements Storage {
   private closed = false;
   private wakeRecovery: (() => void) | undefined;
   private lastProbeAt = 0;
+  private readonly fieldIndexes: PostgresIndexes;
 
   constructor(private readonly options: PostgresStorageOptions) {
     this.schema = options.schema ?? "pocket";
@@ -113,6 +122,7 @@ export class PostgresStorage implements Storage {
     }
     this.s = `"${this.schema}"`;
     this.channel = channelOf(this.schema);
+    this.fieldIndexes = new PostgresIndexes({ schema: this.schema, s: this.s, query: this.poolQuery, transaction: (work) => this.transaction(work) });
   }
 
   watch(listener: (event: StorageEvent) => void): () => void {
@@ -137,6 +147,7 @@ export class PostgresStorage implements Storage {
       // next query reports a lasting problem.
       this.pool.on("error", () => {});
       this.reads = new PostgresReads(this.poolQuery, this.s);
+      await this.fieldIndexes.load();
       return meta;
     } catch (error) {
       throw classify(error);
@@ -310,6 +321,30 @@ export class PostgresStorage implements Storage {
     return this.reader().readPage(from, limit, upTo);
   }
 
+  listCollections(): Promise<string[]> {
+    return this.reader().listCollections();
+  }
+
+  getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt> {
+    return this.reader().getStatesAt(queries);
+  }
+
+  async readIndex(query: IndexQuery): Promise<IndexPage> {
+    const { indexSet, ...page } = await this.reader().readIndex(query);
+    // Entries of a set another server changed may be gone.
+    this.fieldIndexes.check(indexSet);
+    return page;
+  }
+
+  setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges> {
+    this.ready();
+    return this.fieldIndexes.setIndexes(specs);
+  }
+
+  indexes(): readonly BuiltIndex[] {
+    return this.fieldIndexes.inForce();
+  }
+
   readCommitted(after: bigint, upTo: bigint, limit: number): Promise<{ changes: StoredChange[]; lastSequence: bigint }> {
     return this.reader().readCommitted(after, upTo, limit);
   }
@@ -319,9 +354,23 @@ export class PostgresStorage implements Storage {
     // The counter row, taken with BEGIN: every other group, on any server,
     // waits here until this one commits, and reads what it wrote once it
     // goes on.
-    const opening = `${options.sync ? "SET LOCAL synchronous_commit = on; " : ""}SELECT last_sequence FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`;
+    // With it, the index set in force: a group of a server on another set
+    // would write the wrong entries (postgres-index.ts).
+    // An escape string: its meaning does not depend on standard_conforming_strings.
+    const named = this.fieldIndexes.indexSet;
+    const indexSet = `E'${named.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+    const opening =
+      `${options.sync ? "SET LOCAL synchronous_commit = on; " : ""}SELECT set_config('${INDEX_SET_SETTING}', ${indexSet}, true); ` +
+      `SELECT last_sequence, index_set FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`;
     return this.transaction(async (client, opened) => {
-      const after = BigInt((opened!.rows[0] as { last_sequence: string }).last_sequence);
+      const counter = opened!.rows[0] as { last_sequence: string; index_set: string };
+      if (counter.index_set !== named) {
+        // Unless this server's own setIndexes switched the set while the
+        // group waited for the row, the set is another server's.
+        this.fieldIndexes.check(counter.index_set);
+        await client.query("SELECT set_config($1, $2, true)", [INDEX_SET_SETTING, counter.index_set]);
+      }
+      const after = BigInt(counter.last_sequence);
       const reader = new GroupReads(client, this.s);
       const { batch, result } = await work(reader, after);
       // A failed read aborted the transaction, whatever the work made of it.
@@ -347,15 +396,18 @@ export class PostgresStorage implements Storage {
       });
     let tombstonesPurged = 0;
     let purgedThrough: Readonly<Record<string, bigint>> | undefined;
-    for (;;) {
-      const step = await chunk(async (client) => {
-        await client.query(`SELECT 1 FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);
-        return purgeTombstones(client, this.s, cutoffMs);
-      });
-      if (!step) return { tombstonesPurged, idempotencyRecordsPurged: 0, purgedThrough: purgedThrough ?? (await this.readPosition()).purgedThrough };
-      tombstonesPurged += step.done.purged;
-      purgedThrough = step.done.purgedThrough;
-      if (step.done.purged < PURGE_CHUNK) break;
+    // Tombstones, then superseded states (PROTOCOL §13.6): both raise the watermarks.
+    for (const purgeChunk of [purgeTombstones, purgeSuperseded]) {
+      for (;;) {
+        const step = await chunk(async (client) => {
+          await client.query(`SELECT 1 FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`);
+          return purgeChunk(client, this.s, cutoffMs);
+        });
+        if (!step) return { tombstonesPurged, idempotencyRecordsPurged: 0, purgedThrough: purgedThrough ?? (await this.readPosition()).purgedThrough };
+        if (purgeChunk === purgeTombstones) tombstonesPurged += step.done.purged;
+        purgedThrough = step.done.purgedThrough;
+        if (step.done.purged < PURGE_CHUNK) break;
+      }
     }
     let idempotencyRecordsPurged = 0;
     for (const table of ["history", "idempotency"] as const) {
@@ -366,7 +418,9 @@ export class PostgresStorage implements Storage {
         if (step.done < PURGE_CHUNK * 10) break;
       }
     }
-    return { tombstonesPurged, idempotencyRecordsPurged, purgedThrough };
+    // Index entries no reader needs once the watermarks rose (types.ts, readIndex).
+    await this.fieldIndexes.purgeObsolete(purgedThrough!, chunk);
+    return { tombstonesPurged, idempotencyRecordsPurged, purgedThrough: purgedThrough! }; // set by every chunk
   }
 
   async close(): Promise<void> {

@@ -57,6 +57,42 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("lists every collection that holds a change, in byte order, however their names nest", async () => {
+    const storage = setup().make();
+    await storage.open();
+    expect(await storage.listCollections()).toEqual([]);
+    // Names that are prefixes of one another, and one that sorts between a name and its longer siblings.
+    const names = ["todos", "a", "a-b", "ab", "a_", "Z", "todos2"];
+    await commit(storage, { changes: names.map((name, i) => stored(name, `d${i}`, BigInt(i + 1))), idempotency: [], lastSequence: 7n });
+    // Many documents in one collection cost one step, not one per document.
+    await commit(storage, { changes: Array.from({ length: 50 }, (_, i) => stored("ab", `more${i}`, BigInt(8 + i))), idempotency: [], lastSequence: 57n });
+    expect(await storage.listCollections()).toEqual([...names].sort((x, y) => (Buffer.from(x) < Buffer.from(y) ? -1 : 1)));
+    await storage.close();
+  });
+
+  it("keeps superseded states by the sequence that superseded them, and answers the state a document had at a sequence", async () => {
+    const storage = setup().make();
+    await storage.open();
+    const v1 = stored("t", "a", 1n);
+    const v3 = stored("t", "a", 3n);
+    await commit(storage, { changes: [v1, stored("t", "b", 2n)], idempotency: [], lastSequence: 2n });
+    await commit(storage, { changes: [v3], superseded: [{ event: v1.event, supersededBy: 3n, supersededAtMs: 50 }], idempotency: [], lastSequence: 3n });
+    await commit(storage, { changes: [stored("t", "a", 6n)], superseded: [{ event: v3.event, supersededBy: 6n, supersededAtMs: 500 }], idempotency: [], lastSequence: 6n });
+    const at = (documentId: string, sequence: bigint, collection = "t") => ({ collection, documentId, sequence });
+    const { states, purgedThrough } = await storage.getStatesAt([at("a", 0n), at("a", 1n), at("a", 2n), at("a", 3n), at("a", 5n), at("a", 6n), at("b", 2n), at("a", 2n, "other")]);
+    expect(states.map((s) => s?.serverSequence)).toEqual([undefined, 1n, 1n, 3n, 3n, undefined, undefined, undefined]);
+    expect(purgedThrough).toEqual({});
+    expect(await storage.getStatesAt([])).toEqual({ states: [], purgedThrough: {} });
+    // Purged with the retention: the watermark rises to the sequence that superseded it.
+    const result = await storage.purge(100);
+    expect(result.purgedThrough).toEqual({ t: 3n });
+    // Read with the watermark that says why the first is gone.
+    const after = await storage.getStatesAt([at("a", 1n), at("a", 4n)]);
+    expect(after.states.map((s) => s?.serverSequence)).toEqual([undefined, 3n]);
+    expect(after.purgedThrough).toEqual({ t: 3n });
+    await storage.close();
+  });
+
   it("moves a document written twice in one batch to its last sequence", async () => {
     const storage = setup().make();
     await storage.open();

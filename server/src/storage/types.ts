@@ -2,6 +2,9 @@
 // It knows nothing of conflicts or the wire: the core decides what to write,
 // storage writes it atomically and reads it back in sequence order.
 import type { ChangeEvent } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { IndexSpec } from "./index-values.js";
+
+export type { IndexSpec };
 
 /**
  * A committed change: the latest state of one document. The event is the wire
@@ -73,6 +76,33 @@ export class IdempotencyKeyTaken extends Error {
   }
 }
 
+/**
+ * A state a commit replaced, kept so that a per-document read rule can be
+ * judged against the state a reader's checkpoint stands at (PROTOCOL §13.6).
+ */
+export interface SupersededState {
+  readonly event: ChangeEvent;
+  /** The sequence of the change that replaced it. */
+  readonly supersededBy: bigint;
+  /** When it was replaced: it is purged with the tombstone retention from then. */
+  readonly supersededAtMs: number;
+}
+
+/** Which state of a document to look up: the one it had at `sequence`. */
+export interface StateQuery extends DocumentKey {
+  readonly sequence: bigint;
+}
+
+/** Kept states, each in the order asked, with the purge watermarks of the same view. */
+export interface StatesAt {
+  readonly states: Array<ChangeEvent | undefined>;
+  /**
+   * Read with the states, so a state missing because it was purged shows as
+   * a watermark above the sequence asked (PROTOCOL §13.6).
+   */
+  readonly purgedThrough: Readonly<Record<string, bigint>>;
+}
+
 /** Everything one commit group writes; applied all or nothing. */
 export interface CommitBatch {
   /** New latest states. A document's previous index entry is replaced. */
@@ -82,6 +112,8 @@ export interface CommitBatch {
    * them can be merged three-way; `committedAtMs` is when they were superseded.
    */
   readonly history?: readonly StoredChange[];
+  /** Superseded states kept for per-document read rules (PROTOCOL §13.6). */
+  readonly superseded?: readonly SupersededState[];
   readonly idempotency: readonly IdempotencyRecord[];
   /**
    * New client-id bindings. Binding a client id that is already bound fails
@@ -89,8 +121,67 @@ export interface CommitBatch {
    * caller could race).
    */
   readonly owners?: readonly ClientOwner[];
+  /**
+   * Field index entries of the group's changes (see IndexEntry), written
+   * with them or not at all. Their sequences lie in the group's range.
+   */
+  readonly index?: readonly IndexEntry[];
   /** The highest sequence given in the group; every change's sequence is above the group's start and at most this. */
   readonly lastSequence: bigint;
+}
+
+/**
+ * One entry of a field index: document `documentId` of `collection` held, or
+ * left, `value` (canonical, see index-values.ts) of its top-level `field` at
+ * `sequence`. A change of an indexed field writes one for the value of the
+ * document's new state (unless a tombstone or not a scalar) and one for the
+ * value of its previous state when that differs (the exit entry). Entries
+ * are never moved: a filtered reader resuming after P scans the entries of
+ * its values above P, and finds every document that matches now (an entry at
+ * its latest sequence) and every one that matched at P and no longer does
+ * (its exit entry, above P).
+ */
+export interface IndexEntry {
+  readonly collection: string;
+  readonly field: string;
+  readonly value: string;
+  readonly sequence: bigint;
+  readonly documentId: string;
+}
+
+/** A filtered read of one field index: entries with one of `values`, after < sequence <= upTo. */
+export interface IndexQuery {
+  readonly collection: string;
+  readonly field: string;
+  /** Canonical values (index-values.ts); a value given twice counts once. */
+  readonly values: readonly string[];
+  readonly after: bigint;
+  readonly upTo?: bigint;
+  readonly limit: number;
+}
+
+/** Index entries read in one consistent view, with the position of that view. */
+export interface IndexPage {
+  /** In increasing sequence, ties by document id; a (sequence, document) found under several values once. */
+  readonly entries: ReadonlyArray<{ readonly sequence: bigint; readonly documentId: string }>;
+  readonly position: CommittedPosition;
+}
+
+/** An index in force: built, and complete for every reader whose position is at or above `since`. */
+export interface BuiltIndex extends IndexSpec {
+  /**
+   * The last sequence committed when the index was first built. Commits
+   * after it wrote exit entries; changes at or below it have none, so a
+   * reader positioned below it may miss a document that left its values
+   * then, and must start over.
+   */
+  readonly since: bigint;
+}
+
+/** What setIndexes changed: spec keys ("todos.listId", "*.ownerId"). */
+export interface IndexChanges {
+  readonly built: string[];
+  readonly dropped: string[];
 }
 
 export interface DocumentKey {
@@ -229,13 +320,58 @@ export interface Storage extends GroupReader {
    */
   readCommitted?(after: bigint, upTo: bigint, limit: number): Promise<{ readonly changes: StoredChange[]; readonly lastSequence: bigint }>;
   /**
-   * Removes tombstones older than `cutoffMs`, raising the purge watermarks
-   * atomically with their removal, and kept history and idempotency records
-   * older than `recordsCutoffMs` (default `cutoffMs`; the core never passes a
-   * later one: records outlive tombstones, PROTOCOL §12.4). Client-id
-   * bindings are kept. On a shared storage one server purges at a time;
-   * another one's concurrent call returns at once with nothing purged.
+   * Every collection holding a stored change (a tombstone included), in byte
+   * order of their names. Costs a step per collection, not per document: it
+   * answers every pull and subscribe that names no collection (PROTOCOL §4.8).
+   * Every collection with a change at or below a position read before it is
+   * listed.
+   */
+  listCollections(): Promise<string[]>;
+  /**
+   * The state each document had at a sequence, among the states kept in
+   * `CommitBatch.superseded`: the one whose own sequence is at or below it
+   * and whose successor's is above. Undefined when none is kept (the document
+   * did not exist then, its state then is still its latest, or it was purged).
+   */
+  getStatesAt(queries: readonly StateQuery[]): Promise<StatesAt>;
+  /**
+   * Removes tombstones and superseded states older than `cutoffMs`, raising
+   * the purge watermarks atomically with their removal: to a purged
+   * tombstone's sequence, and to the sequence that superseded a purged
+   * superseded state. Removes kept history and idempotency records older than
+   * `recordsCutoffMs` (default `cutoffMs`; the core never passes a later one:
+   * records outlive tombstones, PROTOCOL §12.4). Client-id bindings are kept.
+   * On a shared storage one server purges at a time; another one's concurrent
+   * call returns at once with nothing purged.
    */
   purge(cutoffMs: number, recordsCutoffMs?: number): Promise<PurgeResult>;
+  /**
+   * Makes the persisted set of field indexes equal `specs`; called once after
+   * open(). A spec not yet built is backfilled from the latest state of every
+   * document of its collections (an entry at each document's latest
+   * sequence; tombstones give none), in chunks serialized with commit
+   * groups: a group between two chunks writes its own entries, so the caller
+   * must already pass, in every commit, the entries of every spec given
+   * here. The entries of a persisted spec no longer given are deleted
+   * (unless another spec still covers them). Idempotent; a spec is in
+   * indexes() only once built. On a storage shared by several servers the
+   * set is the database's: once one server changed it, the commit groups of
+   * a server still on another set fail with a StorageUnavailableError until
+   * it is restarted with the same set.
+   */
+  setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges>;
+  /** The indexes in force (built), with the sequence each is complete from. */
+  indexes(): readonly BuiltIndex[];
+  /**
+   * In one consistent view with the committed position: the entries of a
+   * field index with a value among `values` and after < sequence <=
+   * min(upTo, position.lastSequence), in increasing sequence (ties by
+   * document id), at most `limit`. Costs the entries returned plus a seek per
+   * value, never the collection's size. A purge removes the entries at or
+   * below a collection's watermark except those at a document's latest
+   * sequence: a reader resuming below it must start over, and one starting
+   * over finds every document's latest state.
+   */
+  readIndex(query: IndexQuery): Promise<IndexPage>;
   close(): Promise<void>;
 }

@@ -650,7 +650,8 @@ type Configure struct {
 	ServerUrl string `protobuf:"bytes,1,opt,name=server_url,json=serverUrl,proto3" json:"server_url,omitempty"`
 	// The bearer token to send with every call.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
-	// The collections to sync.
+	// The collections to sync. Empty: every collection the token may read,
+	// including collections created later (docs/PROTOCOL.md §4.8).
 	Collections []string `protobuf:"bytes,3,rep,name=collections,proto3" json:"collections,omitempty"`
 	// How to settle Conflict outcomes.
 	ConflictStrategy ConflictStrategy `protobuf:"varint,4,opt,name=conflict_strategy,json=conflictStrategy,proto3,enum=pocket.conformance.v1.ConflictStrategy" json:"conflict_strategy,omitempty"`
@@ -663,7 +664,10 @@ type Configure struct {
 	// How to receive changes while online.
 	SyncMode SyncMode `protobuf:"varint,7,opt,name=sync_mode,json=syncMode,proto3,enum=pocket.conformance.v1.SyncMode" json:"sync_mode,omitempty"`
 	// Start online (the default) or offline.
-	StartOffline  bool `protobuf:"varint,8,opt,name=start_offline,json=startOffline,proto3" json:"start_offline,omitempty"`
+	StartOffline bool `protobuf:"varint,8,opt,name=start_offline,json=startOffline,proto3" json:"start_offline,omitempty"`
+	// Per collection, the filter to sync it under (docs/PROTOCOL.md §4.10).
+	// A client that implements filters claims the suite "filters".
+	Filters       map[string]*v1.Filter `protobuf:"bytes,9,rep,name=filters,proto3" json:"filters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +756,13 @@ func (x *Configure) GetStartOffline() bool {
 		return x.StartOffline
 	}
 	return false
+}
+
+func (x *Configure) GetFilters() map[string]*v1.Filter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
 }
 
 // ConfigureResult tells the runner what the client is.
@@ -1781,7 +1792,7 @@ const file_pocket_conformance_v1_control_proto_rawDesc = "" +
 	"\bshutdown\x18\n" +
 	" \x01(\v2%.pocket.conformance.v1.ShutdownResultH\x00R\bshutdown\x12:\n" +
 	"\x05crash\x18\v \x01(\v2\".pocket.conformance.v1.CrashResultH\x00R\x05crashB\b\n" +
-	"\x06result\"\xd3\x02\n" +
+	"\x06result\"\xf0\x03\n" +
 	"\tConfigure\x12\x1d\n" +
 	"\n" +
 	"server_url\x18\x01 \x01(\tR\tserverUrl\x12\x14\n" +
@@ -1791,7 +1802,11 @@ const file_pocket_conformance_v1_control_proto_rawDesc = "" +
 	"\tclient_id\x18\x05 \x01(\tR\bclientId\x12\x19\n" +
 	"\bdata_dir\x18\x06 \x01(\tR\adataDir\x12<\n" +
 	"\tsync_mode\x18\a \x01(\x0e2\x1f.pocket.conformance.v1.SyncModeR\bsyncMode\x12#\n" +
-	"\rstart_offline\x18\b \x01(\bR\fstartOffline\"\x88\x02\n" +
+	"\rstart_offline\x18\b \x01(\bR\fstartOffline\x12G\n" +
+	"\afilters\x18\t \x03(\v2-.pocket.conformance.v1.Configure.FiltersEntryR\afilters\x1aR\n" +
+	"\fFiltersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.pocket.sync.v1.FilterR\x05value:\x028\x01\"\x88\x02\n" +
 	"\x0fConfigureResult\x12&\n" +
 	"\x0eimplementation\x18\x01 \x01(\tR\x0eimplementation\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
@@ -1891,7 +1906,7 @@ func file_pocket_conformance_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_pocket_conformance_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_pocket_conformance_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_pocket_conformance_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_pocket_conformance_v1_control_proto_goTypes = []any{
 	(ConflictStrategy)(0),        // 0: pocket.conformance.v1.ConflictStrategy
 	(SyncMode)(0),                // 1: pocket.conformance.v1.SyncMode
@@ -1918,7 +1933,9 @@ var file_pocket_conformance_v1_control_proto_goTypes = []any{
 	(*Crash)(nil),                // 22: pocket.conformance.v1.Crash
 	(*CrashResult)(nil),          // 23: pocket.conformance.v1.CrashResult
 	(*Error)(nil),                // 24: pocket.conformance.v1.Error
-	(*v1.Checkpoint)(nil),        // 25: pocket.sync.v1.Checkpoint
+	nil,                          // 25: pocket.conformance.v1.Configure.FiltersEntry
+	(*v1.Checkpoint)(nil),        // 26: pocket.sync.v1.Checkpoint
+	(*v1.Filter)(nil),            // 27: pocket.sync.v1.Filter
 }
 var file_pocket_conformance_v1_control_proto_depIdxs = []int32{
 	5,  // 0: pocket.conformance.v1.ClientRequest.configure:type_name -> pocket.conformance.v1.Configure
@@ -1942,16 +1959,18 @@ var file_pocket_conformance_v1_control_proto_depIdxs = []int32{
 	23, // 18: pocket.conformance.v1.ClientResponse.crash:type_name -> pocket.conformance.v1.CrashResult
 	0,  // 19: pocket.conformance.v1.Configure.conflict_strategy:type_name -> pocket.conformance.v1.ConflictStrategy
 	1,  // 20: pocket.conformance.v1.Configure.sync_mode:type_name -> pocket.conformance.v1.SyncMode
-	0,  // 21: pocket.conformance.v1.ConfigureResult.conflict_strategies:type_name -> pocket.conformance.v1.ConflictStrategy
-	1,  // 22: pocket.conformance.v1.ConfigureResult.sync_modes:type_name -> pocket.conformance.v1.SyncMode
-	12, // 23: pocket.conformance.v1.ReadDocumentsResult.documents:type_name -> pocket.conformance.v1.Document
-	25, // 24: pocket.conformance.v1.GetStatusResult.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	2,  // 25: pocket.conformance.v1.Crash.point:type_name -> pocket.conformance.v1.CrashPoint
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	25, // 21: pocket.conformance.v1.Configure.filters:type_name -> pocket.conformance.v1.Configure.FiltersEntry
+	0,  // 22: pocket.conformance.v1.ConfigureResult.conflict_strategies:type_name -> pocket.conformance.v1.ConflictStrategy
+	1,  // 23: pocket.conformance.v1.ConfigureResult.sync_modes:type_name -> pocket.conformance.v1.SyncMode
+	12, // 24: pocket.conformance.v1.ReadDocumentsResult.documents:type_name -> pocket.conformance.v1.Document
+	26, // 25: pocket.conformance.v1.GetStatusResult.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	2,  // 26: pocket.conformance.v1.Crash.point:type_name -> pocket.conformance.v1.CrashPoint
+	27, // 27: pocket.conformance.v1.Configure.FiltersEntry.value:type_name -> pocket.sync.v1.Filter
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_pocket_conformance_v1_control_proto_init() }
@@ -1988,7 +2007,7 @@ func file_pocket_conformance_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pocket_conformance_v1_control_proto_rawDesc), len(file_pocket_conformance_v1_control_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

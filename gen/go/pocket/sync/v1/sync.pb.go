@@ -128,21 +128,27 @@ const (
 	// The server is shutting down or overloaded; retry with backoff.
 	// Code unavailable.
 	ErrorReason_ERROR_REASON_UNAVAILABLE ErrorReason = 9
+	// A filter names no field the server indexes for its collection, so it
+	// cannot be answered at the cost of what matches (docs/PROTOCOL.md §4.10).
+	// Code failed_precondition. The ErrorInfo metadata key "collection" names
+	// the collection.
+	ErrorReason_ERROR_REASON_FILTER_NOT_INDEXED ErrorReason = 10
 )
 
 // Enum value maps for ErrorReason.
 var (
 	ErrorReason_name = map[int32]string{
-		0: "ERROR_REASON_UNSPECIFIED",
-		1: "ERROR_REASON_RESYNC_REQUIRED",
-		2: "ERROR_REASON_UNAUTHENTICATED",
-		3: "ERROR_REASON_PERMISSION_DENIED",
-		4: "ERROR_REASON_INVALID_ARGUMENT",
-		5: "ERROR_REASON_INVALID_DOCUMENT",
-		6: "ERROR_REASON_TOO_LARGE",
-		7: "ERROR_REASON_IDEMPOTENCY_MISMATCH",
-		8: "ERROR_REASON_VALIDATION_FAILED",
-		9: "ERROR_REASON_UNAVAILABLE",
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_RESYNC_REQUIRED",
+		2:  "ERROR_REASON_UNAUTHENTICATED",
+		3:  "ERROR_REASON_PERMISSION_DENIED",
+		4:  "ERROR_REASON_INVALID_ARGUMENT",
+		5:  "ERROR_REASON_INVALID_DOCUMENT",
+		6:  "ERROR_REASON_TOO_LARGE",
+		7:  "ERROR_REASON_IDEMPOTENCY_MISMATCH",
+		8:  "ERROR_REASON_VALIDATION_FAILED",
+		9:  "ERROR_REASON_UNAVAILABLE",
+		10: "ERROR_REASON_FILTER_NOT_INDEXED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":          0,
@@ -155,6 +161,7 @@ var (
 		"ERROR_REASON_IDEMPOTENCY_MISMATCH": 7,
 		"ERROR_REASON_VALIDATION_FAILED":    8,
 		"ERROR_REASON_UNAVAILABLE":          9,
+		"ERROR_REASON_FILTER_NOT_INDEXED":   10,
 	}
 )
 
@@ -275,7 +282,16 @@ type ChangeEvent struct {
 	// Server: the position of this change in the server's total order.
 	ServerSequence uint64 `protobuf:"varint,10,opt,name=server_sequence,json=serverSequence,proto3" json:"server_sequence,omitempty"`
 	// Server: true when the document is a tombstone (it was deleted).
-	Deleted       bool `protobuf:"varint,11,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,11,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Server: true when this is a removal, not a change: the principal may no
+	// longer read the document (a read rule stopped matching it), so the client
+	// removes its local copy WITHOUT deleting the document for anyone else and
+	// without pushing anything. A removal carries collection, document_id and
+	// server_sequence; operation is OPERATION_DELETE and deleted is true (so a
+	// client from before this field removes its copy too), every other field is
+	// empty: nothing of the state the principal may not read is disclosed. See
+	// docs/PROTOCOL.md §13.6.
+	Removed       bool `protobuf:"varint,12,opt,name=removed,proto3" json:"removed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +403,13 @@ func (x *ChangeEvent) GetDeleted() bool {
 	return false
 }
 
+func (x *ChangeEvent) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
 // Checkpoint is a client's position in the server's change history. Clients
 // MUST store it as received and send it back unchanged; they MUST NOT build one
 // other than the empty checkpoint, which means "from the beginning". Its fields
@@ -396,7 +419,8 @@ type Checkpoint struct {
 	// The highest server sequence the checkpoint covers.
 	ServerSequence uint64 `protobuf:"varint,1,opt,name=server_sequence,json=serverSequence,proto3" json:"server_sequence,omitempty"`
 	// Per collection, the highest server sequence delivered for it. A collection
-	// missing here starts from the beginning.
+	// missing here starts from the beginning: so does one created after the
+	// checkpoint, when a pull or subscribe names no collection.
 	Collections map[string]uint64 `protobuf:"bytes,2,rep,name=collections,proto3" json:"collections,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Identifies the server's data set. A checkpoint from another epoch (the
 	// server's data was restored or replaced) cannot be resumed.
@@ -406,7 +430,11 @@ type Checkpoint struct {
 	// tombstones at or below it were deleted before the client could receive
 	// their documents, so purging them does not require a resync (§8.3).
 	// Set by the server, opaque to clients like the rest.
-	PagingSince   map[string]uint64 `protobuf:"bytes,4,rep,name=paging_since,json=pagingSince,proto3" json:"paging_since,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	PagingSince map[string]uint64 `protobuf:"bytes,4,rep,name=paging_since,json=pagingSince,proto3" json:"paging_since,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Per filtered collection, the digest of the filter its position was read
+	// under (docs/PROTOCOL.md §4.10): a position is valid only for the same
+	// filter. Absent for a collection read without a filter.
+	Filters       map[string]string `protobuf:"bytes,5,rep,name=filters,proto3" json:"filters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -465,6 +493,13 @@ func (x *Checkpoint) GetEpoch() string {
 func (x *Checkpoint) GetPagingSince() map[string]uint64 {
 	if x != nil {
 		return x.PagingSince
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetFilters() map[string]string {
+	if x != nil {
+		return x.Filters
 	}
 	return nil
 }
@@ -952,6 +987,8 @@ func (x *Rejected) GetFieldViolations() []*errdetails.BadRequest_FieldViolation 
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The collections to read. Changes in other collections are not returned.
+	// Empty means every collection the principal may read, including those
+	// created later (see docs/PROTOCOL.md §4.8).
 	Collections []string `protobuf:"bytes,1,rep,name=collections,proto3" json:"collections,omitempty"`
 	// Where to start; absent or empty means from the beginning.
 	Checkpoint *Checkpoint `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
@@ -959,7 +996,12 @@ type PullRequest struct {
 	// return fewer and sets has_more when it did.
 	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	// The pulling client's id, for logs and metrics. Optional.
-	ClientId      string `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientId string `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// Per collection, a filter narrowing it to the documents that match
+	// (docs/PROTOCOL.md §4.10). Each key is a collection this request reads:
+	// one of `collections`, or any collection when `collections` is empty.
+	// A collection without a filter is read whole.
+	Filters       map[string]*Filter `protobuf:"bytes,5,rep,name=filters,proto3" json:"filters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1022,6 +1064,120 @@ func (x *PullRequest) GetClientId() string {
 	return ""
 }
 
+func (x *PullRequest) GetFilters() map[string]*Filter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+// Filter narrows a collection to the documents whose top-level fields hold
+// given values: every condition must hold. A small language on purpose: a
+// server answers it from an index, and no client code runs on the server
+// (docs/PROTOCOL.md §4.10).
+type Filter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The conditions, all of which a document must meet; at most one per field.
+	Conditions    []*FieldCondition `protobuf:"bytes,1,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Filter) Reset() {
+	*x = Filter{}
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Filter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Filter) ProtoMessage() {}
+
+func (x *Filter) ProtoReflect() protoreflect.Message {
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Filter.ProtoReflect.Descriptor instead.
+func (*Filter) Descriptor() ([]byte, []int) {
+	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Filter) GetConditions() []*FieldCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+// FieldCondition holds when the document's top-level `field` is present and
+// equals one of `values`: one value is equality, several are "in".
+type FieldCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of a top-level field of the document, as written in its JSON.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Each value is a JSON scalar as text: a string such as `"42"` (with its
+	// quotes), a number such as `42`, `true`, `false` or `null`. Numbers compare
+	// by value (`1` equals `1.0`); strings compare exactly.
+	Values        []string `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldCondition) Reset() {
+	*x = FieldCondition{}
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldCondition) ProtoMessage() {}
+
+func (x *FieldCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldCondition.ProtoReflect.Descriptor instead.
+func (*FieldCondition) Descriptor() ([]byte, []int) {
+	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FieldCondition) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *FieldCondition) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // PullResponse is one page of changes.
 type PullResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1038,7 +1194,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[11]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1206,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[11]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1219,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{11}
+	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PullResponse) GetChanges() []*ChangeEvent {
@@ -1090,7 +1246,8 @@ func (x *PullResponse) GetHasMore() bool {
 // SubscribeRequest opens a live stream of changes.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The collections to follow.
+	// The collections to follow. Empty means every collection the principal
+	// may read, including those created later (see docs/PROTOCOL.md §4.8).
 	Collections []string `protobuf:"bytes,1,rep,name=collections,proto3" json:"collections,omitempty"`
 	// Where to start; absent or empty means from the beginning.
 	Checkpoint *Checkpoint `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
@@ -1100,13 +1257,18 @@ type SubscribeRequest struct {
 	// 0 lets the server choose (at most 30 seconds). The server may send
 	// heartbeats more often.
 	HeartbeatIntervalMs uint32 `protobuf:"varint,4,opt,name=heartbeat_interval_ms,json=heartbeatIntervalMs,proto3" json:"heartbeat_interval_ms,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Per collection, a filter narrowing it to the documents that match
+	// (docs/PROTOCOL.md §4.10). Each key is a collection this request reads:
+	// one of `collections`, or any collection when `collections` is empty.
+	// A collection without a filter is read whole.
+	Filters       map[string]*Filter `protobuf:"bytes,5,rep,name=filters,proto3" json:"filters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[12]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1280,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[12]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1293,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{12}
+	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubscribeRequest) GetCollections() []string {
@@ -1162,6 +1324,13 @@ func (x *SubscribeRequest) GetHeartbeatIntervalMs() uint32 {
 	return 0
 }
 
+func (x *SubscribeRequest) GetFilters() map[string]*Filter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
 // SubscribeResponse is one message of the stream.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1176,7 +1345,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[13]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1357,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[13]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1370,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{13}
+	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -1263,7 +1432,7 @@ type ChangeBatch struct {
 
 func (x *ChangeBatch) Reset() {
 	*x = ChangeBatch{}
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[14]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1444,7 @@ func (x *ChangeBatch) String() string {
 func (*ChangeBatch) ProtoMessage() {}
 
 func (x *ChangeBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[14]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1457,7 @@ func (x *ChangeBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeBatch.ProtoReflect.Descriptor instead.
 func (*ChangeBatch) Descriptor() ([]byte, []int) {
-	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{14}
+	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChangeBatch) GetChanges() []*ChangeEvent {
@@ -1325,7 +1494,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[15]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1506,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_pocket_sync_v1_sync_proto_msgTypes[15]
+	mi := &file_pocket_sync_v1_sync_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1519,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{15}
+	return file_pocket_sync_v1_sync_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Heartbeat) GetCheckpoint() *Checkpoint {
@@ -1375,7 +1544,7 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\x12HybridLogicalClock\x12)\n" +
 	"\fwall_time_ms\x18\x01 \x01(\x04B\a\xbaH\x042\x02 \x00R\n" +
 	"wallTimeMs\x12\x18\n" +
-	"\alogical\x18\x02 \x01(\rR\alogical\"\xc2\a\n" +
+	"\alogical\x18\x02 \x01(\rR\alogical\"\xd6\b\n" +
 	"\vChangeEvent\x12D\n" +
 	"\toperation\x18\x01 \x01(\x0e2\x19.pocket.sync.v1.OperationB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\toperation\x12C\n" +
 	"\n" +
@@ -1391,22 +1560,28 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\ttimestamp\x18\t \x01(\v2\".pocket.sync.v1.HybridLogicalClockB\x06\xbaH\x03\xc8\x01\x01R\ttimestamp\x12'\n" +
 	"\x0fserver_sequence\x18\n" +
 	" \x01(\x04R\x0eserverSequence\x12\x18\n" +
-	"\adeleted\x18\v \x01(\bR\adeleted:\x93\x03\xbaH\x8f\x03\x1a}\n" +
+	"\adeleted\x18\v \x01(\bR\adeleted\x12\x18\n" +
+	"\aremoved\x18\f \x01(\bR\aremoved:\x8d\x04\xbaH\x89\x04\x1a}\n" +
 	"\x18change.document_required\x125document is required unless the operation is a delete\x1a*this.operation == 3 || this.document != ''\x1ap\n" +
 	"\x1echange.delete_without_document\x12\"a delete must not carry a document\x1a*this.operation != 3 || this.document == ''\x1a\x9b\x01\n" +
-	"\x1achange.insert_without_base\x12Lan insert has no base revision; use an update to change an existing document\x1a/this.operation != 1 || this.base_revision == ''\"\xea\x02\n" +
+	"\x1achange.insert_without_base\x12Lan insert has no base revision; use an update to change an existing document\x1a/this.operation != 1 || this.base_revision == ''\x1ax\n" +
+	"\x1fchange.removal_from_server_only\x12Fremoved is set by the server only; to delete a document, push a delete\x1a\r!this.removed\"\xe9\x03\n" +
 	"\n" +
 	"Checkpoint\x12'\n" +
 	"\x0fserver_sequence\x18\x01 \x01(\x04R\x0eserverSequence\x12M\n" +
 	"\vcollections\x18\x02 \x03(\v2+.pocket.sync.v1.Checkpoint.CollectionsEntryR\vcollections\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\tR\x05epoch\x12N\n" +
-	"\fpaging_since\x18\x04 \x03(\v2+.pocket.sync.v1.Checkpoint.PagingSinceEntryR\vpagingSince\x1a>\n" +
+	"\fpaging_since\x18\x04 \x03(\v2+.pocket.sync.v1.Checkpoint.PagingSinceEntryR\vpagingSince\x12A\n" +
+	"\afilters\x18\x05 \x03(\v2'.pocket.sync.v1.Checkpoint.FiltersEntryR\afilters\x1a>\n" +
 	"\x10CollectionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a>\n" +
 	"\x10PagingSinceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xda\x03\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a:\n" +
+	"\fFiltersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x03\n" +
 	"\vPushRequest\x12;\n" +
 	"\tclient_id\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x10\x01\x18\x80\x012\x12^[A-Za-z0-9._:-]+$R\bclientId\x12B\n" +
 	"\achanges\x18\x02 \x03(\v2\x1b.pocket.sync.v1.ChangeEventB\v\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\achanges:\xc9\x02\xbaH\xc5\x02\x1a\xbb\x01\n" +
@@ -1436,27 +1611,44 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12P\n" +
-	"\x10field_violations\x18\x04 \x03(\v2%.google.rpc.BadRequest.FieldViolationR\x0ffieldViolations\"\xe2\x01\n" +
-	"\vPullRequest\x12P\n" +
-	"\vcollections\x18\x01 \x03(\tB.\xbaH+\x92\x01(\b\x01\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
+	"\x10field_violations\x18\x04 \x03(\v2%.google.rpc.BadRequest.FieldViolationR\x0ffieldViolations\"\xa4\x03\n" +
+	"\vPullRequest\x12N\n" +
+	"\vcollections\x18\x01 \x03(\tB,\xbaH)\x92\x01&\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.pocket.sync.v1.CheckpointR\n" +
 	"checkpoint\x12\x1e\n" +
 	"\x05limit\x18\x03 \x01(\rB\b\xbaH\x05*\x03\x18\xe8\aR\x05limit\x12%\n" +
-	"\tclient_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\bclientId\"\x9c\x01\n" +
+	"\tclient_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\bclientId\x12n\n" +
+	"\afilters\x18\x05 \x03(\v2(.pocket.sync.v1.PullRequest.FiltersEntryB*\xbaH'\x9a\x01$\x10@\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\afilters\x1aR\n" +
+	"\fFiltersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.pocket.sync.v1.FilterR\x05value:\x028\x01\"T\n" +
+	"\x06Filter\x12J\n" +
+	"\n" +
+	"conditions\x18\x01 \x03(\v2\x1e.pocket.sync.v1.FieldConditionB\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10\bR\n" +
+	"conditions\"_\n" +
+	"\x0eFieldCondition\x12 \n" +
+	"\x05field\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05field\x12+\n" +
+	"\x06values\x18\x02 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10d\"\ar\x05\x10\x01\x18\x80\bR\x06values\"\x9c\x01\n" +
 	"\fPullResponse\x125\n" +
 	"\achanges\x18\x01 \x03(\v2\x1b.pocket.sync.v1.ChangeEventR\achanges\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.pocket.sync.v1.CheckpointR\n" +
 	"checkpoint\x12\x19\n" +
-	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"\x86\x02\n" +
-	"\x10SubscribeRequest\x12P\n" +
-	"\vcollections\x18\x01 \x03(\tB.\xbaH+\x92\x01(\b\x01\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"\xcd\x03\n" +
+	"\x10SubscribeRequest\x12N\n" +
+	"\vcollections\x18\x01 \x03(\tB,\xbaH)\x92\x01&\x10@\x18\x01\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\vcollections\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.pocket.sync.v1.CheckpointR\n" +
 	"checkpoint\x12%\n" +
 	"\tclient_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\bclientId\x12=\n" +
-	"\x15heartbeat_interval_ms\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\xe0\xa7\x12R\x13heartbeatIntervalMs\"\x97\x01\n" +
+	"\x15heartbeat_interval_ms\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\xe0\xa7\x12R\x13heartbeatIntervalMs\x12s\n" +
+	"\afilters\x18\x05 \x03(\v2-.pocket.sync.v1.SubscribeRequest.FiltersEntryB*\xbaH'\x9a\x01$\x10@\" r\x1e\x10\x01\x18@2\x18^[A-Za-z][A-Za-z0-9_-]*$R\afilters\x1aR\n" +
+	"\fFiltersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.pocket.sync.v1.FilterR\x05value:\x028\x01\"\x97\x01\n" +
 	"\x11SubscribeResponse\x127\n" +
 	"\achanges\x18\x01 \x01(\v2\x1b.pocket.sync.v1.ChangeBatchH\x00R\achanges\x129\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x19.pocket.sync.v1.HeartbeatH\x00R\theartbeatB\x0e\n" +
@@ -1476,7 +1668,7 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\x15OPERATION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OPERATION_INSERT\x10\x01\x12\x14\n" +
 	"\x10OPERATION_UPDATE\x10\x02\x12\x14\n" +
-	"\x10OPERATION_DELETE\x10\x03*\xde\x02\n" +
+	"\x10OPERATION_DELETE\x10\x03*\x83\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_RESYNC_REQUIRED\x10\x01\x12 \n" +
@@ -1487,7 +1679,9 @@ const file_pocket_sync_v1_sync_proto_rawDesc = "" +
 	"\x16ERROR_REASON_TOO_LARGE\x10\x06\x12%\n" +
 	"!ERROR_REASON_IDEMPOTENCY_MISMATCH\x10\a\x12\"\n" +
 	"\x1eERROR_REASON_VALIDATION_FAILED\x10\b\x12\x1c\n" +
-	"\x18ERROR_REASON_UNAVAILABLE\x10\t2\xf1\x01\n" +
+	"\x18ERROR_REASON_UNAVAILABLE\x10\t\x12#\n" +
+	"\x1fERROR_REASON_FILTER_NOT_INDEXED\x10\n" +
+	"2\xf1\x01\n" +
 	"\vSyncService\x12A\n" +
 	"\x04Push\x12\x1b.pocket.sync.v1.PushRequest\x1a\x1c.pocket.sync.v1.PushResponse\x12F\n" +
 	"\x04Pull\x12\x1b.pocket.sync.v1.PullRequest\x1a\x1c.pocket.sync.v1.PullResponse\"\x03\x90\x02\x01\x12W\n" +
@@ -1507,7 +1701,7 @@ func file_pocket_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_pocket_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pocket_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_pocket_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_pocket_sync_v1_sync_proto_goTypes = []any{
 	(Operation)(0),             // 0: pocket.sync.v1.Operation
 	(ErrorReason)(0),           // 1: pocket.sync.v1.ErrorReason
@@ -1522,50 +1716,61 @@ var file_pocket_sync_v1_sync_proto_goTypes = []any{
 	(*Conflict)(nil),           // 10: pocket.sync.v1.Conflict
 	(*Rejected)(nil),           // 11: pocket.sync.v1.Rejected
 	(*PullRequest)(nil),        // 12: pocket.sync.v1.PullRequest
-	(*PullResponse)(nil),       // 13: pocket.sync.v1.PullResponse
-	(*SubscribeRequest)(nil),   // 14: pocket.sync.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),  // 15: pocket.sync.v1.SubscribeResponse
-	(*ChangeBatch)(nil),        // 16: pocket.sync.v1.ChangeBatch
-	(*Heartbeat)(nil),          // 17: pocket.sync.v1.Heartbeat
-	nil,                        // 18: pocket.sync.v1.Checkpoint.CollectionsEntry
-	nil,                        // 19: pocket.sync.v1.Checkpoint.PagingSinceEntry
-	(*errdetails.BadRequest_FieldViolation)(nil), // 20: google.rpc.BadRequest.FieldViolation
+	(*Filter)(nil),             // 13: pocket.sync.v1.Filter
+	(*FieldCondition)(nil),     // 14: pocket.sync.v1.FieldCondition
+	(*PullResponse)(nil),       // 15: pocket.sync.v1.PullResponse
+	(*SubscribeRequest)(nil),   // 16: pocket.sync.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),  // 17: pocket.sync.v1.SubscribeResponse
+	(*ChangeBatch)(nil),        // 18: pocket.sync.v1.ChangeBatch
+	(*Heartbeat)(nil),          // 19: pocket.sync.v1.Heartbeat
+	nil,                        // 20: pocket.sync.v1.Checkpoint.CollectionsEntry
+	nil,                        // 21: pocket.sync.v1.Checkpoint.PagingSinceEntry
+	nil,                        // 22: pocket.sync.v1.Checkpoint.FiltersEntry
+	nil,                        // 23: pocket.sync.v1.PullRequest.FiltersEntry
+	nil,                        // 24: pocket.sync.v1.SubscribeRequest.FiltersEntry
+	(*errdetails.BadRequest_FieldViolation)(nil), // 25: google.rpc.BadRequest.FieldViolation
 }
 var file_pocket_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: pocket.sync.v1.ChangeEvent.operation:type_name -> pocket.sync.v1.Operation
 	2,  // 1: pocket.sync.v1.ChangeEvent.timestamp:type_name -> pocket.sync.v1.HybridLogicalClock
-	18, // 2: pocket.sync.v1.Checkpoint.collections:type_name -> pocket.sync.v1.Checkpoint.CollectionsEntry
-	19, // 3: pocket.sync.v1.Checkpoint.paging_since:type_name -> pocket.sync.v1.Checkpoint.PagingSinceEntry
-	3,  // 4: pocket.sync.v1.PushRequest.changes:type_name -> pocket.sync.v1.ChangeEvent
-	7,  // 5: pocket.sync.v1.PushResponse.results:type_name -> pocket.sync.v1.ChangeResult
-	4,  // 6: pocket.sync.v1.PushResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	8,  // 7: pocket.sync.v1.ChangeResult.accepted:type_name -> pocket.sync.v1.Accepted
-	9,  // 8: pocket.sync.v1.ChangeResult.resolved:type_name -> pocket.sync.v1.Resolved
-	10, // 9: pocket.sync.v1.ChangeResult.conflict:type_name -> pocket.sync.v1.Conflict
-	11, // 10: pocket.sync.v1.ChangeResult.rejected:type_name -> pocket.sync.v1.Rejected
-	3,  // 11: pocket.sync.v1.Resolved.current:type_name -> pocket.sync.v1.ChangeEvent
-	3,  // 12: pocket.sync.v1.Conflict.current:type_name -> pocket.sync.v1.ChangeEvent
-	20, // 13: pocket.sync.v1.Rejected.field_violations:type_name -> google.rpc.BadRequest.FieldViolation
-	4,  // 14: pocket.sync.v1.PullRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	3,  // 15: pocket.sync.v1.PullResponse.changes:type_name -> pocket.sync.v1.ChangeEvent
-	4,  // 16: pocket.sync.v1.PullResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	4,  // 17: pocket.sync.v1.SubscribeRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	16, // 18: pocket.sync.v1.SubscribeResponse.changes:type_name -> pocket.sync.v1.ChangeBatch
-	17, // 19: pocket.sync.v1.SubscribeResponse.heartbeat:type_name -> pocket.sync.v1.Heartbeat
-	3,  // 20: pocket.sync.v1.ChangeBatch.changes:type_name -> pocket.sync.v1.ChangeEvent
-	4,  // 21: pocket.sync.v1.ChangeBatch.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	4,  // 22: pocket.sync.v1.Heartbeat.checkpoint:type_name -> pocket.sync.v1.Checkpoint
-	5,  // 23: pocket.sync.v1.SyncService.Push:input_type -> pocket.sync.v1.PushRequest
-	12, // 24: pocket.sync.v1.SyncService.Pull:input_type -> pocket.sync.v1.PullRequest
-	14, // 25: pocket.sync.v1.SyncService.Subscribe:input_type -> pocket.sync.v1.SubscribeRequest
-	6,  // 26: pocket.sync.v1.SyncService.Push:output_type -> pocket.sync.v1.PushResponse
-	13, // 27: pocket.sync.v1.SyncService.Pull:output_type -> pocket.sync.v1.PullResponse
-	15, // 28: pocket.sync.v1.SyncService.Subscribe:output_type -> pocket.sync.v1.SubscribeResponse
-	26, // [26:29] is the sub-list for method output_type
-	23, // [23:26] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	20, // 2: pocket.sync.v1.Checkpoint.collections:type_name -> pocket.sync.v1.Checkpoint.CollectionsEntry
+	21, // 3: pocket.sync.v1.Checkpoint.paging_since:type_name -> pocket.sync.v1.Checkpoint.PagingSinceEntry
+	22, // 4: pocket.sync.v1.Checkpoint.filters:type_name -> pocket.sync.v1.Checkpoint.FiltersEntry
+	3,  // 5: pocket.sync.v1.PushRequest.changes:type_name -> pocket.sync.v1.ChangeEvent
+	7,  // 6: pocket.sync.v1.PushResponse.results:type_name -> pocket.sync.v1.ChangeResult
+	4,  // 7: pocket.sync.v1.PushResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	8,  // 8: pocket.sync.v1.ChangeResult.accepted:type_name -> pocket.sync.v1.Accepted
+	9,  // 9: pocket.sync.v1.ChangeResult.resolved:type_name -> pocket.sync.v1.Resolved
+	10, // 10: pocket.sync.v1.ChangeResult.conflict:type_name -> pocket.sync.v1.Conflict
+	11, // 11: pocket.sync.v1.ChangeResult.rejected:type_name -> pocket.sync.v1.Rejected
+	3,  // 12: pocket.sync.v1.Resolved.current:type_name -> pocket.sync.v1.ChangeEvent
+	3,  // 13: pocket.sync.v1.Conflict.current:type_name -> pocket.sync.v1.ChangeEvent
+	25, // 14: pocket.sync.v1.Rejected.field_violations:type_name -> google.rpc.BadRequest.FieldViolation
+	4,  // 15: pocket.sync.v1.PullRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	23, // 16: pocket.sync.v1.PullRequest.filters:type_name -> pocket.sync.v1.PullRequest.FiltersEntry
+	14, // 17: pocket.sync.v1.Filter.conditions:type_name -> pocket.sync.v1.FieldCondition
+	3,  // 18: pocket.sync.v1.PullResponse.changes:type_name -> pocket.sync.v1.ChangeEvent
+	4,  // 19: pocket.sync.v1.PullResponse.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	4,  // 20: pocket.sync.v1.SubscribeRequest.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	24, // 21: pocket.sync.v1.SubscribeRequest.filters:type_name -> pocket.sync.v1.SubscribeRequest.FiltersEntry
+	18, // 22: pocket.sync.v1.SubscribeResponse.changes:type_name -> pocket.sync.v1.ChangeBatch
+	19, // 23: pocket.sync.v1.SubscribeResponse.heartbeat:type_name -> pocket.sync.v1.Heartbeat
+	3,  // 24: pocket.sync.v1.ChangeBatch.changes:type_name -> pocket.sync.v1.ChangeEvent
+	4,  // 25: pocket.sync.v1.ChangeBatch.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	4,  // 26: pocket.sync.v1.Heartbeat.checkpoint:type_name -> pocket.sync.v1.Checkpoint
+	13, // 27: pocket.sync.v1.PullRequest.FiltersEntry.value:type_name -> pocket.sync.v1.Filter
+	13, // 28: pocket.sync.v1.SubscribeRequest.FiltersEntry.value:type_name -> pocket.sync.v1.Filter
+	5,  // 29: pocket.sync.v1.SyncService.Push:input_type -> pocket.sync.v1.PushRequest
+	12, // 30: pocket.sync.v1.SyncService.Pull:input_type -> pocket.sync.v1.PullRequest
+	16, // 31: pocket.sync.v1.SyncService.Subscribe:input_type -> pocket.sync.v1.SubscribeRequest
+	6,  // 32: pocket.sync.v1.SyncService.Push:output_type -> pocket.sync.v1.PushResponse
+	15, // 33: pocket.sync.v1.SyncService.Pull:output_type -> pocket.sync.v1.PullResponse
+	17, // 34: pocket.sync.v1.SyncService.Subscribe:output_type -> pocket.sync.v1.SubscribeResponse
+	32, // [32:35] is the sub-list for method output_type
+	29, // [29:32] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_pocket_sync_v1_sync_proto_init() }
@@ -1579,7 +1784,7 @@ func file_pocket_sync_v1_sync_proto_init() {
 		(*ChangeResult_Conflict)(nil),
 		(*ChangeResult_Rejected)(nil),
 	}
-	file_pocket_sync_v1_sync_proto_msgTypes[13].OneofWrappers = []any{
+	file_pocket_sync_v1_sync_proto_msgTypes[15].OneofWrappers = []any{
 		(*SubscribeResponse_Changes)(nil),
 		(*SubscribeResponse_Heartbeat)(nil),
 	}
@@ -1589,7 +1794,7 @@ func file_pocket_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pocket_sync_v1_sync_proto_rawDesc), len(file_pocket_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -88,7 +88,14 @@ class ClientResponse(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., configure: _Optional[_Union[ConfigureResult, _Mapping]] = ..., write_document: _Optional[_Union[WriteDocumentResult, _Mapping]] = ..., delete_document: _Optional[_Union[DeleteDocumentResult, _Mapping]] = ..., read_documents: _Optional[_Union[ReadDocumentsResult, _Mapping]] = ..., sync_now: _Optional[_Union[SyncNowResult, _Mapping]] = ..., set_online: _Optional[_Union[SetOnlineResult, _Mapping]] = ..., get_status: _Optional[_Union[GetStatusResult, _Mapping]] = ..., shutdown: _Optional[_Union[ShutdownResult, _Mapping]] = ..., crash: _Optional[_Union[CrashResult, _Mapping]] = ...) -> None: ...
 
 class Configure(_message.Message):
-    __slots__ = ("server_url", "token", "collections", "conflict_strategy", "client_id", "data_dir", "sync_mode", "start_offline")
+    __slots__ = ("server_url", "token", "collections", "conflict_strategy", "client_id", "data_dir", "sync_mode", "start_offline", "filters")
+    class FiltersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _sync_pb2.Filter
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_sync_pb2.Filter, _Mapping]] = ...) -> None: ...
     SERVER_URL_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +104,7 @@ class Configure(_message.Message):
     DATA_DIR_FIELD_NUMBER: _ClassVar[int]
     SYNC_MODE_FIELD_NUMBER: _ClassVar[int]
     START_OFFLINE_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     server_url: str
     token: str
     collections: _containers.RepeatedScalarFieldContainer[str]
@@ -105,7 +113,8 @@ class Configure(_message.Message):
     data_dir: str
     sync_mode: SyncMode
     start_offline: bool
-    def __init__(self, server_url: _Optional[str] = ..., token: _Optional[str] = ..., collections: _Optional[_Iterable[str]] = ..., conflict_strategy: _Optional[_Union[ConflictStrategy, str]] = ..., client_id: _Optional[str] = ..., data_dir: _Optional[str] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., start_offline: _Optional[bool] = ...) -> None: ...
+    filters: _containers.MessageMap[str, _sync_pb2.Filter]
+    def __init__(self, server_url: _Optional[str] = ..., token: _Optional[str] = ..., collections: _Optional[_Iterable[str]] = ..., conflict_strategy: _Optional[_Union[ConflictStrategy, str]] = ..., client_id: _Optional[str] = ..., data_dir: _Optional[str] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., start_offline: _Optional[bool] = ..., filters: _Optional[_Mapping[str, _sync_pb2.Filter]] = ...) -> None: ...
 
 class ConfigureResult(_message.Message):
     __slots__ = ("implementation", "client_id", "suites", "conflict_strategies", "sync_modes")

@@ -28,6 +28,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_IDEMPOTENCY_MISMATCH: _ClassVar[ErrorReason]
     ERROR_REASON_VALIDATION_FAILED: _ClassVar[ErrorReason]
     ERROR_REASON_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_FILTER_NOT_INDEXED: _ClassVar[ErrorReason]
 OPERATION_UNSPECIFIED: Operation
 OPERATION_INSERT: Operation
 OPERATION_UPDATE: Operation
@@ -42,6 +43,7 @@ ERROR_REASON_TOO_LARGE: ErrorReason
 ERROR_REASON_IDEMPOTENCY_MISMATCH: ErrorReason
 ERROR_REASON_VALIDATION_FAILED: ErrorReason
 ERROR_REASON_UNAVAILABLE: ErrorReason
+ERROR_REASON_FILTER_NOT_INDEXED: ErrorReason
 
 class HybridLogicalClock(_message.Message):
     __slots__ = ("wall_time_ms", "logical")
@@ -52,7 +54,7 @@ class HybridLogicalClock(_message.Message):
     def __init__(self, wall_time_ms: _Optional[int] = ..., logical: _Optional[int] = ...) -> None: ...
 
 class ChangeEvent(_message.Message):
-    __slots__ = ("operation", "collection", "document_id", "document", "base_revision", "revision", "client_id", "client_sequence", "timestamp", "server_sequence", "deleted")
+    __slots__ = ("operation", "collection", "document_id", "document", "base_revision", "revision", "client_id", "client_sequence", "timestamp", "server_sequence", "deleted", "removed")
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +66,7 @@ class ChangeEvent(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     SERVER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
     operation: Operation
     collection: str
     document_id: str
@@ -75,10 +78,11 @@ class ChangeEvent(_message.Message):
     timestamp: HybridLogicalClock
     server_sequence: int
     deleted: bool
-    def __init__(self, operation: _Optional[_Union[Operation, str]] = ..., collection: _Optional[str] = ..., document_id: _Optional[str] = ..., document: _Optional[str] = ..., base_revision: _Optional[str] = ..., revision: _Optional[str] = ..., client_id: _Optional[str] = ..., client_sequence: _Optional[int] = ..., timestamp: _Optional[_Union[HybridLogicalClock, _Mapping]] = ..., server_sequence: _Optional[int] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    removed: bool
+    def __init__(self, operation: _Optional[_Union[Operation, str]] = ..., collection: _Optional[str] = ..., document_id: _Optional[str] = ..., document: _Optional[str] = ..., base_revision: _Optional[str] = ..., revision: _Optional[str] = ..., client_id: _Optional[str] = ..., client_sequence: _Optional[int] = ..., timestamp: _Optional[_Union[HybridLogicalClock, _Mapping]] = ..., server_sequence: _Optional[int] = ..., deleted: _Optional[bool] = ..., removed: _Optional[bool] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
-    __slots__ = ("server_sequence", "collections", "epoch", "paging_since")
+    __slots__ = ("server_sequence", "collections", "epoch", "paging_since", "filters")
     class CollectionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -93,15 +97,24 @@ class Checkpoint(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class FiltersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SERVER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     PAGING_SINCE_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     server_sequence: int
     collections: _containers.ScalarMap[str, int]
     epoch: str
     paging_since: _containers.ScalarMap[str, int]
-    def __init__(self, server_sequence: _Optional[int] = ..., collections: _Optional[_Mapping[str, int]] = ..., epoch: _Optional[str] = ..., paging_since: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    filters: _containers.ScalarMap[str, str]
+    def __init__(self, server_sequence: _Optional[int] = ..., collections: _Optional[_Mapping[str, int]] = ..., epoch: _Optional[str] = ..., paging_since: _Optional[_Mapping[str, int]] = ..., filters: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PushRequest(_message.Message):
     __slots__ = ("client_id", "changes")
@@ -168,16 +181,39 @@ class Rejected(_message.Message):
     def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., field_violations: _Optional[_Iterable[_Union[_error_details_pb2.BadRequest.FieldViolation, _Mapping]]] = ...) -> None: ...
 
 class PullRequest(_message.Message):
-    __slots__ = ("collections", "checkpoint", "limit", "client_id")
+    __slots__ = ("collections", "checkpoint", "limit", "client_id", "filters")
+    class FiltersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Filter
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     collections: _containers.RepeatedScalarFieldContainer[str]
     checkpoint: Checkpoint
     limit: int
     client_id: str
-    def __init__(self, collections: _Optional[_Iterable[str]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., limit: _Optional[int] = ..., client_id: _Optional[str] = ...) -> None: ...
+    filters: _containers.MessageMap[str, Filter]
+    def __init__(self, collections: _Optional[_Iterable[str]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., limit: _Optional[int] = ..., client_id: _Optional[str] = ..., filters: _Optional[_Mapping[str, Filter]] = ...) -> None: ...
+
+class Filter(_message.Message):
+    __slots__ = ("conditions",)
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    conditions: _containers.RepeatedCompositeFieldContainer[FieldCondition]
+    def __init__(self, conditions: _Optional[_Iterable[_Union[FieldCondition, _Mapping]]] = ...) -> None: ...
+
+class FieldCondition(_message.Message):
+    __slots__ = ("field", "values")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, field: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PullResponse(_message.Message):
     __slots__ = ("changes", "checkpoint", "has_more")
@@ -190,16 +226,25 @@ class PullResponse(_message.Message):
     def __init__(self, changes: _Optional[_Iterable[_Union[ChangeEvent, _Mapping]]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., has_more: _Optional[bool] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("collections", "checkpoint", "client_id", "heartbeat_interval_ms")
+    __slots__ = ("collections", "checkpoint", "client_id", "heartbeat_interval_ms", "filters")
+    class FiltersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Filter
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     collections: _containers.RepeatedScalarFieldContainer[str]
     checkpoint: Checkpoint
     client_id: str
     heartbeat_interval_ms: int
-    def __init__(self, collections: _Optional[_Iterable[str]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., client_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    filters: _containers.MessageMap[str, Filter]
+    def __init__(self, collections: _Optional[_Iterable[str]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., client_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ..., filters: _Optional[_Mapping[str, Filter]] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
     __slots__ = ("changes", "heartbeat")

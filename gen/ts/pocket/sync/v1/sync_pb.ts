@@ -31,7 +31,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pocket/sync/v1/sync.proto.
  */
 export const file_pocket_sync_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("Chlwb2NrZXQvc3luYy92MS9zeW5jLnByb3RvEg5wb2NrZXQuc3luYy52MSJEChJIeWJyaWRMb2dpY2FsQ2xvY2sSHQoMd2FsbF90aW1lX21zGAEgASgEQge6SAQyAiAAEg8KB2xvZ2ljYWwYAiABKA0ivwYKC0NoYW5nZUV2ZW50EjkKCW9wZXJhdGlvbhgBIAEoDjIZLnBvY2tldC5zeW5jLnYxLk9wZXJhdGlvbkILukgIyAEBggECEAESNwoKY29sbGVjdGlvbhgCIAEoCUIjukggch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQSOAoLZG9jdW1lbnRfaWQYAyABKAlCI7pIIHIeEAEYgAIyF15bQS1aYS16MC05Ll9+OkArPS8tXSskEhsKCGRvY3VtZW50GAQgASgJQgm6SAZyBCiAgEASHwoNYmFzZV9yZXZpc2lvbhgFIAEoCUIIukgFcgMYgAESEAoIcmV2aXNpb24YBiABKAkSEQoJY2xpZW50X2lkGAcgASgJEiAKD2NsaWVudF9zZXF1ZW5jZRgIIAEoBEIHukgEMgIgABI9Cgl0aW1lc3RhbXAYCSABKAsyIi5wb2NrZXQuc3luYy52MS5IeWJyaWRMb2dpY2FsQ2xvY2tCBrpIA8gBARIXCg9zZXJ2ZXJfc2VxdWVuY2UYCiABKAQSDwoHZGVsZXRlZBgLIAEoCDqTA7pIjwMafQoYY2hhbmdlLmRvY3VtZW50X3JlcXVpcmVkEjVkb2N1bWVudCBpcyByZXF1aXJlZCB1bmxlc3MgdGhlIG9wZXJhdGlvbiBpcyBhIGRlbGV0ZRoqdGhpcy5vcGVyYXRpb24gPT0gMyB8fCB0aGlzLmRvY3VtZW50ICE9ICcnGnAKHmNoYW5nZS5kZWxldGVfd2l0aG91dF9kb2N1bWVudBIiYSBkZWxldGUgbXVzdCBub3QgY2FycnkgYSBkb2N1bWVudBoqdGhpcy5vcGVyYXRpb24gIT0gMyB8fCB0aGlzLmRvY3VtZW50ID09ICcnGpsBChpjaGFuZ2UuaW5zZXJ0X3dpdGhvdXRfYmFzZRJMYW4gaW5zZXJ0IGhhcyBubyBiYXNlIHJldmlzaW9uOyB1c2UgYW4gdXBkYXRlIHRvIGNoYW5nZSBhbiBleGlzdGluZyBkb2N1bWVudBovdGhpcy5vcGVyYXRpb24gIT0gMSB8fCB0aGlzLmJhc2VfcmV2aXNpb24gPT0gJycioQIKCkNoZWNrcG9pbnQSFwoPc2VydmVyX3NlcXVlbmNlGAEgASgEEkAKC2NvbGxlY3Rpb25zGAIgAygLMisucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludC5Db2xsZWN0aW9uc0VudHJ5Eg0KBWVwb2NoGAMgASgJEkEKDHBhZ2luZ19zaW5jZRgEIAMoCzIrLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQuUGFnaW5nU2luY2VFbnRyeRoyChBDb2xsZWN0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEaMgoQUGFnaW5nU2luY2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIscDCgtQdXNoUmVxdWVzdBIxCgljbGllbnRfaWQYASABKAlCHrpIG3IZEAEYgAEyEl5bQS1aYS16MC05Ll86LV0rJBI5CgdjaGFuZ2VzGAIgAygLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnRCC7pICJIBBQgBEPQDOskCukjFAhq7AQoccHVzaC5vbmVfY2hhbmdlX3Blcl9kb2N1bWVudBJUYSBwdXNoIG11c3Qgbm90IGNvbnRhaW4gdHdvIGNoYW5nZXMgdG8gdGhlIHNhbWUgZG9jdW1lbnQ7IHNlbmQgdGhlIGxhdGVzdCBzdGF0ZSBvbmNlGkV0aGlzLmNoYW5nZXMubWFwKGMsIGMuY29sbGVjdGlvbiArICdcdTAwMDAnICsgYy5kb2N1bWVudF9pZCkudW5pcXVlKCkahAEKHHB1c2gudW5pcXVlX2NsaWVudF9zZXF1ZW5jZXMSM2VhY2ggY2hhbmdlIGluIGEgcHVzaCBuZWVkcyBpdHMgb3duIGNsaWVudF9zZXF1ZW5jZRovdGhpcy5jaGFuZ2VzLm1hcChjLCBjLmNsaWVudF9zZXF1ZW5jZSkudW5pcXVlKCkibQoMUHVzaFJlc3BvbnNlEi0KB3Jlc3VsdHMYASADKAsyHC5wb2NrZXQuc3luYy52MS5DaGFuZ2VSZXN1bHQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQi8QEKDENoYW5nZVJlc3VsdBIXCg9jbGllbnRfc2VxdWVuY2UYASABKAQSLAoIYWNjZXB0ZWQYAiABKAsyGC5wb2NrZXQuc3luYy52MS5BY2NlcHRlZEgAEiwKCHJlc29sdmVkGAMgASgLMhgucG9ja2V0LnN5bmMudjEuUmVzb2x2ZWRIABIsCghjb25mbGljdBgEIAEoCzIYLnBvY2tldC5zeW5jLnYxLkNvbmZsaWN0SAASLAoIcmVqZWN0ZWQYBSABKAsyGC5wb2NrZXQuc3luYy52MS5SZWplY3RlZEgAQhAKB291dGNvbWUSBbpIAggBIjUKCEFjY2VwdGVkEhAKCHJldmlzaW9uGAEgASgJEhcKD3NlcnZlcl9zZXF1ZW5jZRgCIAEoBCJKCghSZXNvbHZlZBIsCgdjdXJyZW50GAEgASgLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnQSEAoIc3RyYXRlZ3kYAiABKAkiOAoIQ29uZmxpY3QSLAoHY3VycmVudBgBIAEoCzIbLnBvY2tldC5zeW5jLnYxLkNoYW5nZUV2ZW50InoKCFJlamVjdGVkEgwKBGNvZGUYASABKA0SDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSPwoQZmllbGRfdmlvbGF0aW9ucxgEIAMoCzIlLmdvb2dsZS5ycGMuQmFkUmVxdWVzdC5GaWVsZFZpb2xhdGlvbiK4AQoLUHVsbFJlcXVlc3QSQwoLY29sbGVjdGlvbnMYASADKAlCLrpIK5IBKAgBEEAYASIgch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSFwoFbGltaXQYAyABKA1CCLpIBSoDGOgHEhsKCWNsaWVudF9pZBgEIAEoCUIIukgFcgMYgAEifgoMUHVsbFJlc3BvbnNlEiwKB2NoYW5nZXMYASADKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VFdmVudBIuCgpjaGVja3BvaW50GAIgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludBIQCghoYXNfbW9yZRgDIAEoCCLOAQoQU3Vic2NyaWJlUmVxdWVzdBJDCgtjb2xsZWN0aW9ucxgBIAMoCUIuukgrkgEoCAEQQBgBIiByHhABGEAyGF5bQS1aYS16XVtBLVphLXowLTlfLV0qJBIuCgpjaGVja3BvaW50GAIgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludBIbCgljbGllbnRfaWQYAyABKAlCCLpIBXIDGIABEigKFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgEIAEoDUIJukgGKgQY4KcSIoMBChFTdWJzY3JpYmVSZXNwb25zZRIuCgdjaGFuZ2VzGAEgASgLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlQmF0Y2hIABIuCgloZWFydGJlYXQYAiABKAsyGS5wb2NrZXQuc3luYy52MS5IZWFydGJlYXRIAEIOCgVldmVudBIFukgCCAEifgoLQ2hhbmdlQmF0Y2gSLAoHY2hhbmdlcxgBIAMoCzIbLnBvY2tldC5zeW5jLnYxLkNoYW5nZUV2ZW50Ei4KCmNoZWNrcG9pbnQYAiABKAsyGi5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50EhEKCWNhdWdodF91cBgDIAEoCCJTCglIZWFydGJlYXQSLgoKY2hlY2twb2ludBgBIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSFgoOc2VydmVyX3RpbWVfbXMYAiABKAQqaAoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhQKEE9QRVJBVElPTl9JTlNFUlQQARIUChBPUEVSQVRJT05fVVBEQVRFEAISFAoQT1BFUkFUSU9OX0RFTEVURRADKt4CCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIgChxFUlJPUl9SRUFTT05fUkVTWU5DX1JFUVVJUkVEEAESIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBACEiIKHkVSUk9SX1JFQVNPTl9QRVJNSVNTSU9OX0RFTklFRBADEiEKHUVSUk9SX1JFQVNPTl9JTlZBTElEX0FSR1VNRU5UEAQSIQodRVJST1JfUkVBU09OX0lOVkFMSURfRE9DVU1FTlQQBRIaChZFUlJPUl9SRUFTT05fVE9PX0xBUkdFEAYSJQohRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX01JU01BVENIEAcSIgoeRVJST1JfUkVBU09OX1ZBTElEQVRJT05fRkFJTEVEEAgSHAoYRVJST1JfUkVBU09OX1VOQVZBSUxBQkxFEAky8QEKC1N5bmNTZXJ2aWNlEkEKBFB1c2gSGy5wb2NrZXQuc3luYy52MS5QdXNoUmVxdWVzdBocLnBvY2tldC5zeW5jLnYxLlB1c2hSZXNwb25zZRJGCgRQdWxsEhsucG9ja2V0LnN5bmMudjEuUHVsbFJlcXVlc3QaHC5wb2NrZXQuc3luYy52MS5QdWxsUmVzcG9uc2UiA5ACARJXCglTdWJzY3JpYmUSIC5wb2NrZXQuc3luYy52MS5TdWJzY3JpYmVSZXF1ZXN0GiEucG9ja2V0LnN5bmMudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_buf_validate_validate, file_google_rpc_error_details]);
+  fileDesc("Chlwb2NrZXQvc3luYy92MS9zeW5jLnByb3RvEg5wb2NrZXQuc3luYy52MSJEChJIeWJyaWRMb2dpY2FsQ2xvY2sSHQoMd2FsbF90aW1lX21zGAEgASgEQge6SAQyAiAAEg8KB2xvZ2ljYWwYAiABKA0iygcKC0NoYW5nZUV2ZW50EjkKCW9wZXJhdGlvbhgBIAEoDjIZLnBvY2tldC5zeW5jLnYxLk9wZXJhdGlvbkILukgIyAEBggECEAESNwoKY29sbGVjdGlvbhgCIAEoCUIjukggch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQSOAoLZG9jdW1lbnRfaWQYAyABKAlCI7pIIHIeEAEYgAIyF15bQS1aYS16MC05Ll9+OkArPS8tXSskEhsKCGRvY3VtZW50GAQgASgJQgm6SAZyBCiAgEASHwoNYmFzZV9yZXZpc2lvbhgFIAEoCUIIukgFcgMYgAESEAoIcmV2aXNpb24YBiABKAkSEQoJY2xpZW50X2lkGAcgASgJEiAKD2NsaWVudF9zZXF1ZW5jZRgIIAEoBEIHukgEMgIgABI9Cgl0aW1lc3RhbXAYCSABKAsyIi5wb2NrZXQuc3luYy52MS5IeWJyaWRMb2dpY2FsQ2xvY2tCBrpIA8gBARIXCg9zZXJ2ZXJfc2VxdWVuY2UYCiABKAQSDwoHZGVsZXRlZBgLIAEoCBIPCgdyZW1vdmVkGAwgASgIOo0EukiJBBp9ChhjaGFuZ2UuZG9jdW1lbnRfcmVxdWlyZWQSNWRvY3VtZW50IGlzIHJlcXVpcmVkIHVubGVzcyB0aGUgb3BlcmF0aW9uIGlzIGEgZGVsZXRlGip0aGlzLm9wZXJhdGlvbiA9PSAzIHx8IHRoaXMuZG9jdW1lbnQgIT0gJycacAoeY2hhbmdlLmRlbGV0ZV93aXRob3V0X2RvY3VtZW50EiJhIGRlbGV0ZSBtdXN0IG5vdCBjYXJyeSBhIGRvY3VtZW50Gip0aGlzLm9wZXJhdGlvbiAhPSAzIHx8IHRoaXMuZG9jdW1lbnQgPT0gJycamwEKGmNoYW5nZS5pbnNlcnRfd2l0aG91dF9iYXNlEkxhbiBpbnNlcnQgaGFzIG5vIGJhc2UgcmV2aXNpb247IHVzZSBhbiB1cGRhdGUgdG8gY2hhbmdlIGFuIGV4aXN0aW5nIGRvY3VtZW50Gi90aGlzLm9wZXJhdGlvbiAhPSAxIHx8IHRoaXMuYmFzZV9yZXZpc2lvbiA9PSAnJxp4Ch9jaGFuZ2UucmVtb3ZhbF9mcm9tX3NlcnZlcl9vbmx5EkZyZW1vdmVkIGlzIHNldCBieSB0aGUgc2VydmVyIG9ubHk7IHRvIGRlbGV0ZSBhIGRvY3VtZW50LCBwdXNoIGEgZGVsZXRlGg0hdGhpcy5yZW1vdmVkIosDCgpDaGVja3BvaW50EhcKD3NlcnZlcl9zZXF1ZW5jZRgBIAEoBBJACgtjb2xsZWN0aW9ucxgCIAMoCzIrLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQuQ29sbGVjdGlvbnNFbnRyeRINCgVlcG9jaBgDIAEoCRJBCgxwYWdpbmdfc2luY2UYBCADKAsyKy5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50LlBhZ2luZ1NpbmNlRW50cnkSOAoHZmlsdGVycxgFIAMoCzInLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQuRmlsdGVyc0VudHJ5GjIKEENvbGxlY3Rpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ARoyChBQYWdpbmdTaW5jZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEaLgoMRmlsdGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEixwMKC1B1c2hSZXF1ZXN0EjEKCWNsaWVudF9pZBgBIAEoCUIeukgbchkQARiAATISXltBLVphLXowLTkuXzotXSskEjkKB2NoYW5nZXMYAiADKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VFdmVudEILukgIkgEFCAEQ9AM6yQK6SMUCGrsBChxwdXNoLm9uZV9jaGFuZ2VfcGVyX2RvY3VtZW50ElRhIHB1c2ggbXVzdCBub3QgY29udGFpbiB0d28gY2hhbmdlcyB0byB0aGUgc2FtZSBkb2N1bWVudDsgc2VuZCB0aGUgbGF0ZXN0IHN0YXRlIG9uY2UaRXRoaXMuY2hhbmdlcy5tYXAoYywgYy5jb2xsZWN0aW9uICsgJ1x1MDAwMCcgKyBjLmRvY3VtZW50X2lkKS51bmlxdWUoKRqEAQoccHVzaC51bmlxdWVfY2xpZW50X3NlcXVlbmNlcxIzZWFjaCBjaGFuZ2UgaW4gYSBwdXNoIG5lZWRzIGl0cyBvd24gY2xpZW50X3NlcXVlbmNlGi90aGlzLmNoYW5nZXMubWFwKGMsIGMuY2xpZW50X3NlcXVlbmNlKS51bmlxdWUoKSJtCgxQdXNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnBvY2tldC5zeW5jLnYxLkNoYW5nZVJlc3VsdBIuCgpjaGVja3BvaW50GAIgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludCLxAQoMQ2hhbmdlUmVzdWx0EhcKD2NsaWVudF9zZXF1ZW5jZRgBIAEoBBIsCghhY2NlcHRlZBgCIAEoCzIYLnBvY2tldC5zeW5jLnYxLkFjY2VwdGVkSAASLAoIcmVzb2x2ZWQYAyABKAsyGC5wb2NrZXQuc3luYy52MS5SZXNvbHZlZEgAEiwKCGNvbmZsaWN0GAQgASgLMhgucG9ja2V0LnN5bmMudjEuQ29uZmxpY3RIABIsCghyZWplY3RlZBgFIAEoCzIYLnBvY2tldC5zeW5jLnYxLlJlamVjdGVkSABCEAoHb3V0Y29tZRIFukgCCAEiNQoIQWNjZXB0ZWQSEAoIcmV2aXNpb24YASABKAkSFwoPc2VydmVyX3NlcXVlbmNlGAIgASgEIkoKCFJlc29sdmVkEiwKB2N1cnJlbnQYASABKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VFdmVudBIQCghzdHJhdGVneRgCIAEoCSI4CghDb25mbGljdBIsCgdjdXJyZW50GAEgASgLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnQiegoIUmVqZWN0ZWQSDAoEY29kZRgBIAEoDRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCRI/ChBmaWVsZF92aW9sYXRpb25zGAQgAygLMiUuZ29vZ2xlLnJwYy5CYWRSZXF1ZXN0LkZpZWxkVmlvbGF0aW9uIuUCCgtQdWxsUmVxdWVzdBJBCgtjb2xsZWN0aW9ucxgBIAMoCUIsukgpkgEmEEAYASIgch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSFwoFbGltaXQYAyABKA1CCLpIBSoDGOgHEhsKCWNsaWVudF9pZBgEIAEoCUIIukgFcgMYgAESZQoHZmlsdGVycxgFIAMoCzIoLnBvY2tldC5zeW5jLnYxLlB1bGxSZXF1ZXN0LkZpbHRlcnNFbnRyeUIqukgnmgEkEEAiIHIeEAEYQDIYXltBLVphLXpdW0EtWmEtejAtOV8tXSokGkYKDEZpbHRlcnNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5wb2NrZXQuc3luYy52MS5GaWx0ZXI6AjgBIkgKBkZpbHRlchI+Cgpjb25kaXRpb25zGAEgAygLMh4ucG9ja2V0LnN5bmMudjEuRmllbGRDb25kaXRpb25CCrpIB5IBBAgBEAgiUAoORmllbGRDb25kaXRpb24SGQoFZmllbGQYASABKAlCCrpIB3IFEAEYgAESIwoGdmFsdWVzGAIgAygJQhO6SBCSAQ0IARBkIgdyBRABGIAIIn4KDFB1bGxSZXNwb25zZRIsCgdjaGFuZ2VzGAEgAygLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSEAoIaGFzX21vcmUYAyABKAgigAMKEFN1YnNjcmliZVJlcXVlc3QSQQoLY29sbGVjdGlvbnMYASADKAlCLLpIKZIBJhBAGAEiIHIeEAEYQDIYXltBLVphLXpdW0EtWmEtejAtOV8tXSokEi4KCmNoZWNrcG9pbnQYAiABKAsyGi5wb2NrZXQuc3luYy52MS5DaGVja3BvaW50EhsKCWNsaWVudF9pZBgDIAEoCUIIukgFcgMYgAESKAoVaGVhcnRiZWF0X2ludGVydmFsX21zGAQgASgNQgm6SAYqBBjgpxISagoHZmlsdGVycxgFIAMoCzItLnBvY2tldC5zeW5jLnYxLlN1YnNjcmliZVJlcXVlc3QuRmlsdGVyc0VudHJ5Qiq6SCeaASQQQCIgch4QARhAMhheW0EtWmEtel1bQS1aYS16MC05Xy1dKiQaRgoMRmlsdGVyc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLnBvY2tldC5zeW5jLnYxLkZpbHRlcjoCOAEigwEKEVN1YnNjcmliZVJlc3BvbnNlEi4KB2NoYW5nZXMYASABKAsyGy5wb2NrZXQuc3luYy52MS5DaGFuZ2VCYXRjaEgAEi4KCWhlYXJ0YmVhdBgCIAEoCzIZLnBvY2tldC5zeW5jLnYxLkhlYXJ0YmVhdEgAQg4KBWV2ZW50EgW6SAIIASJ+CgtDaGFuZ2VCYXRjaBIsCgdjaGFuZ2VzGAEgAygLMhsucG9ja2V0LnN5bmMudjEuQ2hhbmdlRXZlbnQSLgoKY2hlY2twb2ludBgCIAEoCzIaLnBvY2tldC5zeW5jLnYxLkNoZWNrcG9pbnQSEQoJY2F1Z2h0X3VwGAMgASgIIlMKCUhlYXJ0YmVhdBIuCgpjaGVja3BvaW50GAEgASgLMhoucG9ja2V0LnN5bmMudjEuQ2hlY2twb2ludBIWCg5zZXJ2ZXJfdGltZV9tcxgCIAEoBCpoCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASFAoQT1BFUkFUSU9OX0lOU0VSVBABEhQKEE9QRVJBVElPTl9VUERBVEUQAhIUChBPUEVSQVRJT05fREVMRVRFEAMqgwMKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEiAKHEVSUk9SX1JFQVNPTl9SRVNZTkNfUkVRVUlSRUQQARIgChxFUlJPUl9SRUFTT05fVU5BVVRIRU5USUNBVEVEEAISIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEAMSIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQBBIhCh1FUlJPUl9SRUFTT05fSU5WQUxJRF9ET0NVTUVOVBAFEhoKFkVSUk9SX1JFQVNPTl9UT09fTEFSR0UQBhIlCiFFUlJPUl9SRUFTT05fSURFTVBPVEVOQ1lfTUlTTUFUQ0gQBxIiCh5FUlJPUl9SRUFTT05fVkFMSURBVElPTl9GQUlMRUQQCBIcChhFUlJPUl9SRUFTT05fVU5BVkFJTEFCTEUQCRIjCh9FUlJPUl9SRUFTT05fRklMVEVSX05PVF9JTkRFWEVEEAoy8QEKC1N5bmNTZXJ2aWNlEkEKBFB1c2gSGy5wb2NrZXQuc3luYy52MS5QdXNoUmVxdWVzdBocLnBvY2tldC5zeW5jLnYxLlB1c2hSZXNwb25zZRJGCgRQdWxsEhsucG9ja2V0LnN5bmMudjEuUHVsbFJlcXVlc3QaHC5wb2NrZXQuc3luYy52MS5QdWxsUmVzcG9uc2UiA5ACARJXCglTdWJzY3JpYmUSIC5wb2NrZXQuc3luYy52MS5TdWJzY3JpYmVSZXF1ZXN0GiEucG9ja2V0LnN5bmMudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_buf_validate_validate, file_google_rpc_error_details]);
 
 /**
  * HybridLogicalClock orders changes across clients whose wall clocks disagree.
@@ -154,6 +154,20 @@ export type ChangeEvent = Message<"pocket.sync.v1.ChangeEvent"> & {
    * @generated from field: bool deleted = 11;
    */
   deleted: boolean;
+
+  /**
+   * Server: true when this is a removal, not a change: the principal may no
+   * longer read the document (a read rule stopped matching it), so the client
+   * removes its local copy WITHOUT deleting the document for anyone else and
+   * without pushing anything. A removal carries collection, document_id and
+   * server_sequence; operation is OPERATION_DELETE and deleted is true (so a
+   * client from before this field removes its copy too), every other field is
+   * empty: nothing of the state the principal may not read is disclosed. See
+   * docs/PROTOCOL.md §13.6.
+   *
+   * @generated from field: bool removed = 12;
+   */
+  removed: boolean;
 };
 
 /**
@@ -181,7 +195,8 @@ export type Checkpoint = Message<"pocket.sync.v1.Checkpoint"> & {
 
   /**
    * Per collection, the highest server sequence delivered for it. A collection
-   * missing here starts from the beginning.
+   * missing here starts from the beginning: so does one created after the
+   * checkpoint, when a pull or subscribe names no collection.
    *
    * @generated from field: map<string, uint64> collections = 2;
    */
@@ -205,6 +220,15 @@ export type Checkpoint = Message<"pocket.sync.v1.Checkpoint"> & {
    * @generated from field: map<string, uint64> paging_since = 4;
    */
   pagingSince: { [key: string]: bigint };
+
+  /**
+   * Per filtered collection, the digest of the filter its position was read
+   * under (docs/PROTOCOL.md §4.10): a position is valid only for the same
+   * filter. Absent for a collection read without a filter.
+   *
+   * @generated from field: map<string, string> filters = 5;
+   */
+  filters: { [key: string]: string };
 };
 
 /**
@@ -467,6 +491,8 @@ export const RejectedSchema: GenMessage<Rejected> = /*@__PURE__*/
 export type PullRequest = Message<"pocket.sync.v1.PullRequest"> & {
   /**
    * The collections to read. Changes in other collections are not returned.
+   * Empty means every collection the principal may read, including those
+   * created later (see docs/PROTOCOL.md §4.8).
    *
    * @generated from field: repeated string collections = 1;
    */
@@ -493,6 +519,16 @@ export type PullRequest = Message<"pocket.sync.v1.PullRequest"> & {
    * @generated from field: string client_id = 4;
    */
   clientId: string;
+
+  /**
+   * Per collection, a filter narrowing it to the documents that match
+   * (docs/PROTOCOL.md §4.10). Each key is a collection this request reads:
+   * one of `collections`, or any collection when `collections` is empty.
+   * A collection without a filter is read whole.
+   *
+   * @generated from field: map<string, pocket.sync.v1.Filter> filters = 5;
+   */
+  filters: { [key: string]: Filter };
 };
 
 /**
@@ -501,6 +537,61 @@ export type PullRequest = Message<"pocket.sync.v1.PullRequest"> & {
  */
 export const PullRequestSchema: GenMessage<PullRequest> = /*@__PURE__*/
   messageDesc(file_pocket_sync_v1_sync, 10);
+
+/**
+ * Filter narrows a collection to the documents whose top-level fields hold
+ * given values: every condition must hold. A small language on purpose: a
+ * server answers it from an index, and no client code runs on the server
+ * (docs/PROTOCOL.md §4.10).
+ *
+ * @generated from message pocket.sync.v1.Filter
+ */
+export type Filter = Message<"pocket.sync.v1.Filter"> & {
+  /**
+   * The conditions, all of which a document must meet; at most one per field.
+   *
+   * @generated from field: repeated pocket.sync.v1.FieldCondition conditions = 1;
+   */
+  conditions: FieldCondition[];
+};
+
+/**
+ * Describes the message pocket.sync.v1.Filter.
+ * Use `create(FilterSchema)` to create a new message.
+ */
+export const FilterSchema: GenMessage<Filter> = /*@__PURE__*/
+  messageDesc(file_pocket_sync_v1_sync, 11);
+
+/**
+ * FieldCondition holds when the document's top-level `field` is present and
+ * equals one of `values`: one value is equality, several are "in".
+ *
+ * @generated from message pocket.sync.v1.FieldCondition
+ */
+export type FieldCondition = Message<"pocket.sync.v1.FieldCondition"> & {
+  /**
+   * The name of a top-level field of the document, as written in its JSON.
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * Each value is a JSON scalar as text: a string such as `"42"` (with its
+   * quotes), a number such as `42`, `true`, `false` or `null`. Numbers compare
+   * by value (`1` equals `1.0`); strings compare exactly.
+   *
+   * @generated from field: repeated string values = 2;
+   */
+  values: string[];
+};
+
+/**
+ * Describes the message pocket.sync.v1.FieldCondition.
+ * Use `create(FieldConditionSchema)` to create a new message.
+ */
+export const FieldConditionSchema: GenMessage<FieldCondition> = /*@__PURE__*/
+  messageDesc(file_pocket_sync_v1_sync, 12);
 
 /**
  * PullResponse is one page of changes.
@@ -536,7 +627,7 @@ export type PullResponse = Message<"pocket.sync.v1.PullResponse"> & {
  * Use `create(PullResponseSchema)` to create a new message.
  */
 export const PullResponseSchema: GenMessage<PullResponse> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 11);
+  messageDesc(file_pocket_sync_v1_sync, 13);
 
 /**
  * SubscribeRequest opens a live stream of changes.
@@ -545,7 +636,8 @@ export const PullResponseSchema: GenMessage<PullResponse> = /*@__PURE__*/
  */
 export type SubscribeRequest = Message<"pocket.sync.v1.SubscribeRequest"> & {
   /**
-   * The collections to follow.
+   * The collections to follow. Empty means every collection the principal
+   * may read, including those created later (see docs/PROTOCOL.md §4.8).
    *
    * @generated from field: repeated string collections = 1;
    */
@@ -573,6 +665,16 @@ export type SubscribeRequest = Message<"pocket.sync.v1.SubscribeRequest"> & {
    * @generated from field: uint32 heartbeat_interval_ms = 4;
    */
   heartbeatIntervalMs: number;
+
+  /**
+   * Per collection, a filter narrowing it to the documents that match
+   * (docs/PROTOCOL.md §4.10). Each key is a collection this request reads:
+   * one of `collections`, or any collection when `collections` is empty.
+   * A collection without a filter is read whole.
+   *
+   * @generated from field: map<string, pocket.sync.v1.Filter> filters = 5;
+   */
+  filters: { [key: string]: Filter };
 };
 
 /**
@@ -580,7 +682,7 @@ export type SubscribeRequest = Message<"pocket.sync.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 12);
+  messageDesc(file_pocket_sync_v1_sync, 14);
 
 /**
  * SubscribeResponse is one message of the stream.
@@ -615,7 +717,7 @@ export type SubscribeResponse = Message<"pocket.sync.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 13);
+  messageDesc(file_pocket_sync_v1_sync, 15);
 
 /**
  * ChangeBatch is a group of changes and the checkpoint that follows them.
@@ -651,7 +753,7 @@ export type ChangeBatch = Message<"pocket.sync.v1.ChangeBatch"> & {
  * Use `create(ChangeBatchSchema)` to create a new message.
  */
 export const ChangeBatchSchema: GenMessage<ChangeBatch> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 14);
+  messageDesc(file_pocket_sync_v1_sync, 16);
 
 /**
  * Heartbeat keeps an idle stream alive through proxies.
@@ -679,7 +781,7 @@ export type Heartbeat = Message<"pocket.sync.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_pocket_sync_v1_sync, 15);
+  messageDesc(file_pocket_sync_v1_sync, 17);
 
 /**
  * Operation says what a change did to its document.
@@ -801,6 +903,16 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_UNAVAILABLE = 9;
    */
   UNAVAILABLE = 9,
+
+  /**
+   * A filter names no field the server indexes for its collection, so it
+   * cannot be answered at the cost of what matches (docs/PROTOCOL.md §4.10).
+   * Code failed_precondition. The ErrorInfo metadata key "collection" names
+   * the collection.
+   *
+   * @generated from enum value: ERROR_REASON_FILTER_NOT_INDEXED = 10;
+   */
+  FILTER_NOT_INDEXED = 10,
 }
 
 /**
