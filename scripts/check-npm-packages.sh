@@ -57,12 +57,19 @@ start_server --storage memory --token-file "$CONFORMANCE/reference-server.tokens
 echo "listening on $URL"
 
 echo "--- the pocket-conformance bin, server mode, over gRPC"
+# Each run must judge cases and pass them all: "0 passed" is a package that lost its cases.
+judged() {
+  local last
+  last="$(tail -1)"
+  echo "$last"
+  [[ "$last" =~ ^[1-9][0-9]*\ passed,\ 0\ failed$ ]]
+}
 npx pocket-conformance server --url "$URL" --token conformance-token --token2 conformance-token2 \
-  --config "$CONFORMANCE/reference-server.features.yaml" --protocol grpc | tail -1
+  --config "$CONFORMANCE/reference-server.features.yaml" --protocol grpc | judged
 
 echo "--- the pocket-conformance bin, client mode (it starts the installed server), against the Go example client"
 (cd "$ROOT" && go build -o "$WORK/go-client" ./examples/go-client)
-npx pocket-conformance client --cases 'push*' -- "$WORK/go-client" | tail -1
+npx pocket-conformance client --cases 'push*' -- "$WORK/go-client" | judged
 
 echo "--- the README's client snippet, in Node, against the server as npm start runs it (LevelDB, no auth)"
 start_server --data-dir ./server-data

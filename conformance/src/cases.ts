@@ -30,8 +30,15 @@ export interface CaseDef {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** conformance/cases: beside src/ in the repository, three levels above dist/conformance/src/ once installed. */
-export const CASES_DIR = [resolve(here, "..", "cases"), resolve(here, "../../..", "cases")].find((dir) => existsSync(dir)) ?? resolve(here, "..", "cases");
+/**
+ * conformance/cases: beside src/ in the repository, three levels above
+ * dist/conformance/src/ once installed. The built package also has a
+ * dist/conformance/cases/ beside src/ (the compiled checks, no YAML), so the
+ * directory is the one that holds the cases' YAML.
+ */
+export const CASES_DIR =
+  [resolve(here, "..", "cases"), resolve(here, "../../..", "cases")].find((dir) => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith(".yaml"))) ??
+  resolve(here, "..", "cases");
 
 interface SuiteFile {
   suite?: unknown;
