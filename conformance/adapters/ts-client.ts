@@ -32,7 +32,7 @@
 //                  atomic write: a page's changes and its checkpoint) has resolved.
 //
 // POCKET_ADAPTER_BUG breaks the adapter on purpose, for the suite's own tests
-// (conformance/src/suite.test.ts proves the client suites can fail):
+// (conformance/src/client-typescript.test.ts proves the client suites can fail):
 //   echo           re-writes every document pulled from the server (pushed back, §9.3)
 //   no-checkpoint  the engine never sees the stored checkpoint (always from the beginning, §9.4)
 //   no-retry       a change whose push failed once is given up (dropped locally, §9.1)

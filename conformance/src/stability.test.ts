@@ -11,7 +11,8 @@
 // .ci/run sets it whenever conformance/ changed, with the Go client (the
 // quickest to start, so the client suite fits beside the four server runs);
 // the TypeScript and Python clients are judged by every client case in
-// suite.test.ts and conformance/run-ci.sh on every change.
+// client-typescript.test.ts, client-python.test.ts and conformance/run-ci.sh
+// on every change.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

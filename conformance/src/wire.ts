@@ -3,11 +3,12 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
-  Http2SessionManager,
+  type Http2SessionManager,
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { GoawaySafeSessionManager } from "./http2-sessions.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
   ChangeEventSchema,
@@ -76,7 +77,7 @@ export class Wire {
   }
 
   private session(url: string): Http2SessionManager {
-    const manager = new Http2SessionManager(url);
+    const manager = new GoawaySafeSessionManager(url);
     this.sessions.push(manager);
     return manager;
   }

@@ -3,13 +3,14 @@
 // from the Node entry (client/src/node.ts), never from the browser build.
 import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { GoawaySafeSessionManager } from "./http2-sessions.js";
 import type { TransportKind } from "./index.js";
 
 export function createNodeTransport(kind: TransportKind, baseUrl: string, options: { useBinaryFormat?: boolean } = {}): Transport {
   const useBinaryFormat = options.useBinaryFormat ?? true;
   switch (kind) {
     case "grpc":
-      return createGrpcTransport({ baseUrl, useBinaryFormat });
+      return createGrpcTransport({ baseUrl, useBinaryFormat, sessionManager: new GoawaySafeSessionManager(baseUrl) });
     case "grpc-web":
       return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat });
     case "connect":

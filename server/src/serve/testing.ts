@@ -2,6 +2,9 @@
 // protocol variant to it.
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+// Tests stop servers under clients that stay: the client's guard against a
+// GOAWAY crashing the process (see there) keeps those tests' process alive.
+import { GoawaySafeSessionManager } from "../../../client/src/transport/http2-sessions.js";
 import { create } from "@bufbuild/protobuf";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,13 +21,13 @@ export function transportFor(baseUrl: string, variant: ProtocolVariant = "connec
     case "connect-json-h1":
       return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false });
     case "connect-proto-h2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
+      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager: new GoawaySafeSessionManager(baseUrl) });
     case "grpc":
-      return createGrpcTransport({ baseUrl });
+      return createGrpcTransport({ baseUrl, sessionManager: new GoawaySafeSessionManager(baseUrl) });
     case "grpc-web-h1":
       return createGrpcWebTransport({ baseUrl, httpVersion: "1.1" });
     case "grpc-web-h2":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "2" });
+      return createGrpcWebTransport({ baseUrl, httpVersion: "2", sessionManager: new GoawaySafeSessionManager(baseUrl) });
   }
 }
 
