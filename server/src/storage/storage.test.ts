@@ -1,31 +1,12 @@
 // One suite, run on every storage: what the core relies on.
 // PostgreSQL joins when POCKET_TEST_POSTGRES_URL is set (bash
 // scripts/start-postgres.sh starts one and prints it); CI must set it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, IdempotencyKeyTaken } from "./index.js";
-import { changesOf, commit, dropSchemas, freshSchema, postgresStorage as postgres, postgresUrl, record, stored } from "./testing.js";
+import { describe, expect, it } from "vitest";
+import { ClientIdAlreadyBound, createLevelStorage, IdempotencyKeyTaken } from "./index.js";
+import { changesOf, commit, postgresUrl, record, storageBackends, storageDir, stored } from "./testing.js";
 import type { Storage } from "./types.js";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-afterAll(dropSchemas);
-function tempDir() {
-  const dir = mkdtempSync(join(tmpdir(), "pocket-storage-"));
-  dirs.push(dir);
-  return dir;
-}
-
-const backends: Array<[string, () => { make: () => Storage }]> = [
-  ["memory", () => ({ make: createMemoryStorage })],
-  ["level", () => { const dir = tempDir(); return { make: () => createLevelStorage(dir) }; }],
-];
-if (postgresUrl) backends.push(["postgres", () => { const schema = freshSchema(); return { make: () => postgres(schema) }; }]);
+const backends = storageBackends();
 
 describe.each(backends)("%s storage", (_name, setup) => {
   it("creates an epoch once and starts at sequence 0", async () => {
@@ -350,7 +331,7 @@ describe.each(backends)("%s storage", (_name, setup) => {
 
 describe("level storage on disk", () => {
   it("keeps everything across a reopen: documents, sequence, epoch, purge watermarks", async () => {
-    const dir = tempDir();
+    const dir = storageDir();
     const first = createLevelStorage(dir);
     const meta = await first.open();
     await commit(first, { changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 5n }, { sync: true });
