@@ -87,6 +87,36 @@ describe.each(["level", "memory"] as const)("filtered collections (server storag
     await waitFor(async () => (await ids(b)).join() === "t2", "t1 to leave list b's client");
   });
 
+  it('with "*", syncs every collection, created later ones included, and only its list of the filtered one, live and by polling', async () => {
+    const prefix = `every-${storage}`;
+    const writer = await device(server.url, {});
+    const live = await device(server.url, { collections: ["*", { name: "todos", filter: { list: "a" } }] });
+    const polling = await device(server.url, { collections: ["*", { name: "todos", filter: { list: "a" } }], useWebSocket: false });
+    await writer.db.collection("todos").insert({ _id: `${prefix}-t1`, list: "a" });
+    await writer.db.collection("todos").insert({ _id: `${prefix}-t2`, list: "b" });
+    await writer.db.collection("notes").insert({ _id: `${prefix}-n1`, list: "b" });
+    const fresh = `fresh${storage}`;
+    await writer.db.collection(fresh).insert({ _id: `${prefix}-f1`, list: "z" });
+    const held = async (d: Device) =>
+      [
+        ...(await d.db.collection("todos").find()).map((doc) => `todos/${doc._id}`),
+        ...(await d.db.collection("notes").find()).map((doc) => `notes/${doc._id}`),
+        ...(await d.db.collection(fresh).find()).map((doc) => `${fresh}/${doc._id}`),
+      ].filter((key) => key.includes(prefix)).sort();
+    const expected = [`${fresh}/${prefix}-f1`, `notes/${prefix}-n1`, `todos/${prefix}-t1`].sort().join();
+    for (const d of [live, polling]) await waitFor(async () => (await held(d)).join() === expected, "every collection, list a of todos");
+    // Moving out of the filtered collection's list: a removal; nothing else moves.
+    await writer.db.collection("todos").update(`${prefix}-t1`, { list: "b" });
+    for (const d of [live, polling]) await waitFor(async () => !(await held(d)).includes(`todos/${prefix}-t1`), "t1 to leave");
+    for (const d of [live, polling]) expect((await held(d)).join()).toBe([`${fresh}/${prefix}-f1`, `notes/${prefix}-n1`].sort().join());
+    // Its own writes go out, in every collection.
+    await live.db.collection("notes").insert({ _id: `${prefix}-mine` });
+    await live.engine.forceSync();
+    expect(await live.db.syncStore.pendingCount([])).toBe(0);
+    expect((await serverSnapshot(server.url, "notes"))[`${prefix}-mine`]).toEqual({});
+    for (const d of [live, polling]) expect(d.errors).toEqual([]);
+  });
+
   it("keeps a client's own write outside its filter, pushed, without an error", async () => {
     const a = await device(server.url, onList("a"));
     await a.db.collection("todos").insert({ _id: "own", list: "z" });

@@ -20,7 +20,8 @@
 //                  (Configure.client_id cannot be passed through the public API).
 //                  Configure.filters become { name, filter } entries of `collections`:
 //                  each condition's values parsed from JSON text, one value as
-//                  equality, several as "in" (a filter needs its collection named).
+//                  equality, several as "in"; with no collection named, beside
+//                  "*" (every collection).
 //   write/delete   insert, or update with every dropped key set to undefined (a full
 //                  replacement); delete.
 //   sync_now       forceSync() (answered unavailable without any call while offline:
@@ -309,16 +310,17 @@ class Replica {
 /** Configure's collections and filters as the engine's `collections` option. */
 function syncCollections(c: Configure): SyncCollection[] {
   const orphans = Object.keys(c.filters).filter((name) => !c.collections.includes(name));
-  if (orphans.length) {
-    // The engine's API filters a collection it names; "every collection, one of them filtered" is not expressible.
-    if (c.collections.length === 0) throw new CommandFailure("unimplemented", `a filter (on ${orphans.join(", ")}) needs its collection named in collections`);
+  if (c.collections.length > 0 && orphans.length) {
     throw new CommandFailure("invalid_argument", `filters on collections not in collections: ${orphans.join(", ")}`);
   }
   if (BUG === "no-filter") return [...c.collections];
-  return c.collections.map((name) => {
+  // No collection named: every one the token may read ("*"), the filtered ones filtered (PROTOCOL §4.8, §4.10).
+  const named = c.collections.length > 0 ? c.collections : Object.keys(c.filters);
+  const entries: SyncCollection[] = named.map((name) => {
     const filter = c.filters[name];
     return filter ? { name, filter: engineFilter(name, filter) } : name;
   });
+  return c.collections.length > 0 ? entries : ["*", ...entries];
 }
 
 function engineFilter(collection: string, filter: Filter): SyncFilter {

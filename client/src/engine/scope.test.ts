@@ -18,6 +18,15 @@ describe("the collections option", () => {
     expect(wire([])).toEqual({ collections: [], filters: {} });
   });
 
+  it('"*": every readable collection, with the filtered entries beside it filtered (§4.8, §4.10)', () => {
+    expect(wire(["*"])).toEqual({ collections: [], filters: {} });
+    expect(wire(["*", { name: "todos", filter: { listId: "42" } }, "*"])).toEqual({
+      collections: [],
+      filters: { todos: { conditions: [{ field: "listId", values: ['"42"'] }] } },
+    });
+    expect(wire([{ name: "todos", filter: { listId: "42" } }, { name: "notes", filter: { ownerId: "me" } }, { name: "*" }]).collections).toEqual([]);
+  });
+
   it("takes a plain name listed twice as once, as the seed's engine did", () => {
     expect(resolveScope(["todos", "notes", "todos"])).toEqual({ collections: ["todos", "notes"], filters: {} });
   });
@@ -62,6 +71,9 @@ describe("the collections option", () => {
     ["a misspelt key", [{ name: "todos", filters: { a: 1 } }], /collections\[0\]: unknown key "filters"/],
     ["a duplicate, once filtered", ["todos", { name: "todos", filter: { a: 1 } }], /listed twice/],
     ["more than 64 collections", Array.from({ length: 65 }, (_, i) => `c${i}`), /at most 64 collections/],
+    ['a plain name beside "*"', ["*", "todos"], /collections\[1\]: "todos" is already synced by "\*"; beside it, list only collections with a filter/],
+    ['a plain name before "*"', [{ name: "todos" }, "*"], /collections\[0\]: "todos" is already synced by "\*"/],
+    ['"*" with a filter', [{ name: "*", filter: { a: 1 } }], /collections\[0\]: "\*" takes no filter/],
     ["an empty filter", [{ name: "todos", filter: {} }], /collections\[0\]\.filter: must have at least one field/],
     ["a filter that is an array", [{ name: "todos", filter: [["a", 1]] }], /collections\[0\]\.filter: must be an object/],
     ["a filter that is null", [{ name: "todos", filter: null }], /collections\[0\]\.filter: must be an object/],

@@ -16,6 +16,8 @@ const MAX_VALUE_LENGTH = 1024;
 // Local metadata the server never sees in a document (§3.3): a filter on one matches nothing.
 const RESERVED = new Set(["_id", "_rev", "_deleted"]);
 const ENTRY_KEYS = new Set(["name", "filter"]);
+/** The entry that stands for every collection the token may read. */
+const EVERY = "*";
 
 export interface SyncScope {
   /** The collection names; empty: every collection the token may read (§4.8). */
@@ -41,6 +43,8 @@ export function resolveScope(option: readonly SyncCollection[] | undefined): Syn
   if (option.length > MAX_COLLECTIONS) fail("collections", `at most ${MAX_COLLECTIONS} collections, got ${option.length}`);
   const collections: string[] = [];
   const filters: Record<string, Filter> = {};
+  // "*" is no collection name (§14), so it cannot be mistaken for one.
+  const every = option.some((entry) => entry === EVERY || (isPlainObject(entry) && entry.name === EVERY));
   for (const [i, entry] of option.entries()) {
     const where = `collections[${i}]`;
     let name: unknown;
@@ -51,7 +55,12 @@ export function resolveScope(option: readonly SyncCollection[] | undefined): Syn
       if (unknown.length) fail(where, `unknown key ${JSON.stringify(unknown[0])} (an entry is { name, filter })`);
       ({ name, filter } = entry);
     } else fail(where, "must be a collection name or a { name, filter } entry");
+    if (name === EVERY) {
+      if (filter !== undefined) fail(where, `"${EVERY}" takes no filter: it syncs every collection not listed with one`);
+      continue;
+    }
     if (typeof name !== "string" || !COLLECTION_NAME.test(name)) fail(where, `invalid collection name ${JSON.stringify(name)}: must match ${COLLECTION_NAME}`);
+    if (every && filter === undefined) fail(where, `${JSON.stringify(name)} is already synced by "${EVERY}"; beside it, list only collections with a filter`);
     const collection = name as string;
     if (collections.includes(collection)) {
       // The seed took a name listed twice as once; only a filter makes it ambiguous.
@@ -61,7 +70,8 @@ export function resolveScope(option: readonly SyncCollection[] | undefined): Syn
     collections.push(collection);
     if (filter !== undefined) filters[collection] = toWireFilter(filter, `${where}.filter`);
   }
-  return { collections, filters };
+  // With "*" the request names no collection: every readable one, the filtered ones filtered (§4.8, §4.10).
+  return { collections: every ? [] : collections, filters };
 }
 
 /** `{ field: value }` is equality, `{ field: [values] }` is "in", several fields are AND (§4.10). */

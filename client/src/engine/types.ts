@@ -48,7 +48,10 @@ export type SyncFilterValue = string | number | boolean | null;
  */
 export type SyncFilter = { readonly [field: string]: SyncFilterValue | readonly SyncFilterValue[] };
 
-/** A collection to sync, by name, or with a filter: `{ name: "todos", filter: { listId: "42" } }`. */
+/**
+ * A collection to sync, by name, or with a filter: `{ name: "todos", filter:
+ * { listId: "42" } }`; or "*", every collection the token may read.
+ */
 export type SyncCollection = string | { readonly name: string; readonly filter?: SyncFilter };
 
 export interface SyncEngineConfig {
@@ -62,7 +65,9 @@ export interface SyncEngineConfig {
    * `{ name, filter }` syncs only the documents that match the filter; a
    * document that stops matching leaves this replica (it stays on the
    * server), and changing the filter between runs resyncs the collection.
-   * Checked when the engine is created (a TypeError names the bad entry).
+   * `["*", { name: "todos", filter }]` syncs every collection, and only the
+   * matching documents of "todos". Checked when the engine is created (a
+   * TypeError names the bad entry).
    */
   readonly collections?: readonly SyncCollection[];
   readonly direction?: SyncDirection;

@@ -62,6 +62,7 @@ class FlakyStorage implements Storage {
   getStatesAt: Storage["getStatesAt"] = async (queries) => (this.check(), this.inner.getStatesAt(queries));
   readIndex: Storage["readIndex"] = async (query) => (this.check(), this.inner.readIndex(query));
   setIndexes: Storage["setIndexes"] = async (specs) => (this.check(), this.inner.setIndexes(specs));
+  setReadRule: Storage["setReadRule"] = async (name) => (this.check(), this.inner.setReadRule(name));
   indexes: Storage["indexes"] = () => this.inner.indexes();
   purge: Storage["purge"] = async (...args) => (this.check(), this.inner.purge(...args));
   commitGroup: Storage["commitGroup"] = async (work, options) => {

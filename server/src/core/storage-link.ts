@@ -107,6 +107,8 @@ export class StorageLink {
       return;
     }
     await this.prepare();
+    // Preparing may have moved the data set on: a renamed read rule takes a sequence.
+    meta = { ...meta, lastSequence: (await this.storage.readPosition()).lastSequence };
     this.epoch = meta.epoch;
     this.feed.start(meta.lastSequence);
     this.unwatch = this.storage.watch?.((event) => this.follow(event));

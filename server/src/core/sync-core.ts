@@ -88,6 +88,16 @@ export interface SyncCoreOptions {
    * stays on the devices that have it.
    */
   readonly documentReadRule?: boolean;
+  /**
+   * Names the read rule `authorize` applies (PROTOCOL §13.7); the storage
+   * keeps the name. Opening it under another name makes every client that
+   * holds a position resync, which removes the copies the rule no longer
+   * lets it read and brings the unchanged documents it now may. Give it a
+   * new name whenever the rule's verdicts change for documents that did
+   * not (the owner field, the sharing logic). Default: "document" with
+   * `documentReadRule`, "" without.
+   */
+  readonly readRuleName?: string;
   readonly validate?: Validate;
   /**
    * The fields filters may name (PROTOCOL §4.10, §4.12), per collection or
@@ -173,8 +183,10 @@ export class SyncCore {
       },
     });
     const indexes = this.options.indexes ?? [];
+    const readRuleName = options.readRuleName ?? (options.documentReadRule ? "document" : "");
     this.link = new StorageLink(storage, this.pipeline, this.feed, async () => {
       await storage.setIndexes(indexes);
+      await storage.setReadRule(readRuleName);
     });
   }
 

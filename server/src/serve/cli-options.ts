@@ -95,7 +95,8 @@ option wins when both are given.
   --owner-field NAME          a document whose top-level NAME is a string is read only by the
                               principal of that id (others follow the token scopes); when it
                               changes, the old owner's devices get a removal and the new owner's
-                              the document (PROTOCOL §13.6) (env POCKET_OWNER_FIELD)
+                              the document (PROTOCOL §13.6); started with another NAME (or
+                              none), every client resyncs once (§13.7) (env POCKET_OWNER_FIELD)
   --index SPECS               fields clients may filter on (PROTOCOL §4.10): "todos.listId,*.ownerId"
                               (a field of one collection, or of every one); built on existing data
                               at start. Every server on one database needs the same (env POCKET_INDEX)

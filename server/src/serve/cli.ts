@@ -114,7 +114,7 @@ const conflicts = conflictPolicy(setting("conflict-strategy"));
 const ownerField = setting("owner-field");
 const ownerProblem = ownerField === undefined ? undefined : ownerFieldProblem(ownerField);
 if (ownerProblem) fail(`--owner-field ${ownerProblem}`);
-const readRule = ownerField === undefined ? {} : { authorize: ownerFieldAuthorize(ownerField), documentReadRule: true };
+const readRule = ownerField === undefined ? {} : { authorize: ownerFieldAuthorize(ownerField), documentReadRule: true, readRuleName: `owner-field ${ownerField}` };
 let indexes: IndexSpec[] = [];
 const indexList = setting("index");
 try {

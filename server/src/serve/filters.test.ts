@@ -6,18 +6,20 @@
 // and a filter is read from an index, built at start on existing data.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { ChangeEvent, Checkpoint, PushResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
+import type { PushResponse } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Authorize } from "../core/sync-core.js";
 import { createLevelStorage, type Storage } from "../storage/index.js";
 import { dropSchemas, freshSchema, postgresStorage, postgresUrl } from "../storage/testing.js";
 import type { IndexSpec } from "../storage/index-values.js";
 import { staticTokenAuthenticator } from "./auth.js";
 import { eventually, pushed, startServer, syncClient, tempDir, type RunningServer } from "./testing.js";
+import { PullingDevice, StreamingDevice, stopStreamingDevices } from "./testing-devices.js";
 
 afterAll(dropSchemas);
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
+  stopStreamingDevices();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -37,7 +39,6 @@ if (postgresUrl) {
 }
 
 const TOKENS = { "t-alice": { id: "alice" }, "t-bob": { id: "bob" } } as const;
-type Who = keyof typeof TOKENS;
 const LIST: IndexSpec[] = [{ collection: "*", field: "list" }];
 
 /** Alice reads everything; Bob reads no document marked secret. */
@@ -54,58 +55,6 @@ async function start(storage: Storage, options: { indexes?: IndexSpec[]; authori
 
 const listFilter = (...values: string[]) => ({ todos: { conditions: [{ field: "list", values: values.map((v) => JSON.stringify(v)) }] } });
 
-/** A device that pulls under a filter: what it holds is what its pulls delivered. */
-class PullingDevice {
-  readonly held = new Map<string, string>();
-  readonly events: ChangeEvent[] = [];
-  checkpoint: Checkpoint | undefined;
-  constructor(private readonly url: string, private filters: ReturnType<typeof listFilter>, private readonly token: Who = "t-alice", private readonly limit = 3) {}
-  async sync(): Promise<void> {
-    const client = syncClient(this.url, "connect-proto-h2", this.token);
-    for (;;) {
-      const page = await client.pull({ collections: ["todos"], checkpoint: this.checkpoint, limit: this.limit, filters: this.filters });
-      expect(page.changes.length).toBeLessThanOrEqual(this.limit);
-      const ids = page.changes.map((c) => c.documentId);
-      expect(new Set(ids).size, "a document at most once per response").toBe(ids.length);
-      const sequences = page.changes.map((c) => c.serverSequence);
-      expect([...sequences].sort((a, b) => (a < b ? -1 : 1)), "in increasing sequence").toEqual(sequences);
-      for (const change of page.changes) apply(this.held, change, this.events);
-      this.checkpoint = page.checkpoint;
-      if (!page.hasMore) return;
-    }
-  }
-}
-
-class StreamingDevice {
-  readonly held = new Map<string, string>();
-  readonly events: ChangeEvent[] = [];
-  private readonly controller = new AbortController();
-  caughtUp = false;
-  error: unknown;
-  constructor(url: string, filters: ReturnType<typeof listFilter>, token: Who = "t-alice") {
-    const stream = syncClient(url, "connect-proto-h2", token).subscribe({ collections: ["todos"], heartbeatIntervalMs: 200, filters }, { signal: this.controller.signal });
-    void (async () => {
-      try {
-        for await (const message of stream) {
-          if (message.event.case !== "changes") continue;
-          for (const change of message.event.value.changes) apply(this.held, change, this.events);
-          if (message.event.value.caughtUp) this.caughtUp = true;
-        }
-      } catch (error) {
-        this.error = error;
-      }
-    })();
-    cleanups.push(() => this.controller.abort());
-  }
-}
-
-/** As a client applies them: a change only above the state it holds (§4.10). */
-function apply(held: Map<string, string>, change: ChangeEvent, events: ChangeEvent[]): void {
-  events.push(change);
-  if (change.removed || change.deleted) held.delete(change.documentId);
-  else held.set(change.documentId, change.document);
-}
-
 const revision = (response: PushResponse, i = 0) => {
   const outcome = response.results[i]!.outcome;
   if (outcome.case !== "accepted") throw new Error(`push not accepted: ${outcome.case}`);
@@ -115,8 +64,8 @@ const revision = (response: PushResponse, i = 0) => {
 describe.each(backends)("filters on %s", (_name, backend) => {
   it("moves a document out of the devices filtering on its old value and into those on its new one, telling nobody else", async () => {
     const { url } = await start(backend()());
-    const pullers = { a: new PullingDevice(url, listFilter("a")), b: new PullingDevice(url, listFilter("b")), c: new PullingDevice(url, listFilter("c")) };
-    const streams = { a: new StreamingDevice(url, listFilter("a")), b: new StreamingDevice(url, listFilter("b")), c: new StreamingDevice(url, listFilter("c")) };
+    const pullers = { a: new PullingDevice(url, { token: "t-alice", filters: listFilter("a") }), b: new PullingDevice(url, { token: "t-alice", filters: listFilter("b") }), c: new PullingDevice(url, { token: "t-alice", filters: listFilter("c") }) };
+    const streams = { a: new StreamingDevice(url, { token: "t-alice", filters: listFilter("a") }), b: new StreamingDevice(url, { token: "t-alice", filters: listFilter("b") }), c: new StreamingDevice(url, { token: "t-alice", filters: listFilter("c") }) };
     await eventually(() => Object.values(streams).every((s) => s.caughtUp), 5_000, "streams to open");
     const writer = syncClient(url, "connect-proto-h2", "t-alice");
     let seq = 0;
@@ -156,8 +105,8 @@ describe.each(backends)("filters on %s", (_name, backend) => {
 
   it("removes a document once from a device that was away while it moved through several values, and a device that never held it hears nothing", async () => {
     const { url } = await start(backend()());
-    const away = new PullingDevice(url, listFilter("a"));
-    const never = new PullingDevice(url, listFilter("b"));
+    const away = new PullingDevice(url, { token: "t-alice", filters: listFilter("a") });
+    const never = new PullingDevice(url, { token: "t-alice", filters: listFilter("b") });
     const writer = syncClient(url, "connect-proto-h2", "t-alice");
     const r1 = revision(await writer.push({ clientId: "w", changes: [pushed("d", { list: "a" }, 1), pushed("keep", { list: "a" }, 2)] }));
     await away.sync();
@@ -186,7 +135,7 @@ describe.each(backends)("filters on %s", (_name, backend) => {
       });
       await writer.push({ clientId: "w", changes });
     }
-    const device = new PullingDevice(url, listFilter("hot", "warm"), "t-alice", 4);
+    const device = new PullingDevice(url, { token: "t-alice", filters: listFilter("hot", "warm"), limit: 4 });
     await device.sync();
     expect(new Set(device.held.keys())).toEqual(hot);
     for (const event of device.events) expect(JSON.parse(event.document)).toMatchObject({ list: "hot" });
@@ -242,7 +191,7 @@ describe.each(backends)("filters on %s", (_name, backend) => {
     const { url } = await start(backend()(), { authorize: secretRule });
     const alice = syncClient(url, "connect-proto-h2", "t-alice");
     const r1 = revision(await alice.push({ clientId: "w", changes: [pushed("open", { list: "a" }, 1), pushed("hidden", { list: "a", secret: true }, 2)] }), 0);
-    const bob = new PullingDevice(url, listFilter("a"), "t-bob");
+    const bob = new PullingDevice(url, { token: "t-bob", filters: listFilter("a") });
     await bob.sync();
     expect([...bob.held.keys()]).toEqual(["open"]);
     // Made secret: Bob's copy is removed although it still matches the filter.
@@ -262,7 +211,7 @@ describe.each(backends)("filters on %s", (_name, backend) => {
     expect((unindexed as ConnectError).code).toBe(Code.FailedPrecondition);
     await first.close();
     const second = await start(open());
-    const device = new PullingDevice(second.url, listFilter("b"));
+    const device = new PullingDevice(second.url, { token: "t-alice", filters: listFilter("b") });
     await device.sync();
     expect([...device.held.keys()].sort()).toEqual(["old-a", "old-b"]);
     // Written after the build: indexed as any commit.
@@ -290,9 +239,9 @@ describe.runIf(postgresUrl)("filters across servers on one PostgreSQL schema", (
     const shared = () => postgresStorage(schema);
     const writerServer = await start(shared());
     const readerServer = await start(shared());
-    const streams = { a: new StreamingDevice(readerServer.url, listFilter("a")), b: new StreamingDevice(readerServer.url, listFilter("b")), c: new StreamingDevice(readerServer.url, listFilter("c")) };
+    const streams = { a: new StreamingDevice(readerServer.url, { token: "t-alice", filters: listFilter("a") }), b: new StreamingDevice(readerServer.url, { token: "t-alice", filters: listFilter("b") }), c: new StreamingDevice(readerServer.url, { token: "t-alice", filters: listFilter("c") }) };
     await eventually(() => Object.values(streams).every((s) => s.caughtUp), 5_000, "streams to open");
-    const puller = new PullingDevice(readerServer.url, listFilter("a"));
+    const puller = new PullingDevice(readerServer.url, { token: "t-alice", filters: listFilter("a") });
     const writer = syncClient(writerServer.url, "connect-proto-h2", "t-alice");
     const r1 = revision(await writer.push({ clientId: "w", changes: [pushed("d", { list: "a" }, 1)] }));
     await eventually(() => streams.a.held.has("d"), 5_000, "list a's stream on the other server to receive d");

@@ -5,11 +5,11 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { ChangeEvent, Checkpoint } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
 import type { Authorize } from "../core/sync-core.js";
 import { createLevelStorage, createPostgresStorage, type Storage } from "../storage/index.js";
 import { staticTokenAuthenticator } from "./auth.js";
 import { eventually, pushed, startServer, syncClient, tempDir, type RunningServer } from "./testing.js";
+import { PullingDevice, StreamingDevice, stopStreamingDevices } from "./testing-devices.js";
 
 /** Each principal reads the documents it owns; everyone may write what it can read (§13.4). */
 const ownerRule: Authorize = (principal, action, _collection, change) => {
@@ -33,6 +33,7 @@ afterAll(async () => {
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
+  stopStreamingDevices();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -52,7 +53,6 @@ if (postgresUrl) {
 }
 
 const TOKENS = { "t-alice": { id: "alice" }, "t-bob": { id: "bob" }, "t-carol": { id: "carol" } } as const;
-type Who = keyof typeof TOKENS;
 
 async function start(storage: Storage): Promise<RunningServer> {
   const running = await startServer({ storage, authenticate: staticTokenAuthenticator(TOKENS), authorize: ownerRule, documentReadRule: true });
@@ -60,57 +60,11 @@ async function start(storage: Storage): Promise<RunningServer> {
   return running;
 }
 
-/** A device that pulls: what it holds is what its pulls delivered, removals applied. */
-class PullingDevice {
-  readonly held = new Map<string, string>();
-  readonly events: ChangeEvent[] = [];
-  private checkpoint: Checkpoint | undefined;
-  constructor(private readonly url: string, private readonly token: Who) {}
-  async sync(): Promise<void> {
-    const client = syncClient(this.url, "connect-proto-h2", this.token);
-    for (;;) {
-      const page = await client.pull({ collections: ["todos"], checkpoint: this.checkpoint, limit: 2 });
-      for (const change of page.changes) apply(this.held, change, this.events);
-      this.checkpoint = page.checkpoint;
-      if (!page.hasMore) return;
-    }
-  }
-}
-
-/** A device on a live stream. */
-class StreamingDevice {
-  readonly held = new Map<string, string>();
-  readonly events: ChangeEvent[] = [];
-  private readonly controller = new AbortController();
-  caughtUp = false;
-  constructor(url: string, token: Who) {
-    const stream = syncClient(url, "connect-proto-h2", token).subscribe({ collections: ["todos"], heartbeatIntervalMs: 200 }, { signal: this.controller.signal });
-    void (async () => {
-      try {
-        for await (const message of stream) {
-          if (message.event.case !== "changes") continue;
-          for (const change of message.event.value.changes) apply(this.held, change, this.events);
-          if (message.event.value.caughtUp) this.caughtUp = true;
-        }
-      } catch {
-        // aborted at the end of the test
-      }
-    })();
-    cleanups.push(() => this.controller.abort());
-  }
-}
-
-function apply(held: Map<string, string>, change: ChangeEvent, events: ChangeEvent[]): void {
-  events.push(change);
-  if (change.removed || change.deleted) held.delete(change.documentId);
-  else held.set(change.documentId, change.document);
-}
-
 describe.each(backends)("read rules on %s", (_name, storage) => {
   it("moves a document out of its old owner's devices and into its new owner's, telling nobody else", async () => {
     const { url } = await start(storage());
-    const pullers = { alice: new PullingDevice(url, "t-alice"), bob: new PullingDevice(url, "t-bob"), carol: new PullingDevice(url, "t-carol") };
-    const streams = { alice: new StreamingDevice(url, "t-alice"), bob: new StreamingDevice(url, "t-bob"), carol: new StreamingDevice(url, "t-carol") };
+    const pullers = { alice: new PullingDevice(url, { token: "t-alice", limit: 2 }), bob: new PullingDevice(url, { token: "t-bob", limit: 2 }), carol: new PullingDevice(url, { token: "t-carol", limit: 2 }) };
+    const streams = { alice: new StreamingDevice(url, { token: "t-alice" }), bob: new StreamingDevice(url, { token: "t-bob" }), carol: new StreamingDevice(url, { token: "t-carol" }) };
     await eventually(() => Object.values(streams).every((s) => s.caughtUp), 5_000, "streams to open");
     const alice = syncClient(url, "connect-proto-h2", "t-alice");
     const bob = syncClient(url, "connect-proto-h2", "t-bob");
@@ -158,8 +112,8 @@ describe.each(backends)("read rules on %s", (_name, storage) => {
 
   it("removes a document from a device that was away while it passed through other hands, and tells a bystander nothing", async () => {
     const { url } = await start(storage());
-    const away = new PullingDevice(url, "t-alice");
-    const bystander = new PullingDevice(url, "t-bob"); // owns it briefly, but never syncs then
+    const away = new PullingDevice(url, { token: "t-alice", limit: 2 });
+    const bystander = new PullingDevice(url, { token: "t-bob", limit: 2 }); // owns it briefly, but never syncs then
     const alice = syncClient(url, "connect-proto-h2", "t-alice");
     const carol = syncClient(url, "connect-proto-h2", "t-carol");
     const r1 = (await alice.push({ clientId: "alice-1", changes: [pushed("d", { owner: "alice" }, 1), pushed("keep", { owner: "alice" }, 2)] })).results;
@@ -188,9 +142,9 @@ describe.runIf(postgresUrl)("read rules across servers on one PostgreSQL schema"
     // Devices on one server; every write through the other, which alone saw them as pushes.
     const writer = await start(shared());
     const reader = await start(shared());
-    const streams = { alice: new StreamingDevice(reader.url, "t-alice"), bob: new StreamingDevice(reader.url, "t-bob"), carol: new StreamingDevice(reader.url, "t-carol") };
+    const streams = { alice: new StreamingDevice(reader.url, { token: "t-alice" }), bob: new StreamingDevice(reader.url, { token: "t-bob" }), carol: new StreamingDevice(reader.url, { token: "t-carol" }) };
     await eventually(() => Object.values(streams).every((s) => s.caughtUp), 5_000, "streams to open");
-    const alicePuller = new PullingDevice(reader.url, "t-alice");
+    const alicePuller = new PullingDevice(reader.url, { token: "t-alice", limit: 2 });
     const alice = syncClient(writer.url, "connect-proto-h2", "t-alice");
 
     const created = (await alice.push({ clientId: "alice-1", changes: [pushed("d", { owner: "alice", v: 1 }, 1)] })).results[0]!;

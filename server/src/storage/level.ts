@@ -11,6 +11,7 @@ import type { AbstractLevel, AbstractSublevel } from "abstract-level";
 import { randomUUID } from "node:crypto";
 import { decodeChange, decodeRecord, encodeChange, encodeRecord } from "./codec.js";
 import { checkBatchSequences, SerialQueue, writesAnything } from "./batch-rules.js";
+import { renamedReadRule } from "./read-rule.js";
 import { covers, fieldValues, indexedFields, specKey } from "./index-values.js";
 import { builtOf, EMPTY_INDEX_SET, indexSetJson, planIndexes, type IndexSetJson } from "./index-set.js";
 import { collectionRange, fieldRange, indexKey, parseIndexKey, readEntries, type IndexSub } from "./level-index.js";
@@ -376,6 +377,29 @@ export class LevelStorage implements Storage {
 
   listCollections(): Promise<string[]> {
     return collectionsOf(this.changes.keys());
+  }
+
+  setReadRule(name: string): Promise<boolean> {
+    return this.writes.run(async () => {
+      if ((((await this.meta.get("readRule")) as string | undefined) ?? "") === name) return false;
+      const renamed = renamedReadRule(await this.listCollections(), this.purgedThrough, this.lastSequence);
+      const before = this.purgedThrough;
+      this.purgedThrough = renamed.purgedThrough;
+      try {
+        await this.meta.batch(
+          [
+            { type: "put", key: "meta", value: this.metaJson(renamed.lastSequence) },
+            { type: "put", key: "readRule", value: name },
+          ],
+          { sync: true } as object,
+        );
+      } catch (error) {
+        this.purgedThrough = before;
+        throw error;
+      }
+      this.lastSequence = renamed.lastSequence;
+      return true;
+    });
   }
 
   purge(cutoffMs: number, recordsCutoffMs = cutoffMs): Promise<PurgeResult> {

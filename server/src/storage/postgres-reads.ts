@@ -225,19 +225,20 @@ export class PostgresReads implements GroupReader {
    * index probe per collection, where DISTINCT would read every row.
    */
   async listCollections(): Promise<string[]> {
-    const { rows } = await this.query<{ collection: string }>(
-      `WITH RECURSIVE found AS (
-         (SELECT collection FROM ${this.s}.changes ORDER BY collection LIMIT 1)
-         UNION ALL
-         SELECT (SELECT c.collection FROM ${this.s}.changes c WHERE c.collection > found.collection ORDER BY c.collection LIMIT 1)
-           FROM found WHERE found.collection IS NOT NULL
-       )
-       SELECT collection FROM found WHERE collection IS NOT NULL`,
-      [],
-    );
+    const { rows } = await this.query<{ collection: string }>(listCollectionsSql(this.s), []);
     return rows.map((r) => r.collection);
   }
 }
+
+/** Every collection of schema `s` holding a change, in byte order: one index probe per collection. */
+export const listCollectionsSql = (s: string) =>
+  `WITH RECURSIVE found AS (
+     (SELECT collection FROM ${s}.changes ORDER BY collection LIMIT 1)
+     UNION ALL
+     SELECT (SELECT c.collection FROM ${s}.changes c WHERE c.collection > found.collection ORDER BY c.collection LIMIT 1)
+       FROM found WHERE found.collection IS NOT NULL
+   )
+   SELECT collection FROM found WHERE collection IS NOT NULL`;
 
 /**
  * The latest change of the document `k` names, one index lookup per key.

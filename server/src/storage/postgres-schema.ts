@@ -179,8 +179,14 @@ export async function prepareSchema(client: pg.ClientBase, schema: string, quote
         [FORMAT, randomUUID()],
       );
     }
-    // Read-rule states only add a table: no format change, no server to stop.
+    // Read-rule states only add a table, and the read rule's name a column:
+    // no format change, no server to stop (older ones ignore both).
     if (has.meta && !has.superseded) await client.query(supersededTable(quoted));
+    const named = await client.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'read_rule' AND NOT attisdropped) AS found`,
+      [`${quoted}.meta`],
+    );
+    if (!named.rows[0]!.found) await client.query(`ALTER TABLE ${quoted}.meta ADD COLUMN read_rule text NOT NULL DEFAULT ''`);
     const read = () =>
       client.query<{ format: number; epoch: string; last_sequence: string; purged_through: Record<string, string> }>(
         `SELECT format, epoch, last_sequence, purged_through FROM ${quoted}.meta WHERE id = 1`,

@@ -154,6 +154,22 @@ describe.runIf(postgresUrl)("postgres storage: data from before", () => {
     await second.close();
   });
 
+  it("adds the read rule's column to a schema from before named read rules, keeping its data, under the empty name such data sets hold", async () => {
+    const schema = freshSchema();
+    const first = postgres(schema);
+    await first.open();
+    await commit(first, { changes: [stored("t", "a", 1n)], idempotency: [], lastSequence: 1n }, { sync: true });
+    await first.close();
+    await withAdmin((admin) => admin.query(`ALTER TABLE "${schema}".meta DROP COLUMN read_rule`));
+    const second = postgres(schema);
+    expect((await second.open()).lastSequence).toBe(1n);
+    expect(await second.setReadRule("")).toBe(false);
+    expect(await second.setReadRule("owner-field ownerId")).toBe(true);
+    expect(await second.readPosition()).toEqual({ lastSequence: 2n, purgedThrough: { t: 2n } });
+    await commit(second, { changes: [stored("t", "b", 3n)], idempotency: [], lastSequence: 3n }, { sync: true });
+    await second.close();
+  });
+
   /** Turns a schema back into the layout of a server from before clustering (format 1, no client_owners). */
   async function makeLegacy(schema: string) {
     await withAdmin(async (admin) => {

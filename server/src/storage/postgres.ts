@@ -43,9 +43,10 @@ import { classify } from "./postgres-errors.js";
 import { CommitListener, notificationPayload } from "./postgres-listener.js";
 import { channelOf, purgeLock } from "./postgres-locks.js";
 import { PostgresIndexes } from "./postgres-index.js";
-import { PostgresReads, type Query } from "./postgres-reads.js";
-import { INDEX_SET_SETTING, prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
+import { listCollectionsSql, PostgresReads, type Query } from "./postgres-reads.js";
+import { INDEX_SET_SETTING, parsePurgedThrough, prepareSchema, SCHEMA_NAME } from "./postgres-schema.js";
 import { purgeOlderThan, purgeSuperseded, purgeTombstones, PURGE_CHUNK, writeBatch } from "./postgres-writes.js";
+import { renamedReadRule } from "./read-rule.js";
 import type {
   BatchRead,
   BatchReadResult,
@@ -382,6 +383,27 @@ export class PostgresStorage implements Storage {
       await writeBatch(client, this.s, batch, moved);
       return { result, after, lastSequence: batch.lastSequence };
     }, opening);
+  }
+
+  setReadRule(name: string): Promise<boolean> {
+    return this.transaction(async (client) => {
+      // The counter row: no commit group runs meanwhile, on any server.
+      const { rows } = await client.query<{ last_sequence: string; purged_through: Record<string, string>; read_rule: string }>(
+        `SELECT last_sequence, purged_through, read_rule FROM ${this.s}.meta WHERE id = 1 FOR UPDATE`,
+      );
+      const meta = rows[0]!;
+      if (meta.read_rule === name) return false;
+      const collections = (await client.query<{ collection: string }>(listCollectionsSql(this.s))).rows.map((r) => r.collection);
+      const renamed = renamedReadRule(collections, parsePurgedThrough(meta.purged_through), BigInt(meta.last_sequence));
+      // No notification: no change has the sequence taken, and servers
+      // learn of it with the next commit (sequences need not be contiguous).
+      await client.query(`UPDATE ${this.s}.meta SET last_sequence = $1, purged_through = $2::jsonb, read_rule = $3 WHERE id = 1`, [
+        renamed.lastSequence.toString(),
+        JSON.stringify(Object.fromEntries(Object.entries(renamed.purgedThrough).map(([c, v]) => [c, v.toString()]))),
+        name,
+      ]);
+      return true;
+    });
   }
 
   async purge(cutoffMs: number, recordsCutoffMs = cutoffMs): Promise<PurgeResult> {

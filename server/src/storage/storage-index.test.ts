@@ -1,31 +1,13 @@
 // Field indexes (IndexEntry, readIndex, setIndexes), run on every storage as
 // storage.test.ts is. PostgreSQL joins when POCKET_TEST_POSTGRES_URL is set.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { MemoryLevel } from "memory-level";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, IdempotencyKeyTaken, LevelStorage, StorageUnavailableError } from "./index.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { ClientIdAlreadyBound, createLevelStorage, IdempotencyKeyTaken, LevelStorage, StorageUnavailableError } from "./index.js";
 import { fieldValues, indexedFields, parseIndexSpecs } from "./index-values.js";
-import { commit, dropSchemas, freshSchema, postgresStorage as postgres, postgresUrl, record, stored, withAdmin } from "./testing.js";
+import { commit, freshSchema, postgresStorage as postgres, postgresUrl, record, storageBackends, storageDir, stored, withAdmin } from "./testing.js";
 import type { CommitBatch, IndexEntry, IndexQuery, IndexSpec, Storage, StoredChange } from "./types.js";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-afterAll(dropSchemas);
-function tempDir() {
-  const dir = mkdtempSync(join(tmpdir(), "pocket-index-"));
-  dirs.push(dir);
-  return dir;
-}
-
-const backends: Array<[string, () => { make: () => Storage }]> = [
-  ["memory", () => ({ make: createMemoryStorage })],
-  ["level", () => { const dir = tempDir(); return { make: () => createLevelStorage(dir) }; }],
-];
-if (postgresUrl) backends.push(["postgres", () => { const schema = freshSchema(); return { make: () => postgres(schema) }; }]);
+const backends = storageBackends();
 
 const doc = (fields: Record<string, unknown>) => JSON.stringify(fields);
 const put = (collection: string, documentId: string, sequence: bigint, fields: Record<string, unknown> | "deleted") =>
@@ -335,7 +317,7 @@ describe("level storage: field index cost", () => {
 
 describe("level storage on disk: field indexes", () => {
   it("keeps the index set and its entries across a reopen", async () => {
-    const dir = tempDir();
+    const dir = storageDir();
     const first = createLevelStorage(dir);
     await first.open();
     await commit(first, { changes: [put("t", "a", 1n, { f: "x" })], idempotency: [], lastSequence: 1n });

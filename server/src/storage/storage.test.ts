@@ -1,31 +1,12 @@
 // One suite, run on every storage: what the core relies on.
 // PostgreSQL joins when POCKET_TEST_POSTGRES_URL is set (bash
 // scripts/start-postgres.sh starts one and prints it); CI must set it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ClientIdAlreadyBound, createLevelStorage, createMemoryStorage, IdempotencyKeyTaken } from "./index.js";
-import { changesOf, commit, dropSchemas, freshSchema, postgresStorage as postgres, postgresUrl, record, stored } from "./testing.js";
+import { describe, expect, it } from "vitest";
+import { ClientIdAlreadyBound, createLevelStorage, IdempotencyKeyTaken } from "./index.js";
+import { changesOf, commit, postgresUrl, record, storageBackends, storageDir, stored } from "./testing.js";
 import type { Storage } from "./types.js";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-afterAll(dropSchemas);
-function tempDir() {
-  const dir = mkdtempSync(join(tmpdir(), "pocket-storage-"));
-  dirs.push(dir);
-  return dir;
-}
-
-const backends: Array<[string, () => { make: () => Storage }]> = [
-  ["memory", () => ({ make: createMemoryStorage })],
-  ["level", () => { const dir = tempDir(); return { make: () => createLevelStorage(dir) }; }],
-];
-if (postgresUrl) backends.push(["postgres", () => { const schema = freshSchema(); return { make: () => postgres(schema) }; }]);
+const backends = storageBackends();
 
 describe.each(backends)("%s storage", (_name, setup) => {
   it("creates an epoch once and starts at sequence 0", async () => {
@@ -284,6 +265,51 @@ describe.each(backends)("%s storage", (_name, setup) => {
     await storage.close();
   });
 
+  it("takes a sequence and raises every watermark to it when the read rule's name changes, once, and keeps the name", async () => {
+    const made = setup();
+    const storage = made.make();
+    await storage.open();
+    // A data set from before named rules holds "": naming none changes nothing.
+    expect(await storage.setReadRule("")).toBe(false);
+    // Nothing committed yet: nobody holds a position, no sequence is taken.
+    expect(await storage.setReadRule("owner-field ownerId")).toBe(true);
+    expect(await storage.readPosition()).toEqual({ lastSequence: 0n, purgedThrough: {} });
+    await commit(storage, {
+      changes: [stored("t", "gone", 1n, { deleted: true, at: 10 }), stored("t", "a", 2n, { at: 10 }), stored("notes", "n", 3n, { at: 500 })],
+      idempotency: [],
+      lastSequence: 3n,
+    });
+    await storage.purge(100);
+    // "purged" keeps a watermark but no change any more.
+    await commit(storage, { changes: [stored("purged", "x", 4n, { deleted: true, at: 10 })], idempotency: [], lastSequence: 4n });
+    await storage.purge(100);
+    expect(await storage.readPosition()).toEqual({ lastSequence: 4n, purgedThrough: { t: 1n, purged: 4n } });
+    expect(await storage.setReadRule("owner-field ownerId")).toBe(false);
+    expect(await storage.readPosition()).toEqual({ lastSequence: 4n, purgedThrough: { t: 1n, purged: 4n } });
+
+    // Sequence 5 is the rename's: every position up to 4 is below the watermarks, a position of 5 is not.
+    expect(await storage.setReadRule("owner-field teamId")).toBe(true);
+    const raised = { t: 5n, notes: 5n, purged: 5n };
+    expect(await storage.readPosition()).toEqual({ lastSequence: 5n, purgedThrough: raised });
+    expect((await storage.readPage([["notes", 0n]], 10)).position).toEqual({ lastSequence: 5n, purgedThrough: raised });
+    // Nothing stored is touched: a client starting over finds every document.
+    expect((await changesOf(storage, "t", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["a"]);
+    expect((await changesOf(storage, "notes", 0n, 9n, 10)).map((c) => c.event.documentId)).toEqual(["n"]);
+    // The next commit group starts above it.
+    const group = await storage.commitGroup(async (_reader, last) => ({ result: last, batch: { changes: [stored("t", "b", last + 1n)], idempotency: [], lastSequence: last + 1n } }), { sync: false });
+    expect(group).toEqual({ result: 5n, after: 5n, lastSequence: 6n });
+    expect(await storage.readPosition()).toEqual({ lastSequence: 6n, purgedThrough: raised });
+    await storage.close();
+
+    if (_name === "memory") return; // nothing outlives the process
+    const again = made.make();
+    expect(await again.open()).toMatchObject({ lastSequence: 6n, purgedThrough: raised });
+    expect(await again.setReadRule("owner-field teamId")).toBe(false);
+    expect(await again.setReadRule("")).toBe(true);
+    expect(await again.readPosition()).toEqual({ lastSequence: 7n, purgedThrough: { t: 7n, notes: 7n, purged: 7n } });
+    await again.close();
+  });
+
   it("purges records and kept history by their own cutoff, tombstones by theirs", async () => {
     const storage = setup().make();
     await storage.open();
@@ -305,7 +331,7 @@ describe.each(backends)("%s storage", (_name, setup) => {
 
 describe("level storage on disk", () => {
   it("keeps everything across a reopen: documents, sequence, epoch, purge watermarks", async () => {
-    const dir = tempDir();
+    const dir = storageDir();
     const first = createLevelStorage(dir);
     const meta = await first.open();
     await commit(first, { changes: [stored("t", "a", 4n, { deleted: true, at: 1 }), stored("t", "b", 5n)], idempotency: [], owners: [{ clientId: "c", principal: "alice" }], lastSequence: 5n }, { sync: true });

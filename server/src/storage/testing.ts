@@ -1,10 +1,15 @@
-// Test helpers for storages: stored changes and records to commit, and fresh
-// PostgreSQL schemas (dropped by dropSchemas) when POCKET_TEST_POSTGRES_URL is set.
+// Test helpers for storages: every backend the shared suites run on, stored
+// changes and records to commit, and fresh PostgreSQL schemas (dropped by
+// dropSchemas) when POCKET_TEST_POSTGRES_URL is set.
 import { create } from "@bufbuild/protobuf";
+import { mkdtempSync, rmSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
+import { afterAll, afterEach } from "vitest";
 import { ChangeEventSchema, Operation } from "../../../gen/ts/pocket/sync/v1/sync_pb.js";
-import { createPostgresStorage, type PostgresStorageOptions } from "./index.js";
+import { createLevelStorage, createMemoryStorage, createPostgresStorage, type PostgresStorageOptions } from "./index.js";
 import type { CommitBatch, IdempotencyRecord, Storage, StoredChange } from "./types.js";
 
 export function stored(collection: string, documentId: string, serverSequence: bigint, extra: { deleted?: boolean; at?: number; document?: string } = {}): StoredChange {
@@ -77,3 +82,39 @@ export async function dropSchemas(): Promise<void> {
 
 export const postgresStorage = (schema: string, options: Partial<PostgresStorageOptions> = {}): Storage =>
   createPostgresStorage({ connectionString: postgresUrl!, schema, ...options });
+
+/** One data set of a backend: `make()` opens it afresh, as often as asked (memory keeps nothing between two). */
+export type Backend = () => { make: () => Storage };
+
+const dirs: string[] = [];
+/** A directory of its own for a LevelDB storage; gone after the test, in a file that called storageBackends(). */
+export function storageDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "pocket-storage-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/**
+ * Every storage a shared suite runs on (PostgreSQL when
+ * POCKET_TEST_POSTGRES_URL is set), for describe.each. Call it at the top of
+ * the suite's file: the directories and schemas it makes go after each test
+ * and after the file.
+ */
+export function storageBackends(): Array<[name: string, backend: Backend]> {
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  afterAll(dropSchemas);
+  const backends: Array<[string, Backend]> = [
+    ["memory", () => ({ make: createMemoryStorage })],
+    ["level", () => {
+      const dir = storageDir();
+      return { make: () => createLevelStorage(dir) };
+    }],
+  ];
+  if (postgresUrl) backends.push(["postgres", () => {
+    const schema = freshSchema();
+    return { make: () => postgresStorage(schema) };
+  }]);
+  return backends;
+}

@@ -360,6 +360,17 @@ export interface Storage extends GroupReader {
    * it is restarted with the same set.
    */
   setIndexes(specs: readonly IndexSpec[]): Promise<IndexChanges>;
+  /**
+   * Records the name of the read rule the server applies (PROTOCOL §13.7).
+   * When the name persisted differs, and anything was ever committed, takes
+   * the sequence after the last committed one (no change gets it) and
+   * raises the purge watermark of every collection holding a change (and of
+   * every one with a watermark) to it, atomically with recording the name
+   * and serialized with commit groups: every checkpoint holding a position
+   * from before is refused with RESYNC_REQUIRED. Returns whether the name
+   * changed. Data sets from before read rules were named hold the name "".
+   */
+  setReadRule(name: string): Promise<boolean>;
   /** The indexes in force (built), with the sequence each is complete from. */
   indexes(): readonly BuiltIndex[];
   /**
